@@ -1,0 +1,131 @@
+"""Opening the team scope at an entry point, and checking the policy table.
+
+Every entry point (web middleware, API base class, WebSocket consumer base) calls
+`open_scope`, so the rules below hold identically for all of them:
+- the team comes from the URL; a user who is not a member gets NotFound (404), the same
+  answer as for a team that does not exist;
+- an API key restricted to a team reaches only that team (NotFound elsewhere);
+- a member whose role lacks the route's permission gets PermissionDenied (403);
+- a public project is readable by anyone; an open project writable by any signed-in user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from apps.core.errors import DomainError, NotFound, PermissionDenied
+from apps.core.policy import PROJECT, PUBLIC, SAFE_METHODS, TEAM, USER, Route, route_for
+from apps.projects.models import Project, Visibility
+from apps.teams import roles
+from apps.teams.models import Membership, Team
+from apps.teams.roles import ADMIN, permissions_for
+
+# What a non-member gets on a public (read) or open (read + log runs) project.
+READ_ONLY = roles.READ
+OPEN_WRITES = frozenset({roles.RUNS_WRITE})
+
+
+class NotAuthenticated(DomainError):
+    status = 401
+    code = "not_authenticated"
+
+
+class MethodNotAllowed(DomainError):
+    status = 405
+    code = "method_not_allowed"
+
+
+@dataclass
+class Scope:
+    route: Route
+    team: Team | None = None
+    membership: Membership | None = None
+    project: Project | None = None
+    permissions: frozenset[str] = frozenset()
+
+    def has(self, permission: str) -> bool:
+        return permission in self.permissions
+
+
+def open_scope(
+    *,
+    route_name: str | None,
+    method: str,
+    user,
+    api_key=None,
+    team_slug: str | None = None,
+    project_name: str | None = None,
+) -> Scope:
+    route = route_for(route_name)
+    if route is None:
+        # Fail closed: an unclassified route is never served.
+        raise PermissionDenied(
+            f"Route {route_name!r} is not in the policy table.", code="unclassified_route"
+        )
+    allowed, permission = route.permission_for(method)
+    if not allowed:
+        raise MethodNotAllowed(f"Method {method} is not allowed here.")
+    if route.access == PUBLIC:
+        return Scope(route=route)
+    authenticated = bool(user and user.is_authenticated)
+    if route.access == USER:
+        if not authenticated:
+            raise NotAuthenticated("Authentication credentials were not provided.")
+        return Scope(route=route)
+    if route.access not in (TEAM, PROJECT) or not team_slug:
+        raise PermissionDenied("Route is misclassified.", code="unclassified_route")
+
+    team = Team.objects.filter(slug=team_slug).first()
+    membership = None
+    if team is not None and authenticated and _key_reaches(api_key, team):
+        membership = Membership.objects.for_team(team).filter(user=user).first()
+    permissions = permissions_for(membership.role) if membership else frozenset()
+
+    if route.access == TEAM:
+        if team is None or membership is None:
+            if not authenticated:
+                raise NotAuthenticated("Authentication credentials were not provided.")
+            raise NotFound("Not found.")
+        _require(permissions, permission)
+        return Scope(route=route, team=team, membership=membership, permissions=permissions)
+
+    project = (
+        Project.objects.for_team(team).filter(name=project_name).first()
+        if team is not None and project_name is not None
+        else None
+    )
+    if project is None:
+        if team is None or membership is None:
+            if not authenticated:
+                raise NotAuthenticated("Authentication credentials were not provided.")
+            raise NotFound("Not found.")
+        if project_name is not None:
+            raise NotFound("Not found.")
+        _require(permissions, permission)
+        return Scope(route=route, team=team, membership=membership, permissions=permissions)
+
+    visible = membership is not None and (
+        project.visibility != Visibility.RESTRICTED
+        or membership.role == ADMIN
+        or project.created_by_id == user.pk
+    )
+    if visible:
+        _require(permissions, permission)
+        return Scope(route, team, membership, project, permissions)
+    if project.visibility in (Visibility.PUBLIC, Visibility.OPEN) and method in SAFE_METHODS:
+        return Scope(route, team, None, project, READ_ONLY)
+    if project.visibility == Visibility.OPEN and authenticated and permission in OPEN_WRITES:
+        return Scope(route, team, None, project, READ_ONLY | OPEN_WRITES)
+    if not authenticated:
+        raise NotAuthenticated("Authentication credentials were not provided.")
+    raise NotFound("Not found.")
+
+
+def _key_reaches(api_key, team: Team) -> bool:
+    team_id = getattr(api_key, "team_id", None)
+    return team_id is None or team_id == team.pk
+
+
+def _require(permissions: frozenset[str], permission: str | None) -> None:
+    if permission is not None and permission not in permissions:
+        raise PermissionDenied(f"Your role lacks the {permission!r} permission.")

@@ -1,0 +1,110 @@
+"""Web entry point of the team scope, and JSON errors for API paths."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404
+from django.shortcuts import render
+
+from apps.core.access import MethodNotAllowed, NotAuthenticated, open_scope
+from apps.core.errors import DomainError, error_response
+
+logger = logging.getLogger(__name__)
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+class JsonErrorMiddleware:
+    """Oversized bodies become 413 and API 404/500s keep the JSON error shape."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if _is_api(request) and response.status_code == 404 and not _is_json(response):
+            return error_response(404, "not_found", "Not found.")
+        return response
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, RequestDataTooBig):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return error_response(
+                413,
+                "payload_too_large",
+                f"Request body exceeds {limit} bytes.",
+                {"limit_bytes": limit},
+            )
+        if isinstance(exception, DomainError):
+            retry = (
+                (exception.detail or {}).get("retry_after")
+                if isinstance(exception.detail, dict)
+                else None
+            )
+            headers = {"Retry-After": str(retry)} if retry else None
+            if _is_api(request):
+                return error_response(
+                    exception.status, exception.code, exception.message, exception.detail, headers
+                )
+            response = render(
+                request,
+                "errors/error.html",
+                {"status": exception.status, "message": exception.message},
+                status=exception.status,
+            )
+            for key, value in (headers or {}).items():
+                response[key] = value
+            return response
+        if _is_api(request) and not isinstance(exception, Http404):
+            logger.exception("Unhandled API error on %s", request.path)
+            return error_response(500, "server_error", "Internal server error.")
+        return None
+
+
+def _is_json(response) -> bool:
+    return response.get("Content-Type", "").startswith("application/json")
+
+
+class TeamScopeMiddleware:
+    """Opens the team scope for web pages from the URL (API views do it themselves)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        match = request.resolver_match
+        if match is None or match.view_name.startswith("api:") or _is_api(request):
+            return None
+        try:
+            request.scope = open_scope(
+                route_name=match.view_name,
+                method=request.method,
+                user=request.user,
+                team_slug=view_kwargs.get("team"),
+                project_name=view_kwargs.get("project"),
+            )
+        except NotAuthenticated:
+            return redirect_to_login(request.get_full_path())
+        except MethodNotAllowed as exc:
+            return render(
+                request, "errors/error.html", {"status": 405, "message": exc.message}, status=405
+            )
+        except DomainError as exc:
+            if exc.status == 404:
+                raise Http404(exc.message) from exc
+            return render(
+                request,
+                "errors/error.html",
+                {"status": exc.status, "message": exc.message},
+                status=exc.status,
+            )
+        return None

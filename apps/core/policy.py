@@ -1,0 +1,101 @@
+"""The permission policy table: every route (web, API, WebSocket) is classified here.
+
+Guarantees:
+- A route is reachable only as its entry says. The API base class, the web middleware
+  and the WebSocket consumer base all look the route up here by its URL name; a route
+  missing from the table is refused (fail closed) and `tests/core/test_policy.py` fails.
+- `team` routes need a membership in the team named by the URL (else 404, the same as a
+  missing object) and the listed permission for the method (else 403).
+- `project` routes behave like `team` routes, except that a public project is readable
+  by anyone and an open project is writable by any signed-in user.
+
+Not guaranteed: object-level rules such as "a member deletes only its own runs"; the
+service that performs the action enforces those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from apps.teams import roles as p
+
+PUBLIC = "public"  # anyone, signed in or not
+USER = "user"  # any signed-in user or API key; no team in the URL
+TEAM = "team"  # member of the URL's team, with the method's permission
+PROJECT = "project"  # like TEAM, widened by the project's visibility
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class Route:
+    access: str
+    # HTTP method (or "WS" for a WebSocket connect) -> permission; None needs none.
+    methods: Mapping[str, str | None] = field(default_factory=dict)
+
+    def permission_for(self, method: str) -> tuple[bool, str | None]:
+        """(allowed_method, permission). HEAD and OPTIONS follow GET."""
+        key = "GET" if method in {"HEAD", "OPTIONS"} and "GET" in self.methods else method
+        if "*" in self.methods:
+            return True, self.methods["*"]
+        if key not in self.methods:
+            return False, None
+        return True, self.methods[key]
+
+
+def public() -> Route:
+    return Route(PUBLIC, MappingProxyType({"*": None}))
+
+
+def user(**methods: str | None) -> Route:
+    return Route(USER, MappingProxyType(methods or {"*": None}))
+
+
+def team(**methods: str | None) -> Route:
+    return Route(TEAM, MappingProxyType(methods))
+
+
+def project(**methods: str | None) -> Route:
+    return Route(PROJECT, MappingProxyType(methods))
+
+
+# Routes are keyed by their full URL name ("namespace:name").
+ROUTES: dict[str, Route] = {
+    # --- core -------------------------------------------------------------------
+    "healthz": public(),
+    "home": public(),
+    # --- API: identity and teams ------------------------------------------------
+    "api:viewer": user(GET=None),
+    "api:schema": public(),
+    "api:docs": public(),
+    "api:team-list": user(GET=None, POST=None),
+    "api:team-detail": team(GET=p.TEAM_READ, PATCH=p.TEAM_MANAGE, DELETE=p.TEAM_MANAGE),
+    "api:membership-list": team(GET=p.TEAM_READ),
+    "api:membership-detail": team(GET=p.TEAM_READ, PATCH=p.TEAM_MANAGE, DELETE=p.TEAM_MANAGE),
+    "api:team-leave": team(POST=p.TEAM_READ),
+    "api:invitation-list": team(GET=p.TEAM_MANAGE, POST=p.TEAM_MANAGE),
+    "api:invitation-detail": team(DELETE=p.TEAM_MANAGE),
+    "api:invitation-accept": user(POST=None),
+    "api:service-account-list": team(GET=p.TEAM_MANAGE, POST=p.TEAM_MANAGE),
+    "api:service-account-detail": team(DELETE=p.TEAM_MANAGE),
+    "api:service-account-key-list": team(GET=p.TEAM_MANAGE, POST=p.TEAM_MANAGE),
+    "api:audit-list": team(GET=p.TEAM_AUDIT),
+    "api:apikey-list": user(GET=None, POST=None),
+    "api:apikey-detail": user(DELETE=None),
+    # --- API: projects ------------------------------------------------------------
+    "api:project-list": team(GET=p.PROJECTS_READ, POST=p.PROJECTS_WRITE),
+    "api:project-detail": project(
+        GET=p.PROJECTS_READ, PATCH=p.PROJECTS_WRITE, DELETE=p.PROJECTS_DELETE
+    ),
+    # --- API: runs (issue: run tracking) -----------------------------------------
+    # --- web pages ----------------------------------------------------------------
+    "web:invitation-accept": user(GET=None, POST=None),
+    "web:project-list": team(GET=p.PROJECTS_READ),
+    # --- WebSockets ---------------------------------------------------------------
+}
+
+
+def route_for(name: str | None) -> Route | None:
+    return ROUTES.get(name or "")

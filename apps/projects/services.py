@@ -1,0 +1,103 @@
+"""Project writes."""
+
+from __future__ import annotations
+
+import re
+
+from django.db import IntegrityError, transaction
+
+from apps.core.errors import Conflict, DomainError
+from apps.projects.models import Project, Visibility
+from apps.teams import audit
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+
+
+def validate_name(name: str) -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name) or name in {".", ".."}:
+        raise DomainError(
+            "Project name must be 1-128 letters, digits, '_', '.' or '-'.",
+            code="invalid_name",
+            detail={"field": "name"},
+        )
+    return name
+
+
+def validate_visibility(visibility: str) -> str:
+    if visibility not in Visibility.values:
+        raise DomainError(
+            f"visibility must be one of {Visibility.values}.",
+            code="invalid_visibility",
+            detail={"field": "visibility"},
+        )
+    return visibility
+
+
+@transaction.atomic
+def project_create(
+    *, team, name: str, actor, description: str = "", visibility: str = Visibility.TEAM
+) -> Project:
+    validate_name(name)
+    validate_visibility(visibility)
+    try:
+        with transaction.atomic():
+            return Project.objects.for_team(team).create(
+                team=team,
+                name=name,
+                description=description or "",
+                visibility=visibility,
+                created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            )
+    except IntegrityError as exc:
+        raise Conflict(
+            f"Project {name!r} already exists.", code="project_exists", detail={"field": "name"}
+        ) from exc
+
+
+def project_get_or_create(*, team, name: str, actor) -> Project:
+    """The SDK's `init(project=…)` creates the project on first use, as W&B does."""
+    project = Project.objects.for_team(team).filter(name=name).first()
+    if project is not None:
+        return project
+    try:
+        return project_create(team=team, name=name, actor=actor)
+    except Conflict:
+        return Project.objects.for_team(team).get(name=name)
+
+
+@transaction.atomic
+def project_update(*, project: Project, actor, **changes) -> Project:
+    fields = []
+    if "name" in changes and changes["name"] != project.name:
+        project.name = validate_name(changes["name"])
+        fields.append("name")
+    if "description" in changes:
+        project.description = changes["description"] or ""
+        fields.append("description")
+    if "visibility" in changes and changes["visibility"] != project.visibility:
+        old = project.visibility
+        project.visibility = validate_visibility(changes["visibility"])
+        fields.append("visibility")
+        audit.audit_record(
+            audit.VISIBILITY_CHANGED,
+            team=project.team,
+            actor=actor,
+            target=project.name,
+            detail={"from": old, "to": project.visibility},
+        )
+    if fields:
+        try:
+            with transaction.atomic():
+                project.save(update_fields=[*fields, "updated_at"])
+        except IntegrityError as exc:
+            raise Conflict(
+                f"Project {project.name!r} already exists.",
+                code="project_exists",
+                detail={"field": "name"},
+            ) from exc
+    return project
+
+
+@transaction.atomic
+def project_delete(*, project: Project) -> None:
+    project.delete()

@@ -1,0 +1,48 @@
+"""Roles are data: each role name maps to a frozen set of permission strings.
+
+This module is the only place that says what a role may do. Views never check role
+names; they name a permission in the policy table (apps/core/policy.py).
+"""
+
+from __future__ import annotations
+
+TEAM_READ = "team:read"
+TEAM_MANAGE = "team:manage"  # members, roles, invitations, service accounts, settings
+TEAM_AUDIT = "team:audit"
+PROJECTS_READ = "projects:read"
+PROJECTS_WRITE = "projects:write"
+PROJECTS_DELETE = "projects:delete"
+RUNS_READ = "runs:read"
+RUNS_WRITE = "runs:write"
+RUNS_DELETE_OWN = "runs:delete_own"
+RUNS_DELETE = "runs:delete"
+ARTIFACTS_READ = "artifacts:read"
+ARTIFACTS_WRITE = "artifacts:write"
+REGISTRY_PROMOTE = "registry:promote"
+SWEEPS_READ = "sweeps:read"
+SWEEPS_WRITE = "sweeps:write"
+
+READ = frozenset({TEAM_READ, PROJECTS_READ, RUNS_READ, ARTIFACTS_READ, SWEEPS_READ})
+WRITE = frozenset({PROJECTS_WRITE, RUNS_WRITE, RUNS_DELETE_OWN, ARTIFACTS_WRITE, SWEEPS_WRITE})
+
+ADMIN = "admin"
+MEMBER = "member"
+VIEWER = "viewer"
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    VIEWER: READ,
+    MEMBER: READ | WRITE,
+    ADMIN: READ
+    | WRITE
+    | frozenset({TEAM_MANAGE, TEAM_AUDIT, PROJECTS_DELETE, RUNS_DELETE, REGISTRY_PROMOTE}),
+}
+ROLE_CHOICES = [(ADMIN, "Admin"), (MEMBER, "Member"), (VIEWER, "Viewer")]
+ALL_PERMISSIONS = frozenset().union(*ROLE_PERMISSIONS.values())
+
+
+def permissions_for(role: str | None) -> frozenset[str]:
+    return ROLE_PERMISSIONS.get(role or "", frozenset())
+
+
+def role_has(role: str | None, permission: str) -> bool:
+    return permission in permissions_for(role)

@@ -1,0 +1,17 @@
+"""Test settings: the machine's PostgreSQL when DATABASE_URL is set, embedded otherwise."""
+
+import os
+
+from .base import *  # noqa: F403
+
+SECRET_KEY = "test-only-secret-key-not-for-production-0123456789abcdef"  # noqa: S105
+API_KEY_PEPPER = SECRET_KEY
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# A test database per pytest process, so parallel runs on one server never collide.
+DATABASES["default"]["TEST"] = {"NAME": f"test_gradline_{os.getpid()}"}  # noqa: F405
+# Tasks run eagerly unless a test starts a real worker (tests/celery_worker.py).
+CELERY_TASK_ALWAYS_EAGER = True
+MEDIA_ROOT = VAR_DIR / f"test-media-{os.getpid()}"  # noqa: F405

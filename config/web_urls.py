@@ -1,0 +1,10 @@
+"""Web pages, one namespace ("web"); each app contributes its own patterns."""
+
+from django.urls import include, path
+
+app_name = "web"
+
+urlpatterns = [
+    path("", include("apps.teams.web_urls")),
+    path("", include("apps.projects.web_urls")),
+]

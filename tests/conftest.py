@@ -1,0 +1,72 @@
+"""Shared fixtures: two teams (A = `team`, B = `other_team`) and one user per role."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.teams import services as team_services
+from tests.factories import UserFactory, make_key, make_project, make_team
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(email="admin@a.example")
+
+
+@pytest.fixture
+def team(admin_user):
+    return make_team("team-a", admin_user)
+
+
+def _member(team, role, email):
+    user = UserFactory(email=email)
+    team_services.membership_add(team=team, user=user, role=role)
+    return user
+
+
+@pytest.fixture
+def member_user(team):
+    return _member(team, "member", "member@a.example")
+
+
+@pytest.fixture
+def viewer_user(team):
+    return _member(team, "viewer", "viewer@a.example")
+
+
+@pytest.fixture
+def other_admin(db):
+    return UserFactory(email="admin@b.example")
+
+
+@pytest.fixture
+def other_team(other_admin):
+    return make_team("team-b", other_admin)
+
+
+@pytest.fixture
+def project(team, admin_user):
+    return make_project(team, "resnet", actor=admin_user)
+
+
+def client_for(user, team=None) -> APIClient:
+    """An API client authenticated with a fresh personal key of `user`."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_key(user, team)}")
+    return client
+
+
+@pytest.fixture
+def api_for():
+    return client_for
+
+
+@pytest.fixture
+def admin_api(admin_user, team):
+    return client_for(admin_user)
+
+
+@pytest.fixture
+def anon_api():
+    return APIClient()
