@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
@@ -9,9 +10,10 @@ from django.utils import timezone
 
 from apps.accounts import keys
 from apps.accounts.models import ApiKey, User
-from apps.core.errors import DomainError, NotFound
+from apps.core.errors import DomainError, NotFound, PermissionDenied
 from apps.teams import audit
-from apps.teams.models import Team
+from apps.teams.models import Membership, Team
+from apps.teams.selectors import personal_team_of
 
 # last_used_at is written at most this often per key, to keep auth off the write path.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -25,6 +27,72 @@ def user_signup(*, email: str, password: str | None = None, name: str = "") -> U
     user = User.objects.create_user(email=email, password=password, name=name)
     personal_team_ensure(user)
     return user
+
+
+@dataclass
+class BootstrapResult:
+    user: User
+    team: Team
+    secret: str
+    user_created: bool
+    team_created: bool
+    password_set: bool
+
+
+@transaction.atomic
+def bootstrap(*, email: str, team_slug: str, password: str | None = None) -> BootstrapResult:
+    """Idempotent first-run setup (`manage.py bootstrap`): user, team, and a new key.
+
+    - The user is created when missing, with `password` or else an unusable password;
+      an existing user keeps its password unless one is given. Its email counts as
+      verified (the operator vouches for it), so mandatory verification does not lock
+      the first admin out.
+    - Team `team_slug` is created when missing; the user is made its admin either way.
+    - Every call makes a new personal API key and returns its secret (shown once).
+    """
+    from allauth.account.models import EmailAddress
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    from apps.teams import services as team_services
+    from apps.teams.roles import ADMIN
+
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise DomainError(f"{email!r} is not a valid email address.") from exc
+    team_services.validate_slug(team_slug)
+
+    user = User.objects.filter(email=email).first()
+    user_created = user is None
+    if user is None:
+        # Created without its personal team so the slug `team_slug` stays free for T.
+        user = User.objects.create_user(email=email, password=password)
+    elif user.is_service_account:
+        raise DomainError(f"{email} is a service account.")
+    elif password is not None:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    EmailAddress.objects.update_or_create(
+        user=user, email=email, defaults={"verified": True, "primary": True}
+    )
+
+    team = Team.objects.filter(slug=team_slug).first()
+    team_created = team is None
+    if team is None:
+        team = team_services.team_create(creator=user, slug=team_slug, name=team_slug)
+    else:
+        membership = Membership.objects.for_team(team).filter(user=user).first()
+        if membership is None:
+            if team.is_personal:
+                raise DomainError(f"Team {team_slug!r} is another user's personal team.")
+            team_services.membership_add(team=team, user=user, role=ADMIN)
+        elif membership.role != ADMIN:
+            team_services.membership_set_role(team=team, user_id=user.pk, role=ADMIN, actor=user)
+    team_services.personal_team_ensure(user)
+    _, secret = api_key_create(user=user, name="bootstrap")
+    return BootstrapResult(user, team, secret, user_created, team_created, password is not None)
 
 
 @transaction.atomic
@@ -46,11 +114,52 @@ def api_key_create(
     )
     audit.audit_record(
         audit.KEY_CREATED,
-        team=team or _personal_team(user),
+        team=team or personal_team_of(user),
         actor=created_by or user,
         target=f"{name} ({api_key.prefix})",
     )
     return api_key, secret
+
+
+@transaction.atomic
+def personal_key_create(
+    *, user: User, name: str, team_slug: str | None = None, caller_key: ApiKey | None = None
+) -> tuple[ApiKey, str]:
+    """A key the caller makes for itself, optionally restricted to one of its teams.
+
+    A team-restricted key never mints a key that reaches further than itself: its new
+    keys are restricted to the same team. Service accounts get keys from team admins.
+    """
+    if user.is_service_account:
+        raise PermissionDenied(
+            "Service account keys are managed by the team's admins.", code="service_account"
+        )
+    team = None
+    if team_slug:
+        membership = Membership.objects.of_user(user).filter(team__slug=team_slug).first()
+        if membership is None:
+            raise NotFound("No such team.", detail={"field": "team"})
+        team = membership.team
+    if caller_key is not None and caller_key.team_id is not None:
+        if team is None:
+            team = caller_key.team
+        elif team.pk != caller_key.team_id:
+            raise NotFound("No such team.", detail={"field": "team"})
+    return api_key_create(user=user, name=name, team=team)
+
+
+@transaction.atomic
+def personal_key_revoke(*, user: User, key_id: int, caller_key: ApiKey | None = None) -> None:
+    api_key = _own_keys(user, caller_key).filter(pk=key_id).first()
+    if api_key is None:
+        raise NotFound("No such API key.")
+    api_key_revoke(api_key=api_key, actor=user)
+
+
+def _own_keys(user: User, caller_key: ApiKey | None):
+    from apps.accounts.selectors import api_keys_of_user
+
+    return api_keys_of_user(user, caller_key=caller_key)
 
 
 @transaction.atomic
@@ -61,7 +170,7 @@ def api_key_revoke(*, api_key: ApiKey, actor: User) -> None:
     api_key.save(update_fields=["revoked_at"])
     audit.audit_record(
         audit.KEY_REVOKED,
-        team=api_key.team or _personal_team(api_key.user),
+        team=api_key.team or personal_team_of(api_key.user),
         actor=actor,
         target=f"{api_key.name} ({api_key.prefix})",
     )
@@ -85,10 +194,3 @@ def api_key_authenticate(secret: str) -> ApiKey | None:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
     return api_key
-
-
-def _personal_team(user: User) -> Team | None:
-    from apps.teams.models import Membership
-
-    membership = Membership.objects.of_user(user).filter(team__is_personal=True).first()
-    return membership.team if membership else None

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.authentication import ApiKeyAuthentication
 from apps.accounts.models import ApiKey
+from apps.api.schema import GradlineAutoSchema
 from apps.core import ratelimit
 from apps.core.access import Scope, open_scope
 
@@ -42,6 +43,7 @@ class Throttled(exceptions.Throttled):
 class GradlineAPIView(APIView):
     authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
     permission_classes: list = []
+    schema = GradlineAutoSchema()
     scope: Scope
 
     def __init_subclass__(cls, **kwargs):

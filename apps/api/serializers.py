@@ -1,4 +1,8 @@
-"""Input validation and output shapes of the identity/team/project API."""
+"""Input validation (`…In`) and output shapes (`…Out`) of the identity/team/project API.
+
+Output serializers read model instances; the views never build response dicts by hand,
+so the OpenAPI schema is the response.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ from rest_framework import serializers
 
 from apps.projects.models import Visibility
 from apps.teams.roles import ROLE_CHOICES
+
+# --- input ---------------------------------------------------------------------------
 
 
 class TeamIn(serializers.Serializer):
@@ -22,7 +28,7 @@ class RoleIn(serializers.Serializer):
 
 
 class InvitationIn(serializers.Serializer):
-    email = serializers.EmailField()
+    email = serializers.EmailField(max_length=254)
     role = serializers.ChoiceField(choices=ROLE_CHOICES, default="member")
 
 
@@ -37,7 +43,12 @@ class ServiceAccountIn(serializers.Serializer):
 
 class ApiKeyIn(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    team = serializers.CharField(max_length=64, required=False, allow_null=True)
+    team = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_null=True,
+        help_text="Restrict the key to this team (slug); omitted: all your teams.",
+    )
 
 
 class NamedKeyIn(serializers.Serializer):
@@ -46,89 +57,109 @@ class NamedKeyIn(serializers.Serializer):
 
 class ProjectIn(serializers.Serializer):
     name = serializers.CharField(max_length=128)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    description = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=10_000
+    )
     visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.TEAM)
 
 
 class ProjectPatch(serializers.Serializer):
     name = serializers.CharField(max_length=128, required=False)
-    description = serializers.CharField(required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
     visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
 
 
-def team_out(team, membership=None) -> dict:
-    data = {
-        "slug": team.slug,
-        "name": team.name,
-        "is_personal": team.is_personal,
-        "created_at": team.created_at,
-    }
-    if membership is not None:
-        data["role"] = membership.role
-    return data
+# --- output --------------------------------------------------------------------------
 
 
-def member_out(membership) -> dict:
-    user = membership.user
-    return {
-        "user_id": user.pk,
-        "email": user.email,
-        "name": user.display_name,
-        "role": membership.role,
-        "is_service_account": user.is_service_account,
-        "joined_at": membership.created_at,
-    }
+class TeamOut(serializers.Serializer):
+    """A team as seen by one of its members (reads a Membership)."""
+
+    slug = serializers.CharField(source="team.slug")
+    name = serializers.CharField(source="team.name")
+    is_personal = serializers.BooleanField(source="team.is_personal")
+    created_at = serializers.DateTimeField(source="team.created_at")
+    role = serializers.CharField()
 
 
-def invitation_out(invitation) -> dict:
-    return {
-        "id": invitation.pk,
-        "email": invitation.email,
-        "role": invitation.role,
-        "created_at": invitation.created_at,
-        "expires_at": invitation.expires_at,
-        "invited_by": invitation.invited_by.email if invitation.invited_by else None,
-    }
+class MemberOut(serializers.Serializer):
+    user_id = serializers.IntegerField(source="user.pk")
+    email = serializers.EmailField(source="user.email")
+    name = serializers.CharField(source="user.display_name")
+    role = serializers.CharField()
+    is_service_account = serializers.BooleanField(source="user.is_service_account")
+    joined_at = serializers.DateTimeField(source="created_at")
 
 
-def api_key_out(api_key) -> dict:
-    return {
-        "id": api_key.pk,
-        "name": api_key.name,
-        "prefix": api_key.prefix,
-        "team": api_key.team.slug if api_key.team_id else None,
-        "created_at": api_key.created_at,
-        "last_used_at": api_key.last_used_at,
-    }
+class InvitationOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    role = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    invited_by = serializers.EmailField(source="invited_by.email", allow_null=True)
 
 
-def service_account_out(account) -> dict:
-    return {
-        "id": account.pk,
-        "name": account.name,
-        "user_id": account.user_id,
-        "created_at": account.created_at,
-    }
+class InvitationCreatedOut(InvitationOut):
+    accept_url = serializers.URLField(help_text="Also mailed to the invitee.")
 
 
-def project_out(project) -> dict:
-    return {
-        "name": project.name,
-        "team": project.team.slug,
-        "description": project.description,
-        "visibility": project.visibility,
-        "created_at": project.created_at,
-        "updated_at": project.updated_at,
-    }
+class ApiKeyOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    prefix = serializers.CharField(help_text="The first characters of the key.")
+    team = serializers.CharField(source="team.slug", allow_null=True)
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
 
 
-def audit_out(event) -> dict:
-    return {
-        "id": event.pk,
-        "action": event.action,
-        "actor": event.actor.email if event.actor else None,
-        "target": event.target,
-        "detail": event.detail,
-        "ip": event.ip,
-        "created_at": event.created_at,
-    }
+class ApiKeyCreatedOut(ApiKeyOut):
+    secret = serializers.CharField(help_text="The key itself; shown this once only.")
+
+
+class ServiceAccountOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    user_id = serializers.IntegerField()
+    role = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class ServiceAccountCreatedOut(ServiceAccountOut):
+    api_key = ApiKeyCreatedOut()
+
+
+class ProjectOut(serializers.Serializer):
+    name = serializers.CharField()
+    team = serializers.CharField(source="team.slug")
+    description = serializers.CharField()
+    visibility = serializers.ChoiceField(choices=Visibility.choices)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class AuditOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    action = serializers.CharField()
+    actor = serializers.EmailField(source="actor.email", allow_null=True)
+    target = serializers.CharField()
+    detail = serializers.JSONField()
+    ip = serializers.IPAddressField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class AuditPageOut(serializers.Serializer):
+    results = AuditOut(many=True)
+    next_before = serializers.IntegerField(
+        allow_null=True, help_text="Pass as `before` for the next (older) page."
+    )
+
+
+class ViewerOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    name = serializers.CharField()
+    is_service_account = serializers.BooleanField()
+    default_team = serializers.CharField(allow_null=True)
+    teams = TeamOut(many=True)
+    api_key = ApiKeyOut(allow_null=True)

@@ -5,41 +5,45 @@ from apps.api import views as v
 
 app_name = "api"
 
-TEAM = "v1/teams/<str:team>"
-PROJECT = f"{TEAM}/projects/<str:project>"
+# Converters (apps/core/converters.py) only match values that can exist, so bad input
+# is a 404 before any query runs.
+TEAM = "v1/teams/<team_slug:team>"
+PROJECT = f"{TEAM}/projects/<project_name:project>"
+SERVICE_ACCOUNT = f"{TEAM}/service-accounts/<id:account_id>"
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("v1/viewer", v.ViewerView.as_view(), name="viewer"),
     path("v1/keys", v.ApiKeyListView.as_view(), name="apikey-list"),
-    path("v1/keys/<int:key_id>", v.ApiKeyDetailView.as_view(), name="apikey-detail"),
+    path("v1/keys/<id:key_id>", v.ApiKeyDetailView.as_view(), name="apikey-detail"),
     path("v1/invitations/accept", v.InvitationAcceptView.as_view(), name="invitation-accept"),
     path("v1/teams", v.TeamListView.as_view(), name="team-list"),
     path(TEAM, v.TeamDetailView.as_view(), name="team-detail"),
     path(f"{TEAM}/members", v.MembershipListView.as_view(), name="membership-list"),
     path(
-        f"{TEAM}/members/<int:user_id>", v.MembershipDetailView.as_view(), name="membership-detail"
+        f"{TEAM}/members/<id:user_id>", v.MembershipDetailView.as_view(), name="membership-detail"
     ),
     path(f"{TEAM}/leave", v.TeamLeaveView.as_view(), name="team-leave"),
     path(f"{TEAM}/invitations", v.InvitationListView.as_view(), name="invitation-list"),
     path(
-        f"{TEAM}/invitations/<int:invitation_id>",
+        f"{TEAM}/invitations/<id:invitation_id>",
         v.InvitationDetailView.as_view(),
         name="invitation-detail",
     ),
     path(
         f"{TEAM}/service-accounts", v.ServiceAccountListView.as_view(), name="service-account-list"
     ),
+    path(SERVICE_ACCOUNT, v.ServiceAccountDetailView.as_view(), name="service-account-detail"),
     path(
-        f"{TEAM}/service-accounts/<int:account_id>",
-        v.ServiceAccountDetailView.as_view(),
-        name="service-account-detail",
-    ),
-    path(
-        f"{TEAM}/service-accounts/<int:account_id>/keys",
+        f"{SERVICE_ACCOUNT}/keys",
         v.ServiceAccountKeyListView.as_view(),
         name="service-account-key-list",
+    ),
+    path(
+        f"{SERVICE_ACCOUNT}/keys/<id:key_id>",
+        v.ServiceAccountKeyDetailView.as_view(),
+        name="service-account-key-detail",
     ),
     path(f"{TEAM}/audit", v.AuditListView.as_view(), name="audit-list"),
     path(f"{TEAM}/projects", v.ProjectListView.as_view(), name="project-list"),

@@ -1,20 +1,27 @@
-"""Identity, team and project endpoints. Thin: validate, call a service, shape output."""
+"""Identity, team and project endpoints. Thin: resolve the object, validate, call a
+service, serialize. Objects named by the URL are resolved before the body is validated,
+so another team's object answers 404 whatever the body holds.
+"""
 
 from __future__ import annotations
 
-from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
+from apps.accounts import selectors as account_selectors
 from apps.accounts import services as account_services
 from apps.accounts.models import ApiKey
 from apps.api import serializers as s
 from apps.api.base import GradlineAPIView
-from apps.core.errors import DomainError, NotFound
+from apps.api.pagination import int_param, page_of, page_response
+from apps.api.schema import PAGE_PARAMETERS
+from apps.core.errors import NotFound
 from apps.projects import selectors as project_selectors
 from apps.projects import services as project_services
 from apps.teams import selectors as team_selectors
 from apps.teams import services as team_services
-from apps.teams.models import Team
+from apps.teams.models import Membership
+from apps.teams.notifications import invitation_send
 
 
 def _valid(serializer_class, data, partial=False) -> dict:
@@ -23,114 +30,163 @@ def _valid(serializer_class, data, partial=False) -> dict:
     return serializer.validated_data
 
 
+def _caller_key(request) -> ApiKey | None:
+    return request.auth if isinstance(request.auth, ApiKey) else None
+
+
+# --- identity ------------------------------------------------------------------------
+
+
 class ViewerView(GradlineAPIView):
+    @extend_schema(responses=s.ViewerOut, summary="The caller: user, teams and key in use")
     def get(self, request):
         user = request.user
-        api_key = request.auth if isinstance(request.auth, ApiKey) else None
-        memberships = team_selectors.memberships_of_user(user)
+        api_key = _caller_key(request)
+        memberships = list(team_selectors.memberships_of_user(user))
         if api_key is not None and api_key.team_id:
-            memberships = memberships.filter(team_id=api_key.team_id)
+            memberships = [m for m in memberships if m.team_id == api_key.team_id]
         personal = next((m.team.slug for m in memberships if m.team.is_personal), None)
-        return Response(
-            {
-                "id": user.pk,
-                "email": user.email,
-                "name": user.display_name,
-                "is_service_account": user.is_service_account,
-                "default_team": personal or next((m.team.slug for m in memberships), None),
-                "teams": [s.team_out(m.team, m) for m in memberships],
-                "api_key": s.api_key_out(api_key) if api_key else None,
-            }
+        viewer = {
+            "id": user.pk,
+            "email": user.email,
+            "name": user.display_name,
+            "is_service_account": user.is_service_account,
+            "default_team": personal or next((m.team.slug for m in memberships), None),
+            "teams": memberships,
+            "api_key": api_key,
+        }
+        return Response(s.ViewerOut(viewer).data)
+
+
+class ApiKeyListView(GradlineAPIView):
+    """The caller's own keys (through a team-restricted key: that team's only)."""
+
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=page_of(s.ApiKeyOut))
+    def get(self, request):
+        keys = account_selectors.api_keys_of_user(request.user, caller_key=_caller_key(request))
+        return page_response(request, keys, s.ApiKeyOut)
+
+    @extend_schema(request=s.ApiKeyIn, responses={201: s.ApiKeyCreatedOut})
+    def post(self, request):
+        data = _valid(s.ApiKeyIn, request.data)
+        api_key, secret = account_services.personal_key_create(
+            user=request.user,
+            name=data["name"],
+            team_slug=data.get("team"),
+            caller_key=_caller_key(request),
         )
+        api_key.secret = secret  # shown once, in this response only
+        return Response(s.ApiKeyCreatedOut(api_key).data, status=201)
+
+
+class ApiKeyDetailView(GradlineAPIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request, key_id):
+        account_services.personal_key_revoke(
+            user=request.user, key_id=key_id, caller_key=_caller_key(request)
+        )
+        return Response(status=204)
+
+
+class InvitationAcceptView(GradlineAPIView):
+    @extend_schema(request=s.InvitationAcceptIn, responses=s.TeamOut)
+    def post(self, request):
+        data = _valid(s.InvitationAcceptIn, request.data)
+        membership = team_services.invitation_accept(token=data["token"], user=request.user)
+        return Response(s.TeamOut(membership).data)
+
+
+# --- teams and members -----------------------------------------------------------------
 
 
 class TeamListView(GradlineAPIView):
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=page_of(s.TeamOut))
     def get(self, request):
-        memberships = team_selectors.memberships_of_user(request.user)
-        return Response({"results": [s.team_out(m.team, m) for m in memberships]})
+        return page_response(request, team_selectors.memberships_of_user(request.user), s.TeamOut)
 
+    @extend_schema(request=s.TeamIn, responses={201: s.TeamOut})
     def post(self, request):
         data = _valid(s.TeamIn, request.data)
         team = team_services.team_create(
             creator=request.user, slug=data["slug"], name=data.get("name", "")
         )
-        return Response(s.team_out(team), status=201)
+        membership = team_selectors.team_members(team).get(user=request.user)
+        return Response(s.TeamOut(membership).data, status=201)
 
 
 class TeamDetailView(GradlineAPIView):
+    @extend_schema(responses=s.TeamOut)
     def get(self, request, team):
-        return Response(s.team_out(self.team, self.scope.membership))
+        return Response(s.TeamOut(self.scope.membership).data)
 
+    @extend_schema(request=s.TeamPatch, responses=s.TeamOut)
     def patch(self, request, team):
         data = _valid(s.TeamPatch, request.data)
-        Team.objects.filter(pk=self.team.pk).update(name=data["name"])
-        self.team.name = data["name"]
-        return Response(s.team_out(self.team, self.scope.membership))
+        team_services.team_update(team=self.team, name=data["name"], actor=request.user)
+        return Response(s.TeamOut(self.scope.membership).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request, team):
-        if self.team.is_personal:
-            raise DomainError(
-                "A personal team cannot be deleted.", code="personal_team", status=409
-            )
-        self.team.delete()
+        team_services.team_delete(team=self.team)
         return Response(status=204)
 
 
 class MembershipListView(GradlineAPIView):
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=page_of(s.MemberOut))
     def get(self, request, team):
-        return Response(
-            {"results": [s.member_out(m) for m in team_selectors.team_members(self.team)]}
-        )
+        return page_response(request, team_selectors.team_members(self.team), s.MemberOut)
 
 
 class MembershipDetailView(GradlineAPIView):
-    def _member(self, user_id):
+    def _member(self, user_id) -> Membership:
         membership = team_selectors.team_members(self.team).filter(user_id=user_id).first()
         if membership is None:
             raise NotFound("No such member.")
         return membership
 
+    @extend_schema(responses=s.MemberOut)
     def get(self, request, team, user_id):
-        return Response(s.member_out(self._member(user_id)))
+        return Response(s.MemberOut(self._member(user_id)).data)
 
+    @extend_schema(request=s.RoleIn, responses=s.MemberOut, summary="Change a member's role")
     def patch(self, request, team, user_id):
+        self._member(user_id)
         data = _valid(s.RoleIn, request.data)
         membership = team_services.membership_set_role(
             team=self.team, user_id=user_id, role=data["role"], actor=request.user
         )
-        return Response(s.member_out(membership))
+        return Response(s.MemberOut(membership).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request, team, user_id):
         team_services.membership_remove(team=self.team, user_id=user_id, actor=request.user)
         return Response(status=204)
 
 
 class TeamLeaveView(GradlineAPIView):
+    @extend_schema(request=None, responses={204: None})
     def post(self, request, team):
         team_services.membership_remove(team=self.team, user_id=request.user.pk, actor=request.user)
         return Response(status=204)
 
 
 class InvitationListView(GradlineAPIView):
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=page_of(s.InvitationOut))
     def get(self, request, team):
-        return Response(
-            {"results": [s.invitation_out(i) for i in team_selectors.team_invitations(self.team)]}
-        )
+        return page_response(request, team_selectors.team_invitations(self.team), s.InvitationOut)
 
+    @extend_schema(request=s.InvitationIn, responses={201: s.InvitationCreatedOut})
     def post(self, request, team):
-        from apps.teams.notifications import invitation_send
-
         data = _valid(s.InvitationIn, request.data)
         invitation, token = team_services.invitation_create(
             team=self.team, email=data["email"], role=data["role"], actor=request.user
         )
-        accept_url = invitation_send(invitation, token)
-        body = s.invitation_out(invitation)
-        body["accept_url"] = accept_url
-        return Response(body, status=201)
+        invitation.accept_url = invitation_send(invitation, token)
+        return Response(s.InvitationCreatedOut(invitation).data, status=201)
 
 
 class InvitationDetailView(GradlineAPIView):
+    @extend_schema(responses={204: None})
     def delete(self, request, team, invitation_id):
         team_services.invitation_revoke(
             team=self.team, invitation_id=invitation_id, actor=request.user
@@ -138,42 +194,40 @@ class InvitationDetailView(GradlineAPIView):
         return Response(status=204)
 
 
-class InvitationAcceptView(GradlineAPIView):
-    def post(self, request):
-        data = _valid(s.InvitationAcceptIn, request.data)
-        membership = team_services.invitation_accept(token=data["token"], user=request.user)
-        return Response(s.team_out(membership.team, membership), status=200)
+# --- service accounts -----------------------------------------------------------------
 
 
 class ServiceAccountListView(GradlineAPIView):
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=page_of(s.ServiceAccountOut))
     def get(self, request, team):
-        return Response(
-            {
-                "results": [
-                    s.service_account_out(a)
-                    for a in team_selectors.team_service_accounts(self.team)
-                ]
-            }
-        )
+        accounts = team_selectors.team_service_accounts(self.team)
+        return page_response(request, accounts, s.ServiceAccountOut)
 
+    @extend_schema(request=s.ServiceAccountIn, responses={201: s.ServiceAccountCreatedOut})
     def post(self, request, team):
         data = _valid(s.ServiceAccountIn, request.data)
-        with transaction.atomic():
-            account = team_services.service_account_create(
-                team=self.team, name=data["name"], role=data["role"], actor=request.user
-            )
-            api_key, secret = account_services.api_key_create(
-                user=account.user,
-                name=f"{data['name']} key",
-                team=self.team,
-                created_by=request.user,
-            )
-        body = s.service_account_out(account)
-        body["api_key"] = {**s.api_key_out(api_key), "secret": secret}
-        return Response(body, status=201)
+        account, api_key, secret = team_services.service_account_provision(
+            team=self.team, name=data["name"], role=data["role"], actor=request.user
+        )
+        api_key.secret = secret  # shown once, in this response only
+        account.api_key = api_key
+        account.role = data["role"]
+        return Response(s.ServiceAccountCreatedOut(account).data, status=201)
+
+
+def _service_account(team, account_id):
+    account = team_selectors.team_service_accounts(team).filter(pk=account_id).first()
+    if account is None:
+        raise NotFound("No such service account.")
+    return account
 
 
 class ServiceAccountDetailView(GradlineAPIView):
+    @extend_schema(responses=s.ServiceAccountOut)
+    def get(self, request, team, account_id):
+        return Response(s.ServiceAccountOut(_service_account(self.team, account_id)).data)
+
+    @extend_schema(responses={204: None})
     def delete(self, request, team, account_id):
         team_services.service_account_delete(
             team=self.team, account_id=account_id, actor=request.user
@@ -182,101 +236,88 @@ class ServiceAccountDetailView(GradlineAPIView):
 
 
 class ServiceAccountKeyListView(GradlineAPIView):
-    def _account(self, account_id):
-        account = team_selectors.team_service_accounts(self.team).filter(pk=account_id).first()
-        if account is None:
-            raise NotFound("No such service account.")
-        return account
-
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=page_of(s.ApiKeyOut))
     def get(self, request, team, account_id):
-        account = self._account(account_id)
-        keys = ApiKey.objects.filter(user=account.user, revoked_at__isnull=True)
-        return Response({"results": [s.api_key_out(k) for k in keys]})
+        account = _service_account(self.team, account_id)
+        keys = team_selectors.service_account_keys(self.team, account)
+        return page_response(request, keys, s.ApiKeyOut)
 
+    @extend_schema(request=s.NamedKeyIn, responses={201: s.ApiKeyCreatedOut})
     def post(self, request, team, account_id):
-        account = self._account(account_id)
+        _service_account(self.team, account_id)
         data = _valid(s.NamedKeyIn, request.data)
-        api_key, secret = account_services.api_key_create(
-            user=account.user, name=data["name"], team=self.team, created_by=request.user
+        api_key, secret = team_services.service_account_key_create(
+            team=self.team, account_id=account_id, name=data["name"], actor=request.user
         )
-        return Response({**s.api_key_out(api_key), "secret": secret}, status=201)
+        api_key.secret = secret  # shown once, in this response only
+        return Response(s.ApiKeyCreatedOut(api_key).data, status=201)
 
 
-class AuditListView(GradlineAPIView):
-    def get(self, request, team):
-        events = team_selectors.team_audit_events(self.team)
-        before = request.query_params.get("before")
-        if before:
-            if not before.isdigit():
-                raise DomainError("before must be an event id.", detail={"field": "before"})
-            events = events.filter(pk__lt=int(before))
-        page = list(events[:100])
-        return Response(
-            {
-                "results": [s.audit_out(e) for e in page],
-                "next_before": page[-1].pk if len(page) == 100 else None,
-            }
+class ServiceAccountKeyDetailView(GradlineAPIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request, team, account_id, key_id):
+        team_services.service_account_key_revoke(
+            team=self.team, account_id=account_id, key_id=key_id, actor=request.user
         )
-
-
-class ApiKeyListView(GradlineAPIView):
-    """The caller's own personal keys."""
-
-    def get(self, request):
-        keys = ApiKey.objects.filter(user=request.user, revoked_at__isnull=True)
-        return Response({"results": [s.api_key_out(k) for k in keys.select_related("team")]})
-
-    def post(self, request):
-        data = _valid(s.ApiKeyIn, request.data)
-        team = None
-        if data.get("team"):
-            membership = (
-                team_selectors.memberships_of_user(request.user)
-                .filter(team__slug=data["team"])
-                .first()
-            )
-            if membership is None:
-                raise NotFound("No such team.")
-            team = membership.team
-        api_key, secret = account_services.api_key_create(
-            user=request.user, name=data["name"], team=team
-        )
-        return Response({**s.api_key_out(api_key), "secret": secret}, status=201)
-
-
-class ApiKeyDetailView(GradlineAPIView):
-    def delete(self, request, key_id):
-        api_key = ApiKey.objects.filter(
-            pk=key_id, user=request.user, revoked_at__isnull=True
-        ).first()
-        if api_key is None:
-            raise NotFound("No such API key.")
-        account_services.api_key_revoke(api_key=api_key, actor=request.user)
         return Response(status=204)
 
 
+class AuditListView(GradlineAPIView):
+    """Newest first; page with `before` (the `next_before` of the previous page)."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("before", int, description="Only events with a smaller id."),
+            OpenApiParameter("limit", int, description="Page size, 1-500 (default 100)."),
+        ],
+        responses=s.AuditPageOut,
+    )
+    def get(self, request, team):
+        events = team_selectors.team_audit_events(self.team)
+        before = int_param(request, "before", 0, minimum=1, maximum=10**18 - 1)
+        if before:
+            events = events.filter(pk__lt=before)
+        limit = int_param(request, "limit", 100, minimum=1, maximum=500)
+        page = list(events[: limit + 1])
+        more = len(page) > limit
+        page = page[:limit]
+        return Response(
+            s.AuditPageOut(
+                {"results": page, "next_before": page[-1].pk if more and page else None}
+            ).data
+        )
+
+
+# --- projects ------------------------------------------------------------------------
+
+
 class ProjectListView(GradlineAPIView):
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=page_of(s.ProjectOut))
     def get(self, request, team):
         projects = project_selectors.projects_visible(
             self.team, membership=self.scope.membership, user=request.user
         )
-        return Response({"results": [s.project_out(p) for p in projects.select_related("team")]})
+        return page_response(request, projects.select_related("team"), s.ProjectOut)
 
+    @extend_schema(request=s.ProjectIn, responses={201: s.ProjectOut})
     def post(self, request, team):
         data = _valid(s.ProjectIn, request.data)
         project = project_services.project_create(team=self.team, actor=request.user, **data)
-        return Response(s.project_out(project), status=201)
+        return Response(s.ProjectOut(project).data, status=201)
 
 
 class ProjectDetailView(GradlineAPIView):
+    @extend_schema(responses=s.ProjectOut)
     def get(self, request, team, project):
-        return Response(s.project_out(self.project))
+        return Response(s.ProjectOut(self.project).data)
 
+    @extend_schema(request=s.ProjectPatch, responses=s.ProjectOut)
     def patch(self, request, team, project):
         data = _valid(s.ProjectPatch, request.data, partial=True)
         updated = project_services.project_update(project=self.project, actor=request.user, **data)
-        return Response(s.project_out(updated))
+        return Response(s.ProjectOut(updated).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request, team, project):
         project_services.project_delete(project=self.project)
         return Response(status=204)

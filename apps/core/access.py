@@ -6,7 +6,12 @@ Every entry point (web middleware, API base class, WebSocket consumer base) call
   answer as for a team that does not exist;
 - an API key restricted to a team reaches only that team (NotFound elsewhere);
 - a member whose role lacks the route's permission gets PermissionDenied (403);
-- a public project is readable by anyone; an open project writable by any signed-in user.
+- a public project is readable by anyone (signed in or not); an open project is readable
+  by anyone and takes runs (`runs:write`) from any signed-in user. Once a project is
+  visible to the caller, a missing permission is 403 (401 when not signed in).
+
+Not guaranteed here: object rules inside a scope (a member deletes only its own runs);
+the services that perform those actions enforce them.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from apps.core.errors import DomainError, NotFound, PermissionDenied
-from apps.core.policy import PROJECT, PUBLIC, SAFE_METHODS, TEAM, USER, Route, route_for
+from apps.core.policy import PROJECT, PUBLIC, TEAM, USER, Route, route_for
 from apps.projects.models import Project, Visibility
 from apps.teams import roles
 from apps.teams.models import Membership, Team
@@ -104,21 +109,35 @@ def open_scope(
         _require(permissions, permission)
         return Scope(route=route, team=team, membership=membership, permissions=permissions)
 
-    visible = membership is not None and (
+    member_sees = membership is not None and (
         project.visibility != Visibility.RESTRICTED
         or membership.role == ADMIN
         or project.created_by_id == user.pk
     )
-    if visible:
-        _require(permissions, permission)
-        return Scope(route, team, membership, project, permissions)
-    if project.visibility in (Visibility.PUBLIC, Visibility.OPEN) and method in SAFE_METHODS:
-        return Scope(route, team, None, project, READ_ONLY)
-    if project.visibility == Visibility.OPEN and authenticated and permission in OPEN_WRITES:
-        return Scope(route, team, None, project, READ_ONLY | OPEN_WRITES)
-    if not authenticated:
+    granted = _visibility_grants(project, authenticated)
+    if member_sees:
+        # A viewer of an open project may log runs like any signed-in outsider.
+        permissions = permissions | granted
+    elif granted:
+        membership, permissions = None, granted
+    else:
+        if not authenticated:
+            raise NotAuthenticated("Authentication credentials were not provided.")
+        raise NotFound("Not found.")
+    if permission is not None and permission not in permissions and not authenticated:
         raise NotAuthenticated("Authentication credentials were not provided.")
-    raise NotFound("Not found.")
+    # The project is visible to the caller here, so a missing permission is a 403.
+    _require(permissions, permission)
+    return Scope(route, team, membership, project, permissions)
+
+
+def _visibility_grants(project: Project, authenticated: bool) -> frozenset[str]:
+    """What a project's visibility grants to anyone, member of its team or not."""
+    if project.visibility == Visibility.PUBLIC:
+        return READ_ONLY
+    if project.visibility == Visibility.OPEN:
+        return READ_ONLY | OPEN_WRITES if authenticated else READ_ONLY
+    return frozenset()
 
 
 def _key_reaches(api_key, team: Team) -> bool:

@@ -20,16 +20,39 @@ def _is_api(request) -> bool:
     return request.path.startswith("/api/")
 
 
+# Error codes for API responses that Django (not our code) produced as HTML.
+_STATUS_CODES = {
+    400: ("bad_request", "Bad request."),
+    403: ("permission_denied", "Permission denied."),
+    404: ("not_found", "Not found."),
+    405: ("method_not_allowed", "Method not allowed."),
+    413: ("payload_too_large", "Request body too large."),
+    500: ("server_error", "Internal server error."),
+}
+
+
 class JsonErrorMiddleware:
-    """Oversized bodies become 413 and API 404/500s keep the JSON error shape."""
+    """Every error under /api/ answers in the JSON error shape (DESIGN.md §8).
+
+    Django itself answers some requests before any view runs: DisallowedHost (400),
+    CSRF failures (403), unknown URLs (404). Those arrive here as HTML and are rewritten;
+    oversized bodies become 413, and unhandled exceptions a logged JSON 500.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         response = self.get_response(request)
-        if _is_api(request) and response.status_code == 404 and not _is_json(response):
-            return error_response(404, "not_found", "Not found.")
+        if _is_api(request) and response.status_code >= 400 and not _is_json(response):
+            code, message = _STATUS_CODES.get(
+                response.status_code, ("error", f"HTTP {response.status_code}.")
+            )
+            rewritten = error_response(response.status_code, code, message)
+            for header in ("Retry-After", "WWW-Authenticate", "Allow"):
+                if header in response:
+                    rewritten[header] = response[header]
+            return rewritten
         return response
 
     def process_exception(self, request, exception):

@@ -1,32 +1,58 @@
-"""Fixed-window rate limits kept in the cache (Redis when configured, so they are
-shared across processes and hosts; per process otherwise)."""
+"""Fixed-window rate limits kept in the Django cache.
+
+Guarantees: with `REDIS_URL` set the cache is Redis, so every web process and host
+shares one counter per bucket (tests/accounts/test_ratelimit.py proves it across two
+processes); without it the counters are per process. A refused request learns how many
+seconds remain in the window (`Retry-After`).
+
+Not guaranteed: exactness at window edges (a fixed window admits up to twice the rate
+across a boundary), nor fairness between buckets.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 from django.core.cache import cache
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
+    """ "count/seconds" -> (count, seconds); "10" means 10 per 60 seconds."""
     count, _, seconds = rate.partition("/")
     return int(count), int(seconds or 60)
 
 
-def hit(bucket: str, rate: str) -> int | None:
-    """Count one hit; None when allowed, else the seconds until the window resets."""
+def _window(bucket: str, rate: str) -> tuple[str, int, int, float]:
     limit, window = parse_rate(rate)
     now = time.time()
     window_start = int(now // window) * window
-    key = f"rl:{bucket}:{window_start}"
-    if cache.add(key, 1, timeout=window + 1):
+    # Hashed, so emails and IPs never sit in the cache in clear and keys stay short.
+    name = hashlib.sha256(bucket.encode()).hexdigest()[:32]
+    return f"rl:{name}:{window}:{window_start}", limit, window_start + window, now
+
+
+def _wait(window_end: int, now: float) -> int:
+    return max(1, int(window_end - now + 0.999))
+
+
+def hit(bucket: str, rate: str) -> int | None:
+    """Count one hit; None when allowed, else the seconds until the window resets."""
+    key, limit, window_end, now = _window(bucket, rate)
+    timeout = int(window_end - now) + 2
+    if cache.add(key, 1, timeout=timeout):
         count = 1
     else:
         try:
             count = cache.incr(key)
         except ValueError:  # expired between add and incr
-            cache.add(key, 1, timeout=window + 1)
+            cache.add(key, 1, timeout=timeout)
             count = 1
-    if count > limit:
-        return max(1, int(window_start + window - now + 0.999))
-    return None
+    return _wait(window_end, now) if count > limit else None
+
+
+def blocked(bucket: str, rate: str) -> int | None:
+    """Without counting: None when the bucket has room, else seconds until it has."""
+    key, limit, window_end, now = _window(bucket, rate)
+    count = cache.get(key) or 0
+    return _wait(window_end, now) if count >= limit else None

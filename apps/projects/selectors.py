@@ -8,9 +8,10 @@ from apps.projects.models import Project, Visibility
 from apps.teams.roles import ADMIN
 
 
-def projects_visible(team, *, membership, user) -> list[Project]:
-    """The team's projects this member may see (restricted ones: admins and owner)."""
-    qs = Project.objects.for_team(team)
+def projects_visible(team, *, membership, user):
+    """The team's projects this caller may see, newest first: restricted ones only to
+    admins and their creator; to a non-member (membership None) public and open ones."""
+    qs = Project.objects.for_team(team).order_by("-updated_at", "-id")
     if membership is None:
         return qs.filter(visibility__in=[Visibility.PUBLIC, Visibility.OPEN])
     if membership.role == ADMIN:

@@ -6,11 +6,18 @@ import re
 
 from django.db import IntegrityError, transaction
 
-from apps.core.errors import Conflict, DomainError
+from apps.core.errors import Conflict, DomainError, PermissionDenied
 from apps.projects.models import Project, Visibility
 from apps.teams import audit
+from apps.teams.models import Membership
+from apps.teams.roles import TEAM_MANAGE, role_has
+
+# Visibilities that expose a project beyond its team; choosing one needs team:manage.
+EXPOSED = frozenset({Visibility.PUBLIC, Visibility.OPEN})
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+# Second URL segments that are team pages (/<team>/settings/), not projects.
+RESERVED_NAMES = frozenset({"settings"})
 
 
 def validate_name(name: str) -> str:
@@ -19,6 +26,10 @@ def validate_name(name: str) -> str:
             "Project name must be 1-128 letters, digits, '_', '.' or '-'.",
             code="invalid_name",
             detail={"field": "name"},
+        )
+    if name.lower() in RESERVED_NAMES:
+        raise DomainError(
+            f"Project name {name!r} is reserved.", code="invalid_name", detail={"field": "name"}
         )
     return name
 
@@ -33,12 +44,29 @@ def validate_visibility(visibility: str) -> str:
     return visibility
 
 
+def _require_may_expose(team, actor, visibility: str) -> None:
+    """Only team admins (team:manage) make a project public or open to outsiders."""
+    if visibility not in EXPOSED:
+        return
+    membership = (
+        Membership.objects.for_team(team).filter(user=actor).first()
+        if getattr(actor, "is_authenticated", False)
+        else None
+    )
+    if membership is None or not role_has(membership.role, TEAM_MANAGE):
+        raise PermissionDenied(
+            f"Making a project {visibility} needs the {TEAM_MANAGE!r} permission.",
+            detail={"field": "visibility"},
+        )
+
+
 @transaction.atomic
 def project_create(
     *, team, name: str, actor, description: str = "", visibility: str = Visibility.TEAM
 ) -> Project:
     validate_name(name)
     validate_visibility(visibility)
+    _require_may_expose(team, actor, visibility)
     try:
         with transaction.atomic():
             return Project.objects.for_team(team).create(
@@ -71,12 +99,14 @@ def project_update(*, project: Project, actor, **changes) -> Project:
     if "name" in changes and changes["name"] != project.name:
         project.name = validate_name(changes["name"])
         fields.append("name")
-    if "description" in changes:
+    if "description" in changes and changes["description"] != project.description:
         project.description = changes["description"] or ""
         fields.append("description")
     if "visibility" in changes and changes["visibility"] != project.visibility:
         old = project.visibility
-        project.visibility = validate_visibility(changes["visibility"])
+        validate_visibility(changes["visibility"])
+        _require_may_expose(project.team, actor, changes["visibility"])
+        project.visibility = changes["visibility"]
         fields.append("visibility")
         audit.audit_record(
             audit.VISIBILITY_CHANGED,

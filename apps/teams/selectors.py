@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from django.db.models import OuterRef, Subquery
+
+from apps.accounts.models import ApiKey
 from apps.teams.models import AuditEvent, Invitation, Membership, ServiceAccount, Team
+
+
+def personal_team_of(user) -> Team | None:
+    """The user's personal team (service accounts have none)."""
+    membership = Membership.objects.of_user(user).filter(team__is_personal=True).first()
+    return membership.team if membership else None
 
 
 def teams_of_user(user) -> list[Team]:
@@ -14,17 +23,33 @@ def memberships_of_user(user):
 
 
 def team_members(team: Team):
-    return Membership.objects.for_team(team).select_related("user").order_by("created_at")
+    return Membership.objects.for_team(team).select_related("user").order_by("created_at", "id")
 
 
 def team_invitations(team: Team, *, pending_only: bool = True):
-    qs = Invitation.objects.for_team(team).select_related("invited_by")
+    qs = Invitation.objects.for_team(team).select_related("invited_by").order_by("-id")
     return qs.filter(accepted_at__isnull=True) if pending_only else qs
 
 
 def team_service_accounts(team: Team):
-    return ServiceAccount.objects.for_team(team).select_related("user")
+    """Service accounts with their current role annotated as `role`."""
+    role = Membership.objects.for_team(team).filter(user=OuterRef("user")).values("role")[:1]
+    return (
+        ServiceAccount.objects.for_team(team)
+        .select_related("user")
+        .annotate(role=Subquery(role))
+        .order_by("id")
+    )
+
+
+def service_account_keys(team: Team, account: ServiceAccount):
+    """The account's active keys (all restricted to `team`)."""
+    return (
+        ApiKey.objects.filter(user=account.user, team=team, revoked_at__isnull=True)
+        .select_related("team")
+        .order_by("-id")
+    )
 
 
 def team_audit_events(team: Team):
-    return AuditEvent.objects.filter(team=team).select_related("actor")
+    return AuditEvent.objects.filter(team=team).select_related("actor").order_by("-id")

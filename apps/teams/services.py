@@ -11,7 +11,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from apps.accounts.models import User
+from apps.accounts import services as account_services
+from apps.accounts.models import ApiKey, User
 from apps.core.errors import Conflict, DomainError, NotFound
 from apps.teams import audit
 from apps.teams.models import Invitation, Membership, ServiceAccount, Team
@@ -80,6 +81,24 @@ def team_create(*, creator: User, slug: str, name: str = "", is_personal: bool =
         ) from exc
     Membership.objects.for_team(team).create(team=team, user=creator, role=ADMIN)
     return team
+
+
+@transaction.atomic
+def team_update(*, team: Team, name: str, actor: User | None = None) -> Team:
+    name = (name or "").strip()
+    if not name or len(name) > 128:
+        raise DomainError("name is required (at most 128 characters).", detail={"field": "name"})
+    Team.objects.filter(pk=team.pk).update(name=name)
+    team.name = name
+    return team
+
+
+@transaction.atomic
+def team_delete(*, team: Team) -> None:
+    """Delete a team and everything it owns. A personal team lives as long as its user."""
+    if team.is_personal:
+        raise Conflict("A personal team cannot be deleted.", code="personal_team")
+    team.delete()
 
 
 def _free_personal_slug(email: str) -> str:
@@ -155,6 +174,12 @@ def membership_set_role(*, team: Team, user_id: int, role: str, actor: User) -> 
 def membership_remove(*, team: Team, user_id: int, actor: User) -> None:
     list(Membership.objects.for_team(team).select_for_update().filter(role=ADMIN))
     membership = _membership(team, user_id)
+    if membership.user.is_service_account:
+        # Its keys would outlive the membership; delete the service account instead.
+        raise Conflict(
+            "Service accounts are removed by deleting the service account.",
+            code="service_account",
+        )
     if membership.role == ADMIN and _admin_count(team) <= 1:
         raise Conflict("The last admin of a team cannot leave or be removed.", code="last_admin")
     email = membership.user.email
@@ -178,10 +203,17 @@ def invitation_create(*, team: Team, email: str, role: str, actor: User) -> tupl
     validate_role(role)
     if team.is_personal:
         raise Conflict("A personal team cannot invite members.", code="personal_team")
+    email = email.strip().lower()
+    if Membership.objects.for_team(team).filter(user__email=email).exists():
+        raise Conflict(
+            f"{email} is already a member of this team.",
+            code="already_member",
+            detail={"field": "email"},
+        )
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.for_team(team).create(
         team=team,
-        email=email.lower(),
+        email=email,
         role=role,
         token_digest=_token_digest(token),
         invited_by=actor,
@@ -191,7 +223,7 @@ def invitation_create(*, team: Team, email: str, role: str, actor: User) -> tupl
         audit.INVITATION_CREATED,
         team=team,
         actor=actor,
-        target=email.lower(),
+        target=email,
         detail={"role": role},
     )
     return invitation, token
@@ -213,7 +245,7 @@ def invitation_accept(*, token: str, user: User) -> Membership:
     """Accept by token. The token is the capability; the invitee's email must match."""
     invitation = (
         Invitation.objects.across_teams()
-        .select_for_update()
+        .select_for_update(of=("self",))
         .filter(token_digest=_token_digest(token), accepted_at__isnull=True)
         .select_related("team")
         .first()
@@ -224,35 +256,35 @@ def invitation_accept(*, token: str, user: User) -> Membership:
         raise NotFound("This invitation was sent to another email address.")
     team = invitation.team
     membership = Membership.objects.for_team(team).filter(user=user).first()
-    if membership is None:
+    created = membership is None
+    if created:
         membership = Membership.objects.for_team(team).create(
             team=team, user=user, role=invitation.role
         )
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
+    # One row per action: joining is a member add; accepting while already a member
+    # changes nothing but is still recorded.
     audit.audit_record(
-        audit.INVITATION_ACCEPTED,
+        audit.MEMBER_ADDED if created else audit.INVITATION_ACCEPTED,
         team=team,
         actor=user,
         target=user.email,
-        detail={"role": invitation.role},
-    )
-    audit.audit_record(
-        audit.MEMBER_ADDED,
-        team=team,
-        actor=user,
-        target=user.email,
-        detail={"role": membership.role, "via": "invitation"},
+        detail={"role": membership.role, "via": "invitation", "invitation_id": invitation.pk},
     )
     return membership
 
 
 @transaction.atomic
 def service_account_create(*, team: Team, name: str, role: str, actor: User) -> ServiceAccount:
+    """A non-human team member (a flagged User) with `role` in `team` and nowhere else."""
     validate_role(role)
+    name = (name or "").strip()
     if not name or len(name) > 100:
         raise DomainError("name is required (at most 100 characters).", detail={"field": "name"})
+    if team.is_personal:
+        raise Conflict("A personal team has exactly one member.", code="personal_team")
     user = User.objects.create_user(
         email=f"sa-{secrets.token_hex(8)}@{team.slug}.service.gradline",
         name=name,
@@ -269,10 +301,47 @@ def service_account_create(*, team: Team, name: str, role: str, actor: User) -> 
 
 
 @transaction.atomic
-def service_account_delete(*, team: Team, account_id: int, actor: User) -> None:
+def service_account_provision(
+    *, team: Team, name: str, role: str, actor: User
+) -> tuple[ServiceAccount, ApiKey, str]:
+    """A service account and its first key, atomically: (account, key, secret)."""
+    account = service_account_create(team=team, name=name, role=role, actor=actor)
+    api_key, secret = account_services.api_key_create(
+        user=account.user, name=f"{account.name} key", team=team, created_by=actor
+    )
+    return account, api_key, secret
+
+
+def _service_account(team: Team, account_id: int) -> ServiceAccount:
     account = ServiceAccount.objects.for_team(team).filter(pk=account_id).first()
     if account is None:
         raise NotFound("No such service account.")
+    return account
+
+
+@transaction.atomic
+def service_account_delete(*, team: Team, account_id: int, actor: User) -> None:
+    account = _service_account(team, account_id)
     name = account.name
     account.user.delete()  # cascades its membership and keys
     audit.audit_record(audit.SERVICE_ACCOUNT_DELETED, team=team, actor=actor, target=name)
+
+
+@transaction.atomic
+def service_account_key_create(
+    *, team: Team, account_id: int, name: str, actor: User
+) -> tuple[ApiKey, str]:
+    """A further key for the account, always restricted to its team."""
+    account = _service_account(team, account_id)
+    return account_services.api_key_create(
+        user=account.user, name=name, team=team, created_by=actor
+    )
+
+
+@transaction.atomic
+def service_account_key_revoke(*, team: Team, account_id: int, key_id: int, actor: User) -> None:
+    account = _service_account(team, account_id)
+    api_key = ApiKey.objects.filter(pk=key_id, user=account.user, revoked_at__isnull=True).first()
+    if api_key is None:
+        raise NotFound("No such API key.")
+    account_services.api_key_revoke(api_key=api_key, actor=actor)
