@@ -43,9 +43,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so that errors Django raises in any middleware (DisallowedHost in
+    # SecurityMiddleware's redirect, CSRF) still answer JSON under /api/.
+    "apps.core.middleware.JsonErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "apps.core.middleware.JsonErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -104,7 +106,9 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = env_str("ACCOUNT_EMAIL_VERIFICATION", "optional")
 ACCOUNT_ADAPTER = "apps.accounts.adapters.AccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
-ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+# Login attempts are limited by apps.accounts.adapters (429 + Retry-After, shared via
+# Redis); allauth's own login_failed limit would answer 200 with a form error instead.
+ACCOUNT_RATE_LIMITS = {"login_failed": None}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -194,7 +198,10 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Rate limits, "count/seconds"; shared across processes through the cache (Redis when set).
-RATE_LIMIT_LOGIN = env_str("RATE_LIMIT_LOGIN", "10/60")
+RATE_LIMIT_LOGIN = env_str("RATE_LIMIT_LOGIN", "10/60")  # attempts per client IP
+RATE_LIMIT_LOGIN_FAILED = env_str("RATE_LIMIT_LOGIN_FAILED", "5/300")  # failures per email
+# Reverse proxies in front of the app that append to X-Forwarded-For (apps/core/clientip.py).
+NUM_PROXIES = env_int("NUM_PROXIES", 0)
 RATE_LIMIT_API_KEY = env_str("RATE_LIMIT_API_KEY", "6000/60")
 
 # API key digests are HMAC-SHA256 with this pepper (defaults to SECRET_KEY).
