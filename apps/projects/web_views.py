@@ -1,15 +1,153 @@
-"""Project pages."""
+"""Project pages: list and create, a project's overview, and its settings.
+
+TeamScopeMiddleware has already resolved the team and project from the URL through the
+policy table: `request.scope.project` is visible to the caller and the method's
+permission is held (else 404 / 403 before the view runs).
+"""
 
 from __future__ import annotations
 
-from django.shortcuts import render
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.urls import reverse
 
-from apps.projects import selectors
+from apps.core.errors import DomainError
+from apps.core.htmx import perform
+from apps.projects import selectors, services
+from apps.projects.models import Visibility
+from apps.teams import roles
 
 
-def project_list(request, team):
+def _visibility_choices(scope, current: str | None = None) -> list[tuple[str, str]]:
+    """Public and open expose a project outside the team: offered to team admins only
+    (the service enforces it; this keeps the form honest). The current value stays."""
+    if scope.has(roles.TEAM_MANAGE):
+        return Visibility.choices
+    return [
+        (v, label) for v, label in Visibility.choices if v not in services.EXPOSED or v == current
+    ]
+
+
+def _project_list_page(request, status=200, fragment=False, form_data=None):
     scope = request.scope
     projects = selectors.projects_visible(
         scope.team, membership=scope.membership, user=request.user
     )
-    return render(request, "projects/project_list.html", {"projects": projects})
+    return render(
+        request,
+        "projects/project_list.html",
+        {
+            "team": scope.team,
+            "projects": projects,
+            "can_create": scope.has(roles.PROJECTS_WRITE),
+            "visibility_choices": _visibility_choices(scope),
+            "form_data": form_data,
+            # Open the "new project" form right away after a failed attempt.
+            "form_open": form_data is not None,
+            "section": "projects",
+        },
+        status=status,
+    )
+
+
+def project_list(request, team):
+    scope = request.scope
+    if request.method == "POST":
+        name = request.POST.get("name", "").strip()
+        return perform(
+            request,
+            _project_list_page,
+            lambda: services.project_create(
+                team=scope.team,
+                name=name,
+                actor=request.user,
+                description=request.POST.get("description", "").strip(),
+                visibility=request.POST.get("visibility", Visibility.TEAM),
+            ),
+            success=f"Project {name} created.",
+            redirect_to=reverse("web:project-detail", kwargs={"team": team, "project": name}),
+        )
+    return _project_list_page(request)
+
+
+def _project_context(request, tab: str, **extra) -> dict:
+    scope = request.scope
+    return {
+        "team": scope.team,
+        "project": scope.project,
+        "section": "projects",
+        "tab": tab,
+        "can_write": scope.has(roles.PROJECTS_WRITE),
+        "can_delete": scope.has(roles.PROJECTS_DELETE),
+        **extra,
+    }
+
+
+def project_detail(request, team, project):
+    return render(
+        request,
+        "projects/project_detail.html",
+        _project_context(request, "overview", base_url=request.build_absolute_uri("/")[:-1]),
+    )
+
+
+def _settings_page(request, status=200, fragment=False, form_data=None):
+    return render(
+        request,
+        "projects/project_settings.html",
+        _project_context(
+            request,
+            "settings",
+            visibility_choices=_visibility_choices(
+                request.scope, current=request.scope.project.visibility
+            ),
+            form_data=form_data,
+        ),
+        status=status,
+    )
+
+
+def project_settings(request, team, project):
+    scope = request.scope
+    if request.method == "POST":
+        # Checked before the update: a rename changes the URL this page redirects to.
+        name = request.POST.get("name", scope.project.name).strip()
+
+        def update():
+            try:
+                return services.project_update(
+                    project=scope.project,
+                    actor=request.user,
+                    name=name,
+                    description=request.POST.get("description", "").strip(),
+                    visibility=request.POST.get("visibility", scope.project.visibility),
+                )
+            except DomainError:
+                # The service set the refused values on the instance; the page shows
+                # the stored project (its real name is in every link) with the error.
+                scope.project.refresh_from_db()
+                raise
+
+        return perform(
+            request,
+            _settings_page,
+            update,
+            success="Project settings saved.",
+            redirect_to=reverse("web:project-settings", kwargs={"team": team, "project": name}),
+        )
+    return _settings_page(request)
+
+
+def project_delete(request, team, project):
+    scope = request.scope
+    # Deleting needs the project's name typed back, as a deliberate confirmation.
+    if request.POST.get("confirm", "").strip() != scope.project.name:
+        error = DomainError(
+            "Type the project name to confirm deletion.", code="confirmation_required"
+        )
+        messages.error(request, error.message)
+        return _settings_page(request, status=error.status)
+    name = scope.project.name
+    services.project_delete(project=scope.project)
+    messages.success(request, f"Project {name} deleted.")
+    return redirect("web:project-list", team=team)

@@ -1,11 +1,100 @@
-"""Team pages."""
+"""Team pages: the team list, team settings (members, invitations, API keys, service
+accounts, audit log) and invitation links.
+
+Access is checked before these views run: TeamScopeMiddleware opens `request.scope`
+from the URL through the policy table (apps/core/policy.py), so a non-member never gets
+here (404) and a role without the route's permission gets 403. Views validate input,
+call services and render; apps/core/htmx.py fixes how success and errors are answered.
+"""
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 
-from apps.core.errors import NotFound
-from apps.teams import services
+from apps.accounts import selectors as account_selectors
+from apps.accounts import services as account_services
+from apps.core.errors import DomainError, NotFound
+from apps.core.htmx import perform
+from apps.teams import roles, selectors, services
+from apps.teams.notifications import invitation_send
+
+AUDIT_PAGE_SIZE = 50
+
+
+def _settings_context(request, tab: str, **extra) -> dict:
+    scope = request.scope
+    return {
+        "scope": scope,
+        "team": scope.team,
+        "section": "settings",
+        "tab": tab,
+        "can_manage": scope.has(roles.TEAM_MANAGE),
+        "can_audit": scope.has(roles.TEAM_AUDIT),
+        "role_choices": roles.ROLE_CHOICES,
+        "now": timezone.now(),
+        **extra,
+    }
+
+
+def _page(template: str, fragment_template: str | None, tab: str, build=None):
+    """A page renderer for `perform`: full page, or its section fragment for htmx."""
+
+    def page(request, status=200, fragment=False, **extra):
+        context = _settings_context(request, tab, **(build(request) if build else {}), **extra)
+        name = fragment_template if fragment and fragment_template else template
+        return render(request, name, {**context, "fragment": fragment}, status=status)
+
+    return page
+
+
+def _email(value: str) -> str:
+    value = (value or "").strip()
+    try:
+        validate_email(value)
+    except ValidationError as exc:
+        raise DomainError(
+            "Enter a valid email address.", code="invalid_email", detail={"field": "email"}
+        ) from exc
+    return value
+
+
+# --- team list -------------------------------------------------------------------
+
+
+def _team_list_page(request, status=200, fragment=False, form_data=None):
+    return render(
+        request,
+        "teams/team_list.html",
+        {
+            "memberships": selectors.memberships_of_user(request.user),
+            "form_data": form_data,
+            "section": "teams",
+        },
+        status=status,
+    )
+
+
+def team_list(request):
+    if request.method == "POST":
+        slug = request.POST.get("slug", "").strip().lower()
+
+        def create():
+            return services.team_create(
+                creator=request.user, slug=slug, name=request.POST.get("name", "").strip()
+            )
+
+        return perform(
+            request,
+            _team_list_page,
+            create,
+            success=f"Team {slug} created.",
+            redirect_to=reverse("web:project-list", kwargs={"team": slug}),
+        )
+    return _team_list_page(request)
 
 
 def invitation_accept(request, token):
@@ -18,3 +107,262 @@ def invitation_accept(request, token):
             )
         return redirect("web:project-list", team=membership.team.slug)
     return render(request, "teams/invitation_accept.html", {"token": token})
+
+
+# --- general ---------------------------------------------------------------------
+
+_general_page = _page("teams/settings_general.html", None, "general")
+
+
+def team_settings(request, team):
+    scope = request.scope
+    if request.method == "POST":
+        return perform(
+            request,
+            _general_page,
+            lambda: services.team_update(
+                team=scope.team, name=request.POST.get("name", ""), actor=request.user
+            ),
+            success="Team settings saved.",
+            redirect_to=reverse("web:team-settings", kwargs={"team": team}),
+        )
+    return _general_page(request)
+
+
+def team_leave(request, team):
+    scope = request.scope
+    return perform(
+        request,
+        _general_page,
+        lambda: services.membership_remove(
+            team=scope.team, user_id=request.user.pk, actor=request.user
+        ),
+        success=f"You left {scope.team.name}.",
+        redirect_to=reverse("home"),
+    )
+
+
+# --- members ---------------------------------------------------------------------
+
+_members_page = _page(
+    "teams/members.html",
+    "teams/partials/members.html",
+    "members",
+    lambda request: {"members": selectors.team_members(request.scope.team)},
+)
+
+
+def team_members(request, team):
+    return _members_page(request)
+
+
+def member_role(request, team, user_id):
+    scope = request.scope
+    role = request.POST.get("role", "")
+    return perform(
+        request,
+        _members_page,
+        lambda: services.membership_set_role(
+            team=scope.team, user_id=user_id, role=role, actor=request.user
+        ),
+        success=lambda m: f"{m.user.email} is now {m.role}.",
+        redirect_to=reverse("web:team-members", kwargs={"team": team}),
+    )
+
+
+def member_remove(request, team, user_id):
+    scope = request.scope
+    return perform(
+        request,
+        _members_page,
+        lambda: services.membership_remove(team=scope.team, user_id=user_id, actor=request.user),
+        success="Member removed.",
+        redirect_to=reverse("web:team-members", kwargs={"team": team}),
+    )
+
+
+# --- invitations -----------------------------------------------------------------
+
+_invitations_page = _page(
+    "teams/invitations.html",
+    "teams/partials/invitations.html",
+    "invitations",
+    lambda request: {"invitations": selectors.team_invitations(request.scope.team)},
+)
+
+
+def team_invitations(request, team):
+    scope = request.scope
+    if request.method == "POST":
+
+        def invite():
+            email = _email(request.POST.get("email", ""))
+            invitation, token = services.invitation_create(
+                team=scope.team,
+                email=email,
+                role=request.POST.get("role", roles.MEMBER),
+                actor=request.user,
+            )
+            return invitation, invitation_send(invitation, token)
+
+        return perform(
+            request,
+            _invitations_page,
+            invite,
+            success=lambda result: f"Invitation sent to {result[0].email}.",
+            redirect_to=reverse("web:team-invitations", kwargs={"team": team}),
+            # The accept link carries the one-time token: show it once, for copying.
+            result_context=lambda result: {"invite_url": result[1], "invited": result[0]},
+        )
+    return _invitations_page(request)
+
+
+def invitation_revoke(request, team, invitation_id):
+    scope = request.scope
+    return perform(
+        request,
+        _invitations_page,
+        lambda: services.invitation_revoke(
+            team=scope.team, invitation_id=invitation_id, actor=request.user
+        ),
+        success="Invitation revoked.",
+        redirect_to=reverse("web:team-invitations", kwargs={"team": team}),
+    )
+
+
+# --- personal API keys ------------------------------------------------------------
+
+_api_keys_page = _page(
+    "teams/api_keys.html",
+    "teams/partials/api_keys.html",
+    "api-keys",
+    lambda request: {"keys": account_selectors.api_keys_of_user(request.user)},
+)
+
+
+def api_keys(request, team):
+    scope = request.scope
+    if request.method == "POST":
+        restrict = request.POST.get("restrict") == "on"
+        return perform(
+            request,
+            _api_keys_page,
+            lambda: account_services.personal_key_create(
+                user=request.user,
+                name=request.POST.get("name", ""),
+                team_slug=scope.team.slug if restrict else None,
+            ),
+            success=lambda result: f"API key {result[0].name} created.",
+            redirect_to=reverse("web:api-keys", kwargs={"team": team}),
+            result_context=lambda result: {"new_key": result[0], "new_secret": result[1]},
+        )
+    return _api_keys_page(request)
+
+
+def api_key_revoke(request, team, key_id):
+    # Only the signed-in user's own keys: another user's key id is "not found".
+    return perform(
+        request,
+        _api_keys_page,
+        lambda: account_services.personal_key_revoke(user=request.user, key_id=key_id),
+        success="API key revoked.",
+        redirect_to=reverse("web:api-keys", kwargs={"team": team}),
+    )
+
+
+# --- service accounts ----------------------------------------------------------------
+
+
+def _service_accounts(request) -> dict:
+    team = request.scope.team
+    accounts = list(selectors.team_service_accounts(team))
+    for account in accounts:
+        account.active_keys = list(selectors.service_account_keys(team, account))
+    return {"accounts": accounts}
+
+
+_service_accounts_page = _page(
+    "teams/service_accounts.html",
+    "teams/partials/service_accounts.html",
+    "service-accounts",
+    _service_accounts,
+)
+
+
+def service_accounts(request, team):
+    scope = request.scope
+    if request.method == "POST":
+        name = request.POST.get("name", "").strip()
+        return perform(
+            request,
+            _service_accounts_page,
+            lambda: services.service_account_provision(
+                team=scope.team,
+                name=name,
+                role=request.POST.get("role", roles.MEMBER),
+                actor=request.user,
+            ),
+            success=f"Service account {name} created.",
+            redirect_to=reverse("web:service-accounts", kwargs={"team": team}),
+            result_context=lambda result: {"new_key": result[1], "new_secret": result[2]},
+        )
+    return _service_accounts_page(request)
+
+
+def service_account_key_create(request, team, account_id):
+    scope = request.scope
+
+    def create():
+        account = selectors.team_service_accounts(scope.team).filter(pk=account_id).first()
+        default_name = f"{account.name} key" if account else "key"
+        return services.service_account_key_create(
+            team=scope.team,
+            account_id=account_id,
+            name=request.POST.get("name", "").strip() or default_name,
+            actor=request.user,
+        )
+
+    return perform(
+        request,
+        _service_accounts_page,
+        create,
+        success=lambda result: f"API key {result[0].name} created.",
+        redirect_to=reverse("web:service-accounts", kwargs={"team": team}),
+        result_context=lambda result: {"new_key": result[0], "new_secret": result[1]},
+    )
+
+
+def service_account_delete(request, team, account_id):
+    scope = request.scope
+    return perform(
+        request,
+        _service_accounts_page,
+        lambda: services.service_account_delete(
+            team=scope.team, account_id=account_id, actor=request.user
+        ),
+        success="Service account deleted; its keys no longer work.",
+        redirect_to=reverse("web:service-accounts", kwargs={"team": team}),
+    )
+
+
+# --- audit log -------------------------------------------------------------------
+
+
+def team_audit(request, team):
+    events = selectors.team_audit_events(request.scope.team)
+    before = request.GET.get("before", "")
+    if before.isdigit() and len(before) <= 18:
+        events = events.filter(pk__lt=int(before))
+    page = list(events[: AUDIT_PAGE_SIZE + 1])
+    has_more = len(page) > AUDIT_PAGE_SIZE
+    page = page[:AUDIT_PAGE_SIZE]
+    return render(
+        request,
+        "teams/audit.html",
+        _settings_context(
+            request,
+            "audit",
+            events=page,
+            next_before=page[-1].pk if has_more else None,
+        ),
+    )

@@ -1,0 +1,53 @@
+"""Fixtures for web page tests: a signed-in Django test client per role, and one object
+of each kind in team A so every object route can be addressed."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import get_resolver
+
+from apps.accounts import services as account_services
+from apps.teams import services as team_services
+
+
+def login(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def web_for():
+    return login
+
+
+@pytest.fixture
+def team_objects(team, admin_user, member_user, project):
+    """One object per id-taking route in team A: ids that exist there."""
+    invitation, _ = team_services.invitation_create(
+        team=team, email="invitee@a.example", role="member", actor=admin_user
+    )
+    account, _, _ = team_services.service_account_provision(
+        team=team, name="ci", role="member", actor=admin_user
+    )
+    api_key, _ = account_services.api_key_create(user=admin_user, name="laptop")
+    return {
+        "team": team.slug,
+        "project": project.name,
+        "user_id": member_user.pk,
+        "invitation_id": invitation.pk,
+        "key_id": api_key.pk,
+        "account_id": account.pk,
+    }
+
+
+def web_route_params() -> dict[str, list[str]]:
+    """URL name -> its path parameters, for every route in the "web" namespace."""
+    resolver = get_resolver().namespace_dict["web"][1]
+    params = {}
+    for key in resolver.reverse_dict:
+        if isinstance(key, str):
+            possibilities = resolver.reverse_dict.getlist(key)[0][0]
+            params[f"web:{key}"] = list(possibilities[0][1])
+    return params
