@@ -124,8 +124,28 @@ ROUTES: dict[str, Route] = {
     ),
     # --- API: runs (issue: run tracking) -----------------------------------------
     # --- web pages ----------------------------------------------------------------
+    # Pages render for anyone who may read them; each form posts to a route whose
+    # permission is the write it performs (viewers get 403 on every write).
+    "web:team-list": user(GET=None, POST=None),
     "web:invitation-accept": user(GET=None, POST=None),
-    "web:project-list": team(GET=p.PROJECTS_READ),
+    "web:team-settings": team(GET=p.TEAM_READ, POST=p.TEAM_MANAGE),
+    "web:team-leave": team(POST=p.TEAM_READ),
+    "web:team-members": team(GET=p.TEAM_READ),
+    "web:member-role": team(POST=p.TEAM_MANAGE),
+    "web:member-remove": team(POST=p.TEAM_MANAGE),
+    "web:team-invitations": team(GET=p.TEAM_MANAGE, POST=p.TEAM_MANAGE),
+    "web:invitation-revoke": team(POST=p.TEAM_MANAGE),
+    # Personal keys belong to the signed-in user; any member manages their own.
+    "web:api-keys": team(GET=p.TEAM_READ, POST=p.TEAM_READ),
+    "web:api-key-revoke": team(POST=p.TEAM_READ),
+    "web:service-accounts": team(GET=p.TEAM_MANAGE, POST=p.TEAM_MANAGE),
+    "web:service-account-key-create": team(POST=p.TEAM_MANAGE),
+    "web:service-account-delete": team(POST=p.TEAM_MANAGE),
+    "web:team-audit": team(GET=p.TEAM_AUDIT),
+    "web:project-list": team(GET=p.PROJECTS_READ, POST=p.PROJECTS_WRITE),
+    "web:project-detail": project(GET=p.PROJECTS_READ),
+    "web:project-settings": project(GET=p.PROJECTS_WRITE, POST=p.PROJECTS_WRITE),
+    "web:project-delete": project(POST=p.PROJECTS_DELETE),
     # --- WebSockets ---------------------------------------------------------------
 }
 
