@@ -40,7 +40,7 @@ def perform(
     action: Callable[[], Any],
     *,
     success: str | Callable[[Any], str],
-    redirect_to: str,
+    redirect_to: str | Callable[[Any], str],
     result_context: Callable[[Any], dict] | None = None,
 ) -> HttpResponse:
     """Run `action` (a service call) and answer per the module rules.
@@ -48,6 +48,8 @@ def perform(
     `result_context` turns the action's result into extra page context; when given, a
     plain POST renders the page instead of redirecting, because the context holds
     something shown once (an API key secret) that must not be put in a URL or session.
+    `redirect_to` may be a function of the result, for URLs that exist only after the
+    action succeeded (a new team or project, a renamed project).
     """
     try:
         result = action()
@@ -62,4 +64,4 @@ def perform(
         return page(request, fragment=True, **extra)
     if result_context:
         return page(request, **extra)
-    return redirect(redirect_to)
+    return redirect(redirect_to(result) if callable(redirect_to) else redirect_to)

@@ -65,7 +65,9 @@ def project_list(request, team):
                 visibility=request.POST.get("visibility", Visibility.TEAM),
             ),
             success=f"Project {name} created.",
-            redirect_to=reverse("web:project-detail", kwargs={"team": team, "project": name}),
+            redirect_to=lambda created: reverse(
+                "web:project-detail", kwargs={"team": team, "project": created.name}
+            ),
         )
     return _project_list_page(request)
 
@@ -133,7 +135,9 @@ def project_settings(request, team, project):
             _settings_page,
             update,
             success="Project settings saved.",
-            redirect_to=reverse("web:project-settings", kwargs={"team": team, "project": name}),
+            redirect_to=lambda updated: reverse(
+                "web:project-settings", kwargs={"team": team, "project": updated.name}
+            ),
         )
     return _settings_page(request)
 

@@ -92,7 +92,9 @@ def team_list(request):
             _team_list_page,
             create,
             success=f"Team {slug} created.",
-            redirect_to=reverse("web:project-list", kwargs={"team": slug}),
+            redirect_to=lambda new_team: reverse(
+                "web:project-list", kwargs={"team": new_team.slug}
+            ),
         )
     return _team_list_page(request)
 
