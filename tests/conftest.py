@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
 from apps.teams import services as team_services
 from tests.factories import UserFactory, make_key, make_project, make_team
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(settings):
+    """A fresh cache namespace per test: rate-limit counters never leak between tests,
+    nor between pytest processes sharing one Redis (never FLUSHDB: the Celery broker and
+    other processes live in the same database)."""
+    cache = {**django_settings.CACHES["default"], "KEY_PREFIX": f"t-{uuid.uuid4().hex}"}
+    settings.CACHES = {**django_settings.CACHES, "default": cache}
 
 
 @pytest.fixture

@@ -33,3 +33,16 @@ def make_project(team, name: str = "resnet", actor=None, **kwargs):
 def make_key(user: User, team=None) -> str:
     _, secret = account_services.api_key_create(user=user, name="test key", team=team)
     return secret
+
+
+def make_service_account(team, admin: User, name: str = "ci", role: str = "member"):
+    """(account, secret of its first key)."""
+    account, _, secret = team_services.service_account_provision(
+        team=team, name=name, role=role, actor=admin
+    )
+    return account, secret
+
+
+def make_invitation(team, admin: User, email: str = "invitee@example.com", role: str = "member"):
+    """(invitation, token)."""
+    return team_services.invitation_create(team=team, email=email, role=role, actor=admin)

@@ -149,10 +149,10 @@ def membership_add(*, team: Team, user: User, role: str, actor: User | None = No
 
 @transaction.atomic
 def membership_set_role(*, team: Team, user_id: int, role: str, actor: User) -> Membership:
-    validate_role(role)
     # Lock the team's admin rows so two concurrent demotions cannot both pass the check.
     list(Membership.objects.for_team(team).select_for_update().filter(role=ADMIN))
-    membership = _membership(team, user_id)
+    membership = _membership(team, user_id)  # another team's member: 404 before 400
+    validate_role(role)
     if membership.role == role:
         return membership
     if membership.role == ADMIN and _admin_count(team) <= 1:

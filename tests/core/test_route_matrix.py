@@ -1,0 +1,214 @@
+"""The data-driven access matrix over every team/project route in the policy table.
+
+For each route classified `team` or `project` (API and web) and each method it lists:
+- team B's admin, signed in (session) and through its keys (personal and service
+  account, Bearer), gets 404 on team A's URL, and 404 on team B's own URL naming team
+  A's objects (user ids, invitations, service accounts, keys, runs …);
+- team A's viewer and member get 403 for every method whose permission their role lacks;
+- an anonymous caller gets 401 (API) or the sign-in redirect (web);
+- team A's admin is served (no 401/403/404/405), which proves the objects exist.
+
+URL values come from tests/route_objects.py; a kwarg with no entry fails loudly there.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from apps.core import policy
+from apps.teams.roles import permissions_for
+from tests.core.routes import http_routes
+from tests.factories import make_key, make_project, make_service_account
+from tests.route_objects import REGISTRY, MissingRouteObject, World
+
+SCOPED = sorted(
+    (
+        r
+        for r in http_routes()
+        if r.name in policy.ROUTES
+        and r.name
+        and policy.ROUTES[r.name].access in (policy.TEAM, policy.PROJECT)
+    ),
+    key=lambda r: r.name,
+)
+TENANT_KWARGS = {"team", "project"}
+
+
+def _methods(route) -> list[str]:
+    methods = [m for m in policy.ROUTES[route.name].methods if m != "WS"]
+    # Destructive methods last: the admin's control request of one method runs in a
+    # rolled-back savepoint, but keep the order natural anyway.
+    return sorted(methods, key=lambda m: (m == "DELETE", m))
+
+
+@pytest.fixture
+def world(team, project, admin_user, member_user, viewer_user, other_team, other_admin):
+    return World(
+        team=team,
+        project=project,
+        admin=admin_user,
+        member=member_user,
+        viewer=viewer_user,
+        other_team=other_team,
+        other_admin=other_admin,
+    )
+
+
+@pytest.fixture
+def team_b(other_team, other_admin):
+    """Team B's ways in: its admin's session and personal key, its service account key."""
+    other_project = make_project(other_team, "resnet", actor=other_admin)
+    _, sa_secret = make_service_account(other_team, other_admin, name="b-ci", role="admin")
+    return {
+        "project": other_project,
+        "session": other_admin,
+        "keys": {"personal key": make_key(other_admin), "service account key": sa_secret},
+    }
+
+
+def _session(user, api: bool):
+    client = APIClient() if api else Client()
+    client.force_login(user)
+    return client
+
+
+def _bearer(secret: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client
+
+
+def _call(client, method: str, url: str, api: bool):
+    if api:
+        return client.generic(method, url, data="{}", content_type="application/json")
+    return client.generic(method, url, data="", content_type="application/x-www-form-urlencoded")
+
+
+def _url(route, world: World, *, team_slug=None, project_name=None) -> str:
+    kwargs = world.kwargs(route.kwargs, route.name)
+    if team_slug is not None:
+        kwargs["team"] = team_slug
+    if project_name is not None and "project" in kwargs:
+        kwargs["project"] = project_name
+    return reverse(route.name, kwargs=kwargs)
+
+
+def test_matrix_covers_routes():
+    assert any(r.is_api for r in SCOPED) and any(not r.is_api for r in SCOPED)
+
+
+def test_every_scoped_route_kwarg_is_registered():
+    missing = sorted(
+        {
+            f"{r.name}: {k}"
+            for r in SCOPED
+            for k in r.kwargs
+            if k not in REGISTRY and f"{r.name}.{k}" not in REGISTRY
+        }
+    )
+    assert not missing, (
+        "URL kwargs with no entry in tests/route_objects.py (register team A's object):\n  "
+        + "\n  ".join(missing)
+    )
+
+
+@pytest.mark.parametrize("route", SCOPED, ids=lambda r: r.name)
+def test_other_team_gets_404(route, world, team_b):
+    try:
+        url = _url(route, world)
+    except MissingRouteObject as exc:
+        pytest.fail(str(exc))
+    callers = [("session", _session(team_b["session"], route.is_api))]
+    if route.is_api:
+        callers += [(name, _bearer(secret)) for name, secret in team_b["keys"].items()]
+    # Team B's own URL naming team A's objects: only where the URL names more than
+    # the team and project (for list routes that would be team B's own data).
+    object_kwargs = set(route.kwargs) - TENANT_KWARGS
+    own_url = (
+        _url(route, world, team_slug=world.other_team.slug, project_name=team_b["project"].name)
+        if object_kwargs
+        else None
+    )
+    failures = []
+    for method in _methods(route):
+        for who, client in callers:
+            for label, target in (("team A's URL", url), ("team B's URL", own_url)):
+                if target is None:
+                    continue
+                with transaction.atomic():
+                    status = _call(client, method, target, route.is_api).status_code
+                    transaction.set_rollback(True)
+                if status != 404:
+                    failures.append(f"{method} {target} as team B {who} ({label}): {status}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("route", SCOPED, ids=lambda r: r.name)
+@pytest.mark.parametrize("role", ["viewer", "member"])
+def test_role_without_permission_gets_403(route, role, world):
+    url = _url(route, world)
+    user = getattr(world, role)
+    allowed = permissions_for(role)
+    lacking = [
+        m
+        for m in _methods(route)
+        if (perm := policy.ROUTES[route.name].permission_for(m)[1]) is not None
+        and perm not in allowed
+    ]
+    if not lacking:
+        pytest.skip(f"a {role} holds every permission of {route.name}")
+    callers = [("session", _session(user, route.is_api))]
+    if route.is_api:
+        callers.append(("key", _bearer(make_key(user))))
+    failures = []
+    for method in lacking:
+        for who, client in callers:
+            with transaction.atomic():
+                response = _call(client, method, url, route.is_api)
+                transaction.set_rollback(True)
+            if response.status_code != 403:
+                failures.append(f"{method} {url} as {role} ({who}): {response.status_code}")
+            elif route.is_api and response.json()["error"]["code"] != "permission_denied":
+                failures.append(f"{method} {url}: {response.json()}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("route", SCOPED, ids=lambda r: r.name)
+def test_anonymous_is_refused(route, world):
+    url = _url(route, world)
+    failures = []
+    for method in _methods(route):
+        client = APIClient() if route.is_api else Client()
+        response = _call(client, method, url, route.is_api)
+        if route.is_api:
+            ok = response.status_code == 401 and response.json()["error"]["code"] == (
+                "not_authenticated"
+            )
+            ok = ok and "WWW-Authenticate" in response
+        else:
+            ok = response.status_code == 302 and reverse("account_login") in response["Location"]
+        if not ok:
+            failures.append(f"{method} {url} anonymous: {response.status_code}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("route", SCOPED, ids=lambda r: r.name)
+def test_team_admin_is_served(route, world):
+    """Control: the objects the matrix names exist and team A's admin reaches them."""
+    url = _url(route, world)
+    callers = [("session", _session(world.admin, route.is_api))]
+    if route.is_api:
+        callers.append(("key", _bearer(make_key(world.admin))))
+    failures = []
+    for method in _methods(route):
+        for who, client in callers:
+            with transaction.atomic():
+                status = _call(client, method, url, route.is_api).status_code
+                transaction.set_rollback(True)
+            if status in (401, 403, 404, 405) or status >= 500:
+                failures.append(f"{method} {url} as team A admin ({who}): {status}")
+    assert not failures, "\n".join(failures)

@@ -1,0 +1,149 @@
+"""Which object of team A each URL keyword argument names: the registry that drives the
+cross-team and role matrices in tests/core/test_route_matrix.py.
+
+Every route classified `team` or `project` in apps/core/policy.py is requested with
+team A's objects by users and keys of team B (expect 404), by team A's viewer and member
+for each write their role lacks (403), and anonymously (401 / sign-in redirect). To
+build its URL the matrix needs a value for each URL kwarg; this module maps the kwarg
+name to a function that creates (or returns) that object in team A.
+
+Adding a route with a new kwarg (say `<run>` or `<path>`)? Register it here:
+
+    @registers("run")
+    def _run(world: World):
+        run = run_services.run_create(team=world.team, project=world.project, ...)
+        return run.uid             # the value that goes into the URL
+
+A function may depend on another kwarg through `world.value("...")` (memoized per
+test), e.g. a file path belongs to the run named by `run`. Where one route means
+something else by a common kwarg, register `"<route name>.<kwarg>"` (it wins for that
+route). A route whose kwarg has no entry fails the matrix loudly, naming the kwarg.
+
+Conventions the matrix relies on (and that every view should follow anyway):
+- look up the objects the URL names before validating the body, so another team's
+  object is 404 whatever the body holds;
+- the value returned must be an object of team A that a member of team A can reach.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from apps.teams import services as team_services
+
+REGISTRY: dict[str, Callable[[World], Any]] = {}
+
+
+def registers(*names: str):
+    def decorator(function: Callable[[World], Any]):
+        for name in names:
+            if name in REGISTRY:
+                raise ValueError(f"route object {name!r} registered twice")
+            REGISTRY[name] = function
+        return function
+
+    return decorator
+
+
+class MissingRouteObject(LookupError):
+    pass
+
+
+@dataclass
+class World:
+    """Team A (`team`, `project`, one user per role) and team B, for one test."""
+
+    team: Any
+    project: Any
+    admin: Any
+    member: Any
+    viewer: Any
+    other_team: Any
+    other_admin: Any
+    _values: dict[str, Any] = field(default_factory=dict)
+    _objects: dict[str, Any] = field(default_factory=dict)
+
+    def value(self, kwarg: str, route: str | None = None) -> Any:
+        """The URL value for `kwarg` in team A (created on first use)."""
+        key = f"{route}.{kwarg}" if route and f"{route}.{kwarg}" in REGISTRY else kwarg
+        if key not in self._values:
+            if key not in REGISTRY:
+                raise MissingRouteObject(
+                    f"Route {route!r}: no entry for URL kwarg {kwarg!r} in "
+                    f"tests/route_objects.py; register a function that returns team A's "
+                    f"object for it (see the module doc)."
+                )
+            self._values[key] = REGISTRY[key](self)
+        return self._values[key]
+
+    def kwargs(self, names, route: str | None = None) -> dict[str, Any]:
+        return {name: self.value(name, route) for name in names}
+
+    def keep(self, name: str, obj: Any) -> Any:
+        """Remember a helper object (e.g. the service account behind `account_id`)."""
+        self._objects[name] = obj
+        return obj
+
+    def get(self, name: str) -> Any:
+        return self._objects[name]
+
+
+# --- foundation kwargs ---------------------------------------------------------------
+
+
+@registers("team")
+def _team(world: World):
+    return world.team.slug
+
+
+@registers("project")
+def _project(world: World):
+    return world.project.name
+
+
+@registers("user_id")
+def _user_id(world: World):
+    return world.member.pk
+
+
+@registers("invitation_id")
+def _invitation_id(world: World):
+    invitation, token = team_services.invitation_create(
+        team=world.team, email="invitee@a.example", role="member", actor=world.admin
+    )
+    world.keep("invitation_token", token)
+    return invitation.pk
+
+
+@registers("token")
+def _token(world: World):
+    world.value("invitation_id")
+    return world.get("invitation_token")
+
+
+@registers("account_id")
+def _account_id(world: World):
+    account, api_key, _ = team_services.service_account_provision(
+        team=world.team, name="ci", role="member", actor=world.admin
+    )
+    world.keep("service_account_key", api_key)
+    return account.pk
+
+
+@registers("key_id")
+def _key_id(world: World):
+    # A key of team A's service account: under /service-accounts/<account_id>/keys/ it
+    # is that account's key, and as a personal key id it belongs to nobody in team B.
+    world.value("account_id")
+    return world.get("service_account_key").pk
+
+
+@registers("web:api-key-revoke.key_id")
+def _own_key_id(world: World):
+    # This page revokes the signed-in user's own key: team A's admin's, restricted to A.
+    from apps.accounts import services as account_services
+
+    api_key, _ = account_services.api_key_create(user=world.admin, name="laptop", team=world.team)
+    return api_key.pk
