@@ -1,3 +1,253 @@
-"""Gradline SDK: W&B-compatible experiment logging."""
+"""Gradline SDK: W&B-compatible experiment logging that never loses a point.
+
+import gradline as wandb
+
+wandb.init(project="my-project", config={"lr": 0.01})
+wandb.log({"loss": 0.5})
+wandb.finish()
+"""
+
+from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from typing import Any
+
+from gradline import settings as _settings_mod
+from gradline.api import Api
+from gradline.data_types import Histogram
+from gradline.hooks import HOOKS as _HOOKS
+from gradline.later import (
+    Artifact,
+    Image,
+    Table,
+    agent,
+    deploy,
+    link_model,
+    log_artifact,
+    log_model,
+    plot,
+    sweep,
+    use_artifact,
+    use_model,
+)
+from gradline.metrics import Metric
+from gradline.run_config import Config, ConfigError
+from gradline.settings import Settings
+from gradline.tracked_run import Run, start_run
+from gradline.transport import CommError, GradlineError, UsageError
+
+Error = GradlineError
+
+__all__ = [
+    "Api",
+    "Artifact",
+    "CommError",
+    "Config",
+    "ConfigError",
+    "Error",
+    "Histogram",
+    "Image",
+    "Metric",
+    "Run",
+    "Settings",
+    "Table",
+    "UsageError",
+    "agent",
+    "alert",
+    "config",
+    "define_metric",
+    "deploy",
+    "finish",
+    "init",
+    "link_model",
+    "log",
+    "log_artifact",
+    "log_model",
+    "login",
+    "plot",
+    "run",
+    "save",
+    "summary",
+    "sweep",
+    "use_artifact",
+    "use_model",
+]
+
+
+class _PreInit:
+    """Stands in for wandb.config / wandb.summary before init(), with a clear error."""
+
+    def __init__(self, name: str):
+        object.__setattr__(self, "_name", name)
+
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        raise UsageError(f"You must call gradline.init() before using gradline.{self._name}")
+
+    __getattr__ = __getitem__ = __setitem__ = _fail
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self._fail()
+
+    def __repr__(self) -> str:
+        return f"<gradline.{self._name} (call gradline.init() first)>"
+
+
+run: Run | None = None
+config: Any = _PreInit("config")
+summary: Any = _PreInit("summary")
+
+
+def _preinit_log(
+    data: Any, step: int | None = None, commit: bool | None = None, sync: bool | None = None
+) -> None:
+    raise UsageError("You must call gradline.init() before gradline.log()")
+
+
+log = _preinit_log
+
+
+def init(
+    project: str | None = None,
+    entity: str | None = None,
+    name: str | None = None,
+    id: str | None = None,
+    config: Any = None,
+    tags: Any | None = None,
+    notes: str | None = None,
+    group: str | None = None,
+    job_type: str | None = None,
+    dir: str | None = None,
+    mode: str | None = None,
+    resume: Any = None,
+    reinit: Any = None,
+    settings: Any = None,
+    **kwargs: Any,
+) -> Run:
+    """Start a run (see sdk/README.md for every setting). Returns the Run."""
+    global run
+    if run is not None and not run._finished:
+        if reinit in (True, "finish_previous", "create_new"):
+            run.finish()
+        else:
+            if config:
+                run.config.update(config, allow_val_change=True)
+            return run
+    overrides: dict = {}
+    if isinstance(settings, Settings):
+        overrides = {k: v for k, v in vars(settings).items() if v != getattr(Settings(), k)}
+    elif settings:
+        overrides = dict(settings)
+    if mode is not None:
+        overrides["mode"] = mode
+    if dir is not None:
+        overrides["dir"] = str(dir)
+    run_id = id or kwargs.pop("run_id", None)
+    for key in list(kwargs):
+        if key in (
+            "anonymous",
+            "sync_tensorboard",
+            "monitor_gym",
+            "save_code",
+            "magic",
+            "force",
+            "allow_val_change",
+            "config_exclude_keys",
+            "config_include_keys",
+            "fork_from",
+            "resume_from",
+            "tensorboard",
+        ):
+            kwargs.pop(key)  # accepted for W&B compatibility; no effect here
+    if kwargs:
+        raise TypeError(f"init() got unexpected keyword arguments: {', '.join(kwargs)}")
+    resolved = _settings_mod.load(overrides)
+    new = start_run(
+        settings=resolved,
+        project=project,
+        entity=entity,
+        name=name,
+        run_id=run_id,
+        config=config,
+        tags=tags,
+        notes=notes,
+        group=group,
+        job_type=job_type,
+        resume=resume,
+    )
+    _set_current(new)
+    if resolved.exit_hooks and new.mode != "disabled":
+        _HOOKS.install(_finish_at_exit)
+    return new
+
+
+def _set_current(new: Run) -> None:
+    global run, config, summary, log
+    run = new
+    config = new.config
+    summary = new.summary
+    log = new.log
+
+
+def _clear_current(old: Run) -> None:
+    global run, config, summary, log
+    if run is old:
+        run = None
+        log = _preinit_log
+        # config/summary stay readable after finish, as in W&B
+
+
+def _finish_at_exit(exit_code: int) -> None:
+    if run is not None and not run._finished:
+        run.finish(exit_code=exit_code)
+
+
+def _current() -> Run:
+    if run is None:
+        raise UsageError("You must call gradline.init() first")
+    return run
+
+
+def define_metric(
+    name: str,
+    step_metric: str | None = None,
+    step_sync: bool | None = None,
+    hidden: bool | None = None,
+    summary: str | None = None,
+    goal: str | None = None,
+    overwrite: bool | None = None,
+) -> Metric:
+    return _current().define_metric(
+        name,
+        step_metric=step_metric,
+        step_sync=step_sync,
+        hidden=hidden,
+        summary=summary,
+        goal=goal,
+    )
+
+
+def save(glob_str: str, base_path: str | None = None, policy: str = "live") -> list:
+    return _current().save(glob_str, base_path=base_path, policy=policy)
+
+
+def alert(title: str, text: str, level: Any = "INFO", wait_duration: Any = None) -> None:
+    _current().alert(title, text, level=level, wait_duration=wait_duration)
+
+
+def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
+    if run is not None:
+        run.finish(exit_code=exit_code, quiet=quiet)
+
+
+def login(
+    key: str | None = None,
+    host: str | None = None,
+    relogin: bool | None = None,
+    verify: bool = True,
+    **kwargs: Any,
+) -> bool:
+    """Store an API key (mode 0600) for later runs; verifies it against the server."""
+    from gradline.cli import do_login
+
+    return do_login(key=key, host=host, verify=verify, interactive=False)

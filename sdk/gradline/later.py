@@ -1,0 +1,84 @@
+"""Names from the W&B API whose features arrive with later issues (model registry, media
+and charts, sweeps, deployments). They exist so `import gradline as wandb` scripts import
+and fail at the call with a clear message instead of an AttributeError."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from gradline.transport import GradlineError
+
+
+class NotAvailableYet(GradlineError, NotImplementedError):
+    pass
+
+
+def _missing(feature: str, issue: str) -> NoReturn:
+    raise NotAvailableYet(f"gradline: {feature} is not available yet (it arrives with {issue}).")
+
+
+def log_model(path: Any, name: Any = None, aliases: Any = None, **kwargs: Any) -> Any:
+    _missing("log_model", "the model registry")
+
+
+def use_model(name: Any, **kwargs: Any) -> Any:
+    _missing("use_model", "the model registry")
+
+
+def link_model(path: Any, registered_model_name: Any, **kwargs: Any) -> Any:
+    _missing("link_model", "the model registry")
+
+
+def log_artifact(artifact_or_path: Any, **kwargs: Any) -> Any:
+    _missing("log_artifact", "the model registry")
+
+
+def use_artifact(artifact_or_name: Any, **kwargs: Any) -> Any:
+    _missing("use_artifact", "the model registry")
+
+
+class Artifact:
+    def __init__(self, *args: Any, **kwargs: Any):
+        _missing("Artifact", "the model registry")
+
+
+class Table:
+    def __init__(self, *args: Any, **kwargs: Any):
+        _missing("Table", "media and charts")
+
+
+class Image:
+    def __init__(self, *args: Any, **kwargs: Any):
+        _missing("Image", "media and charts")
+
+
+def sweep(sweep: Any, entity: Any = None, project: Any = None, **kwargs: Any) -> Any:
+    _missing("sweep", "sweeps")
+
+
+def agent(
+    sweep_id: Any, function: Any = None, entity: Any = None, project: Any = None, count: Any = None
+) -> Any:
+    _missing("agent", "sweeps")
+
+
+def deploy(
+    model: Any = None, platform: Any = None, endpoint_name: Any = None, **kwargs: Any
+) -> Any:
+    _missing("deploy", "deployments")
+
+
+class _Plot:
+    """`wandb.plot.*` presets (confusion_matrix, scatter, line …)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+
+        def preset(*args: Any, **kwargs: Any) -> Any:
+            _missing(f"plot.{name}", "media and charts")
+
+        return preset
+
+
+plot = _Plot()

@@ -1,0 +1,209 @@
+"""SDK settings: init(settings=...) > environment > `gradline login` file > defaults.
+
+Every setting has one GRADLINE_* environment variable; the common W&B variables
+(WANDB_API_KEY, WANDB_BASE_URL, WANDB_ENTITY, WANDB_PROJECT, WANDB_MODE, WANDB_DIR …)
+are read as fallbacks so existing job scripts keep working.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+MODES = ("online", "offline", "disabled")
+
+# setting name -> (env var, W&B fallback env var or None)
+_ENV: dict[str, tuple[str, str | None]] = {
+    "base_url": ("GRADLINE_BASE_URL", "WANDB_BASE_URL"),
+    "api_key": ("GRADLINE_API_KEY", "WANDB_API_KEY"),
+    "entity": ("GRADLINE_ENTITY", "WANDB_ENTITY"),
+    "project": ("GRADLINE_PROJECT", "WANDB_PROJECT"),
+    "mode": ("GRADLINE_MODE", "WANDB_MODE"),
+    "dir": ("GRADLINE_DIR", "WANDB_DIR"),
+    "run_id": ("GRADLINE_RUN_ID", "WANDB_RUN_ID"),
+    "run_name": ("GRADLINE_NAME", "WANDB_NAME"),
+    "run_group": ("GRADLINE_RUN_GROUP", "WANDB_RUN_GROUP"),
+    "job_type": ("GRADLINE_JOB_TYPE", "WANDB_JOB_TYPE"),
+    "notes": ("GRADLINE_NOTES", "WANDB_NOTES"),
+    "tags": ("GRADLINE_TAGS", "WANDB_TAGS"),
+    "resume": ("GRADLINE_RESUME", "WANDB_RESUME"),
+    "silent": ("GRADLINE_SILENT", "WANDB_SILENT"),
+    "console": ("GRADLINE_CONSOLE", "WANDB_CONSOLE"),
+    "system_metrics": ("GRADLINE_SYSTEM_METRICS", None),
+    "system_interval": ("GRADLINE_SYSTEM_INTERVAL", None),
+    "git": ("GRADLINE_GIT", None),
+    "metadata": ("GRADLINE_METADATA", None),
+    "pip_freeze": ("GRADLINE_PIP_FREEZE", None),
+    "init_timeout": ("GRADLINE_INIT_TIMEOUT", "WANDB_INIT_TIMEOUT"),
+    "offline_fallback": ("GRADLINE_OFFLINE_FALLBACK", None),
+    "finish_timeout": ("GRADLINE_FINISH_TIMEOUT", None),
+    "http_timeout": ("GRADLINE_HTTP_TIMEOUT", "WANDB_HTTP_TIMEOUT"),
+    "retry_max_backoff": ("GRADLINE_RETRY_MAX_BACKOFF", None),
+    "flush_interval": ("GRADLINE_FLUSH_INTERVAL", None),
+    "batch_max_points": ("GRADLINE_BATCH_MAX_POINTS", None),
+    "wal_fsync": ("GRADLINE_WAL_FSYNC", None),
+    "heartbeat_interval": ("GRADLINE_HEARTBEAT_INTERVAL", None),
+    "live_files_interval": ("GRADLINE_LIVE_FILES_INTERVAL", None),
+    "config_dir": ("GRADLINE_CONFIG_DIR", "WANDB_CONFIG_DIR"),
+    "exit_hooks": ("GRADLINE_EXIT_HOOKS", None),
+}
+
+
+@dataclasses.dataclass
+class Settings:
+    """Everything the SDK can be told. Pass a Settings or a dict as init(settings=...)."""
+
+    base_url: str = DEFAULT_BASE_URL
+    api_key: str | None = None
+    entity: str | None = None
+    project: str | None = None
+    mode: str = "online"
+    dir: str | None = None  # root of run directories; default ./gradline-runs
+    run_id: str | None = None
+    run_name: str | None = None
+    run_group: str | None = None
+    job_type: str | None = None
+    notes: str | None = None
+    tags: str | None = None  # comma separated (environment form)
+    resume: str | None = None
+    silent: bool = False
+    console: str = "wrap"  # "wrap" tees sys.stdout/sys.stderr; "off" disables capture
+    system_metrics: bool = True
+    system_interval: float = 10.0
+    git: bool = True
+    metadata: bool = True  # python/platform/host/cmdline
+    pip_freeze: bool = True
+    init_timeout: float = 15.0
+    offline_fallback: bool = True  # False: init raises when the server is unreachable
+    finish_timeout: float = 60.0
+    http_timeout: float = 30.0
+    retry_max_backoff: float = 15.0
+    flush_interval: float = 0.1  # buffer -> WAL cadence (seconds)
+    batch_max_points: int = 20000
+    wal_fsync: str = "interval"  # "always" | "interval" (about once a second) | "never"
+    heartbeat_interval: float = 30.0
+    live_files_interval: float = 15.0
+    config_dir: str | None = None
+    exit_hooks: bool = True
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def root_dir(self) -> Path:
+        """Where run directories go: `dir`, else ./gradline-runs when the working directory
+        is writable, else ~/.cache/gradline/runs. (Not ./gradline: with an editable
+        install that folder would shadow the package itself.)"""
+        if self.dir:
+            return Path(self.dir).expanduser()
+        cwd = os.getcwd()
+        if os.access(cwd, os.W_OK):
+            return Path(cwd) / "gradline-runs"
+        return Path(os.path.expanduser("~")) / ".cache" / "gradline" / "runs"
+
+
+def config_dir(settings: Settings | None = None) -> Path:
+    raw = (settings and settings.config_dir) or _env("config_dir")
+    if raw:
+        return Path(raw).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "gradline"
+
+
+def credentials_path(settings: Settings | None = None) -> Path:
+    return config_dir(settings) / "settings.json"
+
+
+def read_login_file(settings: Settings | None = None) -> dict:
+    """The file `gradline login` writes: {"base_url", "api_key", "entity"}; {} if absent."""
+    path = credentials_path(settings)
+    try:
+        data = orjson.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_login_file(values: dict, settings: Settings | None = None) -> Path:
+    """Store credentials with mode 0600 (created that way, never world-readable)."""
+    path = credentials_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    current = read_login_file(settings)
+    current.update({k: v for k, v in values.items() if v is not None})
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, orjson.dumps(current, option=orjson.OPT_INDENT_2))
+    finally:
+        os.close(fd)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return path
+
+
+def _env(name: str) -> str | None:
+    primary, fallback = _ENV[name]
+    value = os.environ.get(primary)
+    if value in (None, "") and fallback:
+        value = os.environ.get(fallback)
+    return value if value not in (None, "") else None
+
+
+def _coerce(field: dataclasses.Field, raw: Any) -> Any:
+    if raw is None:
+        return None
+    kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
+    if "bool" in kind:
+        if isinstance(raw, bool):
+            return raw
+        return str(raw).strip().lower() in {"1", "true", "yes", "on"}
+    if "float" in kind:
+        return float(raw)
+    if "int" in kind:
+        return int(raw)
+    return raw
+
+
+def normalize_mode(mode: str | None) -> str:
+    mode = (mode or "online").strip().lower()
+    # W&B spellings
+    mode = {"run": "online", "dryrun": "offline", "shared": "online"}.get(mode, mode)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+    return mode
+
+
+def load(overrides: Any = None) -> Settings:
+    """Resolve settings: explicit overrides > environment > login file > defaults."""
+    if isinstance(overrides, Settings):
+        overrides = {
+            f.name: getattr(overrides, f.name)
+            for f in dataclasses.fields(Settings)
+            if getattr(overrides, f.name) != f.default
+        }
+    overrides = dict(overrides or {})
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(Settings)}
+    if unknown:
+        raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    login = read_login_file(Settings(config_dir=overrides.get("config_dir")))
+    for field in dataclasses.fields(Settings):
+        if field.name in overrides and overrides[field.name] is not None:
+            values[field.name] = _coerce(field, overrides[field.name])
+            continue
+        raw = _env(field.name) if field.name in _ENV else None
+        if raw is None and field.name in ("base_url", "api_key", "entity"):
+            raw = login.get(field.name)
+        if raw is not None:
+            values[field.name] = _coerce(field, raw)
+    settings = Settings(**values)
+    settings.mode = normalize_mode(settings.mode)
+    settings.base_url = (settings.base_url or DEFAULT_BASE_URL).rstrip("/")
+    if settings.wal_fsync not in ("always", "interval", "never"):
+        raise ValueError("wal_fsync must be always, interval or never")
+    return settings

@@ -1,0 +1,683 @@
+"""The Run: what `gradline.init()` returns and `gradline.log()` writes to."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import secrets
+import string
+import threading
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from gradline import meta
+from gradline.console import ConsoleCapture
+from gradline.metrics import Metric
+from gradline.pipeline import (
+    CONFIG,
+    CONSOLE,
+    METRIC,
+    RECORD,
+    ROW,
+    SAVE,
+    SAVE_END,
+    SUMMARY,
+    SYSTEM,
+    Pipeline,
+    expand_glob,
+    stderr_report,
+)
+from gradline.run_config import Config
+from gradline.run_summary import Summary
+from gradline.settings import Settings
+from gradline.system import SystemMonitor
+from gradline.transport import CommError, HttpClient, UsageError
+from gradline.uploader import FILES_DIR, RunInfo, UploadState
+from gradline.values import merge_into, to_jsonable
+
+RUN_ID_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def generate_id(length: int = 8) -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+
+
+def normalize_resume(resume: Any) -> str | None:
+    if resume is None or resume is False:
+        return None
+    if resume is True or resume == "auto":
+        return "allow"
+    if resume in ("allow", "must", "never"):
+        return resume
+    raise ValueError("resume must be 'allow', 'must', 'never', True, False or None")
+
+
+class Run:
+    """A tracked run. Create it with `gradline.init()`."""
+
+    def __init__(self) -> None:  # filled in by _start / _disabled
+        self._finished = False
+        self._lock = threading.Lock()
+        self._pending: dict = {}
+        self._step = 0
+        self._warned: set = set()
+        self._pipeline: Pipeline | None = None
+        self._console: ConsoleCapture | None = None
+        self._monitor: SystemMonitor | None = None
+        self._lock_fd: int | None = None
+        self._server_summary: dict = {}
+        self._start_time = time.time()
+        self.config = Config(on_change=self._config_changed)
+        self.summary = Summary(self._summary_view, self._summary_set)
+        self.id = ""
+        self.project = ""
+        self.entity: str | None = None
+        self._name: str | None = None
+        self._url: str | None = None
+        self.dir = ""
+        self.mode = "disabled"
+        self.resumed = False
+        self._tags: tuple = ()
+        self._notes: str | None = None
+        self.group: str | None = None
+        self.job_type: str | None = None
+        self.settings: Settings = Settings(mode="disabled")
+        self._report = stderr_report(True)
+
+    # -- identity ----------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._name or self.id
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = str(value)
+        self._patch({"name": self._name})
+
+    @property
+    def url(self) -> str | None:
+        if self._url:
+            return self._url
+        if self.mode == "disabled":
+            return None
+        base = self.settings.base_url
+        return f"{base}/{self.entity or '<team>'}/{self.project}/runs/{self.id}"
+
+    @property
+    def path(self) -> str:
+        return f"{self.entity}/{self.project}/{self.id}"
+
+    @property
+    def tags(self) -> tuple:
+        return self._tags
+
+    @tags.setter
+    def tags(self, value: Any) -> None:
+        self._tags = tuple(str(t) for t in (value or ()))
+        self._patch({"tags": list(self._tags)})
+
+    @property
+    def notes(self) -> str | None:
+        return self._notes
+
+    @notes.setter
+    def notes(self, value: str | None) -> None:
+        self._notes = value
+        self._patch({"notes": value})
+
+    @property
+    def step(self) -> int:
+        return self._step
+
+    @property
+    def start_time(self) -> float:
+        return self._start_time
+
+    @property
+    def offline(self) -> bool:
+        return self.mode == "offline"
+
+    @property
+    def disabled(self) -> bool:
+        return self.mode == "disabled"
+
+    def __repr__(self) -> str:
+        return f"<gradline Run {self.path} ({self.mode})>"
+
+    # -- logging -----------------------------------------------------------------------
+    def log(
+        self,
+        data: Mapping,
+        step: int | None = None,
+        commit: bool | None = None,
+        sync: bool | None = None,
+    ) -> None:
+        """Log a row. Only copies into a buffer: no I/O, no encoding, no network.
+
+        W&B semantics: without `step`, each call is a new step unless commit=False (then
+        the values join the pending step). With `step`, values join that step; a larger
+        step commits the pending one first; a smaller step is ignored with a warning.
+        """
+        if type(data) is not dict and not isinstance(data, Mapping):
+            raise TypeError("gradline.log() takes a dict of values")
+        if self._finished:
+            self._warn_once("finished", "gradline: log() after finish() is ignored")
+            return
+        with self._lock:
+            if step is None:
+                pending = self._pending
+                merge_into(pending, data)
+                if commit is False:
+                    return
+                self._buffer.append((ROW, self._step, pending, time.time()))
+                self._pending = {}
+                self._step += 1
+                return
+            self._log_at_step(data, step, commit)
+
+    def _log_at_step(self, data: Mapping, step: Any, commit: bool | None) -> None:
+        try:
+            step = int(step)
+            if isinstance(step, bool) or step < 0:
+                raise ValueError
+        except (TypeError, ValueError):
+            self._warn_once(
+                "badstep", f"gradline: step must be a non-negative int, got {step!r}; row ignored"
+            )
+            return
+        if step < self._step:
+            self._warn_once(
+                f"lowstep:{step}",
+                f"gradline: step {step} is less than the current step {self._step}; steps must "
+                "increase, so this data is ignored",
+            )
+            return
+        if step > self._step:
+            if self._pending:
+                self._buffer.append((ROW, self._step, self._pending, time.time()))
+                self._pending = {}
+            self._step = step
+        merge_into(self._pending, data)
+        if commit:
+            self._buffer.append((ROW, self._step, self._pending, time.time()))
+            self._pending = {}
+            self._step += 1
+
+    def _flush_pending(self) -> None:
+        with self._lock:
+            if self._pending:
+                self._buffer.append((ROW, self._step, self._pending, time.time()))
+                self._pending = {}
+                self._step += 1
+
+    def define_metric(
+        self,
+        name: str,
+        step_metric: str | None = None,
+        step_sync: bool | None = None,
+        hidden: bool | None = None,
+        summary: str | None = None,
+        goal: str | None = None,
+        overwrite: bool | None = None,
+    ) -> Metric:
+        metric = Metric(
+            name,
+            step_metric=step_metric,
+            step_sync=step_sync,
+            hidden=hidden,
+            summary=summary,
+            goal=goal,
+        )
+        self._buffer.append((METRIC, metric))
+        return metric
+
+    def save(self, glob_str: str, base_path: str | None = None, policy: str = "live") -> list[str]:
+        """Upload files matching glob_str: "now" once, "live" now and whenever they change,
+        "end" when the run finishes. Returns the paths as stored in the run."""
+        if policy not in ("live", "now", "end"):
+            raise ValueError('policy must be "live", "now" or "end"')
+        if not glob_str:
+            raise ValueError("save() needs a path or glob")
+        glob_str = os.fspath(glob_str)
+        if self.mode == "disabled":
+            return []
+        self._buffer.append((SAVE, glob_str, base_path, policy))
+        self._pipeline.wake()
+        return [rel for _, rel in expand_glob(glob_str, base_path)]
+
+    def alert(self, title: str, text: str, level: Any = "INFO", wait_duration: Any = None) -> None:
+        level = getattr(level, "value", level) or "INFO"
+        if self.mode == "disabled":
+            return
+        self._buffer.append(
+            (
+                RECORD,
+                {
+                    "t": "alert",
+                    "title": str(title),
+                    "text": str(text),
+                    "level": str(level),
+                    "wall_time": time.time(),
+                },
+            )
+        )
+
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
+        """Flush and upload (waiting at most the finish_timeout setting), then mark the run
+        finished (or failed for a non-zero exit code). Never raises on network trouble."""
+        if self._finished:
+            return
+        self._flush_pending()
+        self._finished = True
+        from gradline import _clear_current
+
+        _clear_current(self)
+        if self.mode == "disabled":
+            return
+        if self._monitor is not None:
+            self._monitor.stop()
+        if self._console is not None:
+            self._console.stop()
+        code = int(exit_code) if exit_code is not None else 0
+        state = "finished" if code == 0 else "failed"
+        self._buffer.append((SAVE_END,))
+        self._buffer.append((RECORD, {"t": "fin", "exit_code": code, "state": state}))
+        pipeline = self._pipeline
+        timeout = self.settings.finish_timeout
+        complete = pipeline.close(timeout)
+        self._release_lock()
+        quiet = self.settings.silent if quiet is None else quiet
+        always = stderr_report(False)
+        if self.mode == "offline" or pipeline.engine is None:
+            always(
+                f"gradline: offline run saved in {self.dir}\n"
+                f"gradline: upload it with: gradline sync {self.dir}"
+            )
+        elif not complete:
+            reason = (
+                f"the server refused the upload ({pipeline.failed.message})"
+                if pipeline.failed is not None
+                else f"the upload did not finish within {timeout:g}s"
+            )
+            always(
+                f"gradline: {reason}; what is missing is safe in {self.dir}\n"
+                f"gradline: upload it with: gradline sync {self.dir}"
+            )
+        elif not quiet:
+            stats = pipeline.engine.stats
+            rejected = f", {stats.rejected} rejected" if stats.rejected else ""
+            always(
+                f"gradline: run {self.name} {state}: {stats.accepted} points stored"
+                f"{rejected}. {self.url}"
+            )
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            code = 0
+        elif issubclass(exc_type, KeyboardInterrupt):
+            code = 130
+        elif issubclass(exc_type, SystemExit):
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        else:
+            code = 1
+        self.finish(exit_code=code)
+        return False
+
+    # -- helpers -----------------------------------------------------------------------
+    @property
+    def _buffer(self):
+        return self._pipeline.buffer if self._pipeline is not None else _NullBuffer
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            self._report(message)
+
+    def _config_changed(self, changes: dict) -> None:
+        if self._pipeline is not None and not self._finished:
+            self._buffer.append((CONFIG, changes))
+
+    def _summary_set(self, changes: dict) -> None:
+        if self._pipeline is not None and not self._finished:
+            self._buffer.append((SUMMARY, changes))
+
+    def _summary_view(self) -> dict:
+        view = dict(self._server_summary)
+        if self._pipeline is not None:
+            if not self._finished:
+                self._pipeline.wait_processed()
+            view.update(self._pipeline.metrics.summary_view())
+        return view
+
+    def _patch(self, changes: dict) -> None:
+        if self._pipeline is not None and not self._finished:
+            self._buffer.append((RECORD, {"t": "patch", "d": changes}))
+
+    def _emit_system(self, points: list) -> None:
+        self._buffer.append((SYSTEM, points))
+
+    def _emit_console(self, stream: str, wall_time: float, line: str) -> None:
+        if not self._finished:
+            self._buffer.append((CONSOLE, stream, wall_time, line))
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                os.close(self._lock_fd)
+            except OSError:
+                pass
+            self._lock_fd = None
+
+    def _on_created(self, resp: dict) -> None:
+        """The server created the run after init had fallen back to offline."""
+        self._name = self._name or resp.get("name")
+        self._url = resp.get("url") or self._url
+        self._report(f"gradline: connected; run {self.name} is live at {self.url}")
+
+    def _on_connection(self, ok: bool, reason: str) -> None:
+        if ok:
+            self._report("gradline: connection to the server is back; uploading")
+        else:
+            self._report(
+                f"gradline: cannot reach the server ({reason}); logging continues "
+                "to the local WAL and uploads resume when it is back"
+            )
+
+
+class _NullBufferType:
+    def append(self, item: Any) -> None:
+        pass
+
+
+_NullBuffer = _NullBufferType()
+
+
+def start_run(
+    *,
+    settings: Settings,
+    project: str | None,
+    entity: str | None,
+    name: str | None,
+    run_id: str | None,
+    config: Any,
+    tags: Any,
+    notes: str | None,
+    group: str | None,
+    job_type: str | None,
+    resume: Any,
+) -> Run:
+    run = Run()
+    run.settings = settings
+    run.mode = settings.mode
+    run._report = stderr_report(settings.silent)
+    run.project = project or settings.project or "uncategorized"
+    run.entity = entity or settings.entity
+    run._name = name or settings.run_name
+    run._notes = notes or settings.notes
+    run.group = group or settings.run_group
+    run.job_type = job_type or settings.job_type
+    if tags is None and settings.tags:
+        tags = [t.strip() for t in settings.tags.split(",") if t.strip()]
+    run._tags = tuple(str(t) for t in (tags or ()))
+    resume = normalize_resume(resume if resume is not None else settings.resume)
+    given_id = run_id or settings.run_id
+    if given_id is not None and not RUN_ID_RE.match(str(given_id)):
+        raise ValueError(
+            f"run id {given_id!r} is not valid: use 1-64 lowercase letters, digits, - or _"
+        )
+    run.id = str(given_id) if given_id else generate_id()
+    if config is not None:
+        run.config._load({})
+        run.config.update(config, allow_val_change=True)
+    if run.mode == "disabled":
+        return run
+
+    if run.mode == "online" and not settings.api_key:
+        raise UsageError(
+            "No API key. Run `gradline login`, set GRADLINE_API_KEY, or use mode='offline' "
+            f"(server: {settings.base_url})."
+        )
+
+    # Local run directory and its lock (sync skips directories a live process holds).
+    stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
+    prefix = "run" if run.mode == "online" else "offline-run"
+    root = settings.root_dir
+    run_dir = root / f"{prefix}-{stamp}-{run.id}"
+    try:
+        (run_dir / FILES_DIR).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the run directory {run_dir}: {exc}") from exc
+    run.dir = str(run_dir)
+    run._lock_fd = os.open(run_dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(run._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    _point_latest(root, run_dir)
+
+    body = _create_body(run, settings, run_dir)
+    info = RunInfo(
+        {
+            "id": run.id,
+            "entity": run.entity,
+            "project": run.project,
+            "base_url": settings.base_url,
+            "body": body,
+            "resume": resume,
+            "id_generated": given_id is None,
+        }
+    )
+    state = UploadState(run_dir)
+    pipeline = Pipeline(
+        run_dir,
+        settings,
+        info,
+        state,
+        upload=run.mode == "online",
+        report=run._report,
+        on_created=run._on_created,
+        on_connection=run._on_connection,
+    )
+    run._pipeline = pipeline
+    pipeline.write_record_now(
+        {
+            "t": "run",
+            "v": 1,
+            "id": run.id,
+            "entity": run.entity,
+            "project": run.project,
+            "base_url": settings.base_url,
+            "body": body,
+            "resume": resume,
+            "id_generated": given_id is None,
+            "created_at": time.time(),
+        }
+    )
+
+    system_start = 0
+    if run.mode == "online":
+        engine = pipeline.engine
+        try:
+            if info.entity is None:
+                info.entity = _default_entity(engine.client, settings)
+                run.entity = info.entity
+            resp = engine.create(timeout=settings.init_timeout)
+        except CommError as exc:
+            if not exc.retryable:
+                pipeline.abort()
+                run._release_lock()
+                _remove_tree(run_dir)
+                raise UsageError(_init_error(exc, run, settings)) from None
+            if not settings.offline_fallback:
+                pipeline.abort()
+                run._release_lock()
+                _remove_tree(run_dir)
+                raise UsageError(
+                    f"cannot reach the Gradline server at {settings.base_url}: {exc.message}"
+                ) from None
+            run._report(
+                f"gradline: server {settings.base_url} unreachable ({exc.message}); logging "
+                f"offline to {run_dir} and uploading when it is back"
+            )
+            pipeline.connected = False
+        else:
+            pipeline.connected = True
+            system_start, console_offset = _apply_create_response(run, resp, config)
+            pipeline.console_seq = console_offset
+    pipeline.start()
+
+    for rel in _write_metadata_files(run, settings, run_dir):
+        run._buffer.append((RECORD, {"t": "file", "path": rel}))
+    if settings.system_metrics:
+        run._monitor = SystemMonitor(
+            run._emit_system, settings.system_interval, system_start, disk_path=str(root)
+        )
+        run._monitor.start()
+    if settings.console != "off":
+        run._console = ConsoleCapture(run._emit_console)
+        run._console.start()
+    if not settings.silent:
+        where = run.url if run.mode == "online" else run.dir
+        verb = "resumed" if run.resumed else "started"
+        run._report(f"gradline: run {run.name} {verb} ({run.mode}): {where}")
+    return run
+
+
+def _default_entity(client: HttpClient, settings: Settings) -> str:
+    viewer = client.json("GET", "/api/v1/viewer", timeout=settings.init_timeout)
+    team = (viewer or {}).get("default_team")
+    if not team:
+        raise UsageError("this API key has no team; pass entity= or set GRADLINE_ENTITY")
+    return team
+
+
+def _apply_create_response(run: Run, resp: dict, config: Any) -> tuple[int, int]:
+    run._name = resp.get("name") or run._name
+    run._url = resp.get("url") or None
+    run.resumed = bool(resp.get("resumed"))
+    system_start = 0
+    console_offset = 0
+    if run.resumed:
+        server_config = {
+            k: v for k, v in (resp.get("config") or {}).items() if not k.startswith("_gradline")
+        }
+        local = run.config.as_dict()
+        run.config._load(server_config)
+        run.config._load(local)
+        run._server_summary = dict(resp.get("summary") or {})
+        last_step = resp.get("last_step")
+        high_water = resp.get("high_water") or {}
+        user_steps = [v for k, v in high_water.items() if not k.startswith("system/")]
+        if last_step is None and user_steps:
+            last_step = max(user_steps)
+        if last_step is not None:
+            run._step = int(last_step) + 1
+        sys_steps = [v for k, v in high_water.items() if k.startswith("system/")]
+        if sys_steps:
+            system_start = int(max(sys_steps)) + 1
+        console_offset = int(resp.get("console_lines") or resp.get("console_offset") or 0)
+        if resp.get("tags") and not run._tags:
+            run._tags = tuple(resp["tags"])
+    return system_start, console_offset
+
+
+def _init_error(exc: CommError, run: Run, settings: Settings) -> str:
+    where = f"{run.entity}/{run.project}"
+    if exc.status == 401:
+        return (
+            f"the API key was rejected by {settings.base_url} (HTTP 401). "
+            "Run `gradline login` or set GRADLINE_API_KEY."
+        )
+    if exc.status == 403:
+        return f"this API key may not create runs in {where} (HTTP 403: {exc.message})"
+    if exc.status == 404:
+        if exc.code == "run_not_found" or "run" in (exc.message or "").lower():
+            return f"run {run.id} does not exist in {where}, and resume='must' was given"
+        return f"{where} was not found on {settings.base_url} ({exc.message})"
+    if exc.status == 409:
+        return (
+            f"run {run.id} already exists in {where}; pass resume='allow' to continue it "
+            f"({exc.message})"
+        )
+    return f"the server refused to create the run: {exc.message}"
+
+
+def _create_body(run: Run, settings: Settings, run_dir: Path) -> dict:
+    body: dict[str, Any] = {"config": run.config.as_dict()}
+    if run._name:
+        body["name"] = run._name
+    if run._tags:
+        body["tags"] = list(run._tags)
+    for key, value in (("notes", run._notes), ("group", run.group), ("job_type", run.job_type)):
+        if value:
+            body[key] = value
+    if settings.metadata:
+        program = meta.program_info()
+        system = meta.system_info()
+        body["host"] = system["host"]
+        body["program"] = program["program"]
+        body["args"] = program["args"]
+        body["metadata"] = dict(system)
+    run._git = meta.git_state() if settings.git else None
+    if run._git:
+        diff = run._git["diff"]
+        body["git"] = {
+            "commit": run._git["commit"],
+            "remote": run._git["remote"],
+            "diff": diff if len(diff) <= meta.MAX_DIFF_IN_BODY else "",
+        }
+    return to_jsonable(body)
+
+
+def _write_metadata_files(run: Run, settings: Settings, run_dir: Path) -> list[str]:
+    """Files every run carries: diff.patch, requirements.txt, metadata.json."""
+    written = []
+    files = run_dir / FILES_DIR
+    try:
+        git = getattr(run, "_git", None)
+        if git and git.get("diff"):
+            (files / "diff.patch").write_text(git["diff"], encoding="utf-8")
+            written.append("diff.patch")
+        if settings.pip_freeze:
+            (files / "requirements.txt").write_text(
+                "\n".join(meta.pip_freeze()) + "\n", encoding="utf-8"
+            )
+            written.append("requirements.txt")
+        if settings.metadata:
+            info = {
+                **meta.system_info(),
+                **meta.program_info(),
+                "git": {k: v for k, v in (git or {}).items() if k != "diff"} or None,
+                "started_at": datetime.now().astimezone().isoformat(),
+            }
+            (files / "metadata.json").write_bytes(orjson.dumps(info, option=orjson.OPT_INDENT_2))
+            written.append("metadata.json")
+    except OSError as exc:
+        run._report(f"gradline: could not write run metadata files: {exc}")
+    return written
+
+
+def _point_latest(root: Path, run_dir: Path) -> None:
+    link = root / "latest-run"
+    try:
+        tmp = root / f".latest-run.{os.getpid()}"
+        if tmp.is_symlink():
+            tmp.unlink()
+        os.symlink(run_dir.name, tmp)
+        os.replace(tmp, link)
+    except OSError:
+        pass
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,427 @@
+"""Uploading a run directory's WAL: the same engine serves the live background thread
+and `gradline sync`.
+
+Protocol: records are read from the acknowledged offset on; consecutive batch records
+("b") are merged into one ingest request; other records (file, finish, alert) are
+barriers sent on their own. The acknowledged offset advances only after the server
+answered 2xx, and is saved in `upload.json`. Anything re-sent after a lost response
+or a crash is stored once by the server (exactly-once per (run, key, step), console
+lines by their client offset), so the protocol only has to never skip a record.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import quote
+
+import orjson
+
+from gradline.transport import CommError, HttpClient
+from gradline.wal import Record
+
+STATE_FILE = "upload.json"
+WAL_FILE = "run.wal"
+FILES_DIR = "files"
+HISTOGRAM_FILE = "media/histograms.jsonl"
+MAX_REQUEST_BYTES = 12 * 1024 * 1024
+
+
+class UploadState:
+    """What the server has acknowledged; losing this file only causes harmless re-sends."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / STATE_FILE
+        self.acked = 0
+        self.created = False
+        self.finished = False
+        self.server: dict = {}
+        try:
+            data = orjson.loads(self.path.read_bytes())
+            self.acked = int(data.get("acked", 0))
+            self.created = bool(data.get("created", False))
+            self.finished = bool(data.get("finished", False))
+            self.server = data.get("server") or {}
+        except (OSError, ValueError, TypeError, AttributeError):
+            pass
+        self._lock = threading.Lock()
+
+    def save(self) -> None:
+        data = {
+            "acked": self.acked,
+            "created": self.created,
+            "finished": self.finished,
+            "server": self.server,
+        }
+        with self._lock:
+            tmp = self.path.with_name(f".{STATE_FILE}.{os.getpid()}.{threading.get_ident()}")
+            try:
+                tmp.write_bytes(orjson.dumps(data))
+                os.replace(tmp, self.path)
+            except OSError:
+                pass  # best effort: a stale state file means re-sending, never losing
+
+
+class RunInfo:
+    """The run record (first WAL record): where and what to create on the server."""
+
+    def __init__(self, data: dict):
+        self.id: str = data["id"]
+        self.entity: str | None = data.get("entity")
+        self.project: str = data.get("project") or "uncategorized"
+        self.base_url: str | None = data.get("base_url")
+        self.body: dict = data.get("body") or {}
+        self.resume: str | None = data.get("resume")
+        self.id_generated: bool = bool(data.get("id_generated", True))
+
+    def project_path(self) -> str:
+        team = quote(self.entity or "", safe="")
+        return f"/api/v1/teams/{team}/projects/{quote(self.project, safe='')}"
+
+    def run_path(self) -> str:
+        return f"{self.project_path()}/runs/{quote(self.id, safe='')}"
+
+
+class Stats:
+    def __init__(self):
+        self.requests = 0
+        self.accepted = 0
+        self.duplicates = 0
+        self.rejected = 0
+        self.points_sent = 0
+        self.rejections: dict[str, int] = {}
+
+
+class Uploader:
+    """One run's upload engine. `source.read(offset)` returns records from `offset` on."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        client: HttpClient,
+        info: RunInfo,
+        state: UploadState,
+        source: Any,
+        *,
+        max_points: int = 20000,
+        report: Callable[[str], None] | None = None,
+    ):
+        self.run_dir = Path(run_dir)
+        self.client = client
+        self.info = info
+        self.state = state
+        self.source = source
+        self.max_points = max(1, max_points)
+        self.report = report or (lambda msg: None)
+        self.stats = Stats()
+        self._queue: deque[Record] = deque()
+        self._read_pos = state.acked
+        self._create_attempted = False
+        self._reported: set = set()
+        self.create_response: dict | None = None
+
+    # -- run creation ------------------------------------------------------------------
+    def create(self, timeout: float | None = None) -> dict:
+        """Create or resume the run on the server. Raises CommError."""
+        body = dict(self.info.body)
+        body["id"] = self.info.id
+        resume = self.info.resume
+        if self.state.created or self._create_attempted:
+            resume = "allow"  # it is ours already (or may be: a lost response)
+        elif resume is None and self.info.id_generated:
+            resume = "allow"  # a random id of ours: allow makes a retry idempotent
+        body["resume"] = resume
+        self._create_attempted = True
+        try:
+            resp = self.client.json(
+                "POST", f"{self.info.project_path()}/runs", json=body, timeout=timeout
+            )
+        except CommError as exc:
+            if exc.status == 409 and exc.code == "run_exists" and self.state.created:
+                resp = None
+            else:
+                raise
+        if resp is None:
+            body["resume"] = "allow"
+            resp = self.client.json(
+                "POST", f"{self.info.project_path()}/runs", json=body, timeout=timeout
+            )
+        self.state.created = True
+        self.state.server = {k: resp.get(k) for k in ("name", "url", "state") if k in resp}
+        self.state.save()
+        self.create_response = resp
+        return resp
+
+    # -- reading -----------------------------------------------------------------------
+    def _fill(self, want_points: int) -> None:
+        points = sum(_points_of(r) for r in self._queue)
+        size = sum(r.end - r.start for r in self._queue)
+        while points < want_points and size < MAX_REQUEST_BYTES:
+            records = self.source.read(self._read_pos)
+            if not records:
+                return
+            for record in records:
+                if record.start < self._read_pos:
+                    continue
+                self._queue.append(record)
+                self._read_pos = record.end
+                points += _points_of(record)
+                size += record.end - record.start
+            if len(records) == 0:
+                return
+
+    def pending(self) -> bool:
+        """True if records past the acknowledged offset are available now."""
+        self._fill(1)
+        return bool(self._queue)
+
+    def _ack(self, end: int) -> None:
+        while self._queue and self._queue[0].end <= end:
+            self._queue.popleft()
+        if end > self.state.acked:
+            self.state.acked = end
+            self.state.save()
+        drop = getattr(self.source, "drop_memory_before", None)
+        if drop is not None:
+            drop(end)
+
+    # -- one step ----------------------------------------------------------------------
+    def step(self) -> bool:
+        """Send the next request. True if something was sent (or skipped), False if there
+        was nothing to send. Raises CommError (check .retryable) when a request failed."""
+        self._fill(self.max_points)
+        if not self._queue:
+            return False
+        head = self._queue[0]
+        kind = head.data.get("t")
+        if kind == "b":
+            self._send_batches()
+        elif kind == "file":
+            self._send_file(head)
+            self._ack(head.end)
+        elif kind == "fin":
+            self._send_finish(head)
+            self._ack(head.end)
+        elif kind == "alert":
+            self._send_alert(head)
+            self._ack(head.end)
+        elif kind == "patch":
+            self._send_patch(head)
+            self._ack(head.end)
+        else:  # the run record, skipped damage, or kinds a newer SDK wrote
+            self._ack(head.end)
+        return True
+
+    def _send_batches(self) -> None:
+        taken: list[Record] = []
+        points = 0
+        size = 0
+        for record in self._queue:
+            if record.data.get("t") != "b":
+                break
+            n = _points_of(record)
+            rsize = record.end - record.start
+            if taken and (points + n > self.max_points or size + rsize > MAX_REQUEST_BYTES):
+                break
+            if taken and not _console_follows(taken, record):
+                break
+            taken.append(record)
+            points += n
+            size += rsize
+        self._post_ingest(build_ingest([r.data for r in taken]))
+        self.stats.points_sent += points
+        self._ack(taken[-1].end)
+
+    def _post_ingest(self, body: dict, depth: int = 0) -> None:
+        try:
+            resp = self.client.json("POST", f"{self.info.run_path()}/ingest", json=body)
+        except CommError as exc:
+            too_big = exc.status == 413 or (exc.status == 400 and exc.code == "too_many_points")
+            if too_big:
+                halves = split_ingest(body)
+                if halves is None or depth > 16:
+                    self._report_once(
+                        "too_big",
+                        f"gradline: a record was refused as too large "
+                        f"({exc.message}); it stays in {self.run_dir / WAL_FILE}",
+                    )
+                    return
+                self.max_points = max(1, min(self.max_points, _body_points(body) // 2))
+                for half in halves:
+                    self._post_ingest(half, depth + 1)
+                return
+            if exc.status == 400:
+                self._report_once(
+                    f"400:{exc.code}",
+                    f"gradline: the server refused a batch ({exc.message}); "
+                    f"it stays in {self.run_dir / WAL_FILE}",
+                )
+                return
+            raise
+        self.stats.requests += 1
+        if isinstance(resp, dict):
+            self.stats.accepted += int(resp.get("accepted") or 0)
+            self.stats.duplicates += int(resp.get("duplicates") or 0)
+            self.stats.rejected += int(resp.get("rejected") or 0)
+            for err in resp.get("errors") or []:
+                reason = str(err.get("reason"))
+                self.stats.rejections[reason] = self.stats.rejections.get(reason, 0) + 1
+                self._report_once(
+                    f"rej:{reason}",
+                    f"gradline: the server rejected a {err.get('part', 'record')} record: {reason}",
+                )
+
+    def _send_file(self, record: Record) -> None:
+        rel = record.data.get("path") or ""
+        local = self.run_dir / FILES_DIR / rel
+        try:
+            fh = open(local, "rb")  # noqa: SIM115 - closed in the finally below
+        except OSError as exc:
+            self._report_once(f"file:{rel}", f"gradline: cannot read {local} for upload: {exc}")
+            return
+        try:
+            self.client.request(
+                "PUT",
+                f"{self.info.run_path()}/files/{quote(rel)}",
+                data=fh,
+                headers={"Content-Type": "application/octet-stream"},
+                compress=False,
+            )
+        except CommError as exc:
+            if exc.retryable:
+                raise
+            self._report_once(f"file:{rel}", f"gradline: file {rel} was refused: {exc.message}")
+        finally:
+            fh.close()
+
+    def _send_finish(self, record: Record) -> None:
+        body = {"exit_code": record.data.get("exit_code"), "state": record.data.get("state")}
+        self.client.json("POST", f"{self.info.run_path()}/finish", json=body)
+        self.state.finished = True
+
+    def _send_alert(self, record: Record) -> None:
+        data = record.data
+        # Alerts become console lines until the notifications issue adds a route for them.
+        line = (
+            f"[gradline alert {data.get('level', 'INFO')}] {data.get('title')}: {data.get('text')}"
+        )
+        body = {"console": [["stderr", data.get("wall_time"), line]]}
+        offset = data.get("console_offset")
+        if offset is not None:
+            body["console_offset"] = offset
+        self.client.json("POST", f"{self.info.run_path()}/ingest", json=body)
+
+    def _send_patch(self, record: Record) -> None:
+        try:
+            self.client.json("PATCH", self.info.run_path(), json=record.data.get("d") or {})
+        except CommError as exc:
+            if exc.retryable:
+                raise
+            self._report_once(f"patch:{exc.status}", f"gradline: run update refused: {exc.message}")
+
+    def heartbeat(self) -> None:
+        self.client.json("POST", f"{self.info.run_path()}/heartbeat", json={})
+
+    def _report_once(self, key: str, message: str) -> None:
+        if key not in self._reported:
+            self._reported.add(key)
+            self.report(message)
+
+
+def _points_of(record: Record) -> int:
+    data = record.data
+    return len(data.get("p") or ()) + len(data.get("y") or ())
+
+
+def _console_follows(taken: list[Record], record: Record) -> bool:
+    """Console lines in one request must be contiguous in client offsets."""
+    if "con" not in record.data:
+        return True
+    last_end = None
+    for r in taken:
+        if "con" in r.data:
+            last_end = r.data["co"] + len(r.data["con"])
+    return last_end is None or last_end == record.data["co"]
+
+
+_LIST_PARTS = ("points", "system", "console")
+
+
+def _body_points(body: dict) -> int:
+    return sum(len(body.get(k) or ()) for k in ("points", "system"))
+
+
+def split_ingest(body: dict) -> tuple[dict, dict] | None:
+    """Two bodies that together carry what `body` does, or None if it cannot be split."""
+    items = [(part, item) for part in _LIST_PARTS for item in body.get(part) or ()]
+    if len(items) < 2:
+        return None
+    mid = len(items) // 2
+    first: dict = {k: v for k, v in body.items() if k not in _LIST_PARTS}
+    second: dict = {"heartbeat": True}
+    for target, chunk in ((first, items[:mid]), (second, items[mid:])):
+        for part, item in chunk:
+            target.setdefault(part, []).append(item)
+    first.pop("console_offset", None)
+    if "console" in first:
+        first["console_offset"] = body["console_offset"]
+    if "console" in second:
+        second["console_offset"] = body["console_offset"] + len(first.get("console", ()))
+    return first, second
+
+
+def build_ingest(parts: list[dict]) -> dict:
+    """Merge batch records (in order) into one ingest body."""
+    if len(parts) == 1:
+        return _body_of(parts[0])
+    body: dict = {"heartbeat": True}
+    points: list = []
+    system: list = []
+    console: list = []
+    summary: dict = {}
+    config: dict = {}
+    console_offset = None
+    for part in parts:
+        if "p" in part:
+            points.extend(part["p"])
+        if "y" in part:
+            system.extend(part["y"])
+        if "s" in part:
+            summary.update(part["s"])
+        if "c" in part:
+            config.update(part["c"])
+        if "con" in part:
+            if console_offset is None:
+                console_offset = part["co"]
+            console.extend(part["con"])
+    if points:
+        body["points"] = points
+    if system:
+        body["system"] = system
+    if summary:
+        body["summary"] = summary
+    if config:
+        body["config"] = config
+    if console:
+        body["console"] = console
+        body["console_offset"] = console_offset
+    return body
+
+
+def _body_of(part: dict) -> dict:
+    body: dict = {"heartbeat": True}
+    if "p" in part:
+        body["points"] = part["p"]
+    if "y" in part:
+        body["system"] = part["y"]
+    if "s" in part:
+        body["summary"] = part["s"]
+    if "c" in part:
+        body["config"] = part["c"]
+    if "con" in part:
+        body["console"] = part["con"]
+        body["console_offset"] = part["co"]
+    return body

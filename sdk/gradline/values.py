@@ -1,0 +1,180 @@
+"""Turning logged values into wire values.
+
+Two halves: `merge_into` runs on the caller's thread and only copies (so later
+mutation of the caller's lists/arrays cannot change what was logged); `encode_row`
+runs on the writer thread and does the real conversion (numpy/torch scalars, NaN/Inf,
+histograms, nested dicts already flattened with "/").
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from gradline.data_types import Histogram
+
+_PLAIN = frozenset({float, int, bool, str, type(None)})
+RESERVED = frozenset({"_step", "_runtime", "_timestamp"})
+INF = float("inf")
+
+
+def merge_into(pending: dict, data: dict, prefix: str = "") -> None:
+    """Copy `data` into the pending row, flattening nested dicts with "/"."""
+    if not prefix:
+        if _PLAIN.issuperset(map(type, data.values())):  # the common case, all in C
+            pending.update(data)
+            return
+        for key, value in data.items():
+            if type(value) in _PLAIN:
+                pending[key] = value
+            else:
+                _merge_slow(pending, key, value)
+        return
+    for key, value in data.items():
+        full = f"{prefix}/{key}"
+        if type(value) in _PLAIN:
+            pending[full] = value
+        else:
+            _merge_slow(pending, full, value)
+
+
+def _merge_slow(pending: dict, key: Any, value: Any) -> None:
+    if isinstance(value, dict):
+        merge_into(pending, value, str(key))
+        return
+    pending[key] = snapshot(value)
+
+
+def snapshot(value: Any) -> Any:
+    """A copy of `value` that later mutation by the caller cannot change."""
+    if isinstance(value, (list, tuple)):
+        return tuple(snapshot(v) if isinstance(v, (list, tuple)) else v for v in value)
+    module = type(value).__module__
+    if module.startswith("torch"):
+        return _torch_snapshot(value)
+    if module == "numpy" and hasattr(value, "copy") and getattr(value, "ndim", 0):
+        return value.copy()
+    return value
+
+
+def _torch_snapshot(value: Any) -> Any:
+    if hasattr(value, "detach"):
+        if value.numel() == 1:
+            return value.detach().item()
+        return value.detach().to("cpu").clone()
+    return value
+
+
+def wire_number(value: float) -> Any:
+    """JSON-safe number: NaN/±Inf become the strings the server understands."""
+    if value != value:
+        return "NaN"
+    if value == INF:
+        return "Infinity"
+    if value == -INF:
+        return "-Infinity"
+    return value
+
+
+class Encoded:
+    """Result of encoding rows: points for the metric store, and everything else."""
+
+    __slots__ = ("histograms", "last", "points", "unsupported")
+
+    def __init__(self):
+        self.points: list = []  # [key, step, value, wall_time]
+        self.histograms: list = []  # [key, step, {"bins", "values"}, wall_time]
+        self.last: dict = {}  # key -> last non-point value (strings, None) for the summary
+        self.unsupported: set = set()
+
+
+def encode_row(step: int, row: dict, wall_time: float, out: Encoded) -> None:
+    if "_step" in row or "_runtime" in row or "_timestamp" in row:
+        row = {k: v for k, v in row.items() if k not in RESERVED}
+    points = out.points
+    for key, value in row.items():
+        if type(key) is not str:
+            key = str(key)
+        kind = type(value)
+        if kind is float:
+            if value - value == 0.0:  # finite
+                points.append([key, step, value, wall_time])
+            else:
+                points.append([key, step, wire_number(value), wall_time])
+        elif kind is int:
+            points.append(
+                [key, step, value if -(2**53) <= value <= 2**53 else float(value), wall_time]
+            )
+        elif kind is bool:
+            points.append([key, step, int(value), wall_time])
+        else:
+            _encode_other(key, step, value, wall_time, out)
+
+
+def _encode_other(key: str, step: int, value: Any, wall_time: float, out: Encoded) -> None:
+    if value is None or isinstance(value, str):
+        out.last[key] = value
+        return
+    if isinstance(value, Histogram):
+        out.histograms.append([key, step, value.to_json(), wall_time])
+        return
+    module = type(value).__module__
+    if module == "numpy" or module.startswith("torch"):
+        ndim = getattr(value, "ndim", None)
+        size = getattr(value, "size", None)
+        if callable(size):  # torch: size() is a method
+            size = value.numel()
+        if ndim == 0 or size == 1:
+            encode_row(step, {key: value.item()}, wall_time, out)
+            return
+        if module.startswith("torch"):
+            value = value.detach().to("cpu").numpy()
+        _histogram_of(key, step, value, wall_time, out)
+        return
+    if isinstance(value, (list, tuple)):
+        if len(value) == 0:
+            return
+        _histogram_of(key, step, value, wall_time, out)
+        return
+    if isinstance(value, (float, int)):  # subclasses (e.g. IntEnum)
+        encode_row(
+            step, {key: float(value) if isinstance(value, float) else int(value)}, wall_time, out
+        )
+        return
+    out.unsupported.add(f"{key} ({type(value).__name__})")
+
+
+def _histogram_of(key: str, step: int, value: Any, wall_time: float, out: Encoded) -> None:
+    try:
+        hist = Histogram(value)
+    except (TypeError, ValueError):
+        out.unsupported.add(f"{key} (non-numeric sequence)")
+        return
+    out.histograms.append([key, step, hist.to_json(), wall_time])
+
+
+def to_jsonable(value: Any) -> Any:
+    """Config and summary values: numpy/torch scalars and arrays to plain Python."""
+    if type(value) in _PLAIN:
+        if type(value) is float and not math.isfinite(value):
+            return wire_number(value)
+        return value
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Histogram):
+        return value.to_json()
+    module = type(value).__module__
+    if module == "numpy" or module.startswith("torch"):
+        if hasattr(value, "tolist"):
+            return to_jsonable(value.tolist())
+        if hasattr(value, "item"):
+            return to_jsonable(value.item())
+    if hasattr(value, "__dict__") and type(value).__name__ == "Namespace":  # argparse
+        return to_jsonable(vars(value))
+    if isinstance(value, float):
+        return to_jsonable(float(value))
+    if isinstance(value, int):
+        return int(value)
+    return str(value)
