@@ -15,3 +15,5 @@ DATABASES["default"]["TEST"] = {"NAME": f"test_gradline_{os.getpid()}"}  # noqa:
 # Tasks run eagerly unless a test starts a real worker (tests/celery_worker.py).
 CELERY_TASK_ALWAYS_EAGER = True
 MEDIA_ROOT = VAR_DIR / f"test-media-{os.getpid()}"  # noqa: F405
+# The API parses JSON only; APIClient.post(url, data) then sends JSON like the SDK does.
+REST_FRAMEWORK = {**REST_FRAMEWORK, "TEST_REQUEST_DEFAULT_FORMAT": "json"}  # noqa: F405
