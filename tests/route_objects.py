@@ -147,3 +147,36 @@ def _own_key_id(world: World):
 
     api_key, _ = account_services.api_key_create(user=world.admin, name="laptop", team=world.team)
     return api_key.pk
+
+
+# --- run tracking kwargs (apps/runs) ---------------------------------------------------
+
+
+@registers("run")
+def _run(world: World):
+    from apps.runs import services as run_services
+
+    run, _, _ = run_services.run_create_or_resume(
+        team=world.team,
+        project=world.project,
+        project_name=world.project.name,
+        actor=world.member,
+        data={"id": "matrix-run", "config": {"lr": 0.1}},
+    )
+    body = {"points": [["loss", 0, 1.0, 1.7e9], ["loss", 1, 0.5, 1.7e9 + 1]]}
+    run_services.run_ingest(run=run, body=body)
+    world.keep("run", run)
+    return run.uid
+
+
+@registers("path")
+def _run_file_path(world: World):
+    import io
+
+    from apps.runs import services as run_services
+
+    world.value("run")
+    record = run_services.run_file_put(
+        run=world.get("run"), path="checkpoints/model.pt", stream=io.BytesIO(b"weights")
+    )
+    return record.path

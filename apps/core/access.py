@@ -104,7 +104,7 @@ def open_scope(
             if not authenticated:
                 raise NotAuthenticated("Authentication credentials were not provided.")
             raise NotFound("Not found.")
-        if project_name is not None:
+        if project_name is not None and method not in route.creates_project:
             raise NotFound("Not found.")
         _require(permissions, permission)
         return Scope(route=route, team=team, membership=membership, permissions=permissions)

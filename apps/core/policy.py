@@ -34,6 +34,9 @@ class Route:
     access: str
     # HTTP method (or "WS" for a WebSocket connect) -> permission; None needs none.
     methods: Mapping[str, str | None] = field(default_factory=dict)
+    # Methods of a `project` route that may name a project that does not exist yet (the
+    # handler creates it, as W&B does on the first run); the scope then has no project.
+    creates_project: frozenset[str] = frozenset()
 
     def permission_for(self, method: str) -> tuple[bool, str | None]:
         """(allowed_method, permission). HEAD and OPTIONS follow GET."""
@@ -59,6 +62,11 @@ def team(**methods: str | None) -> Route:
 
 def project(**methods: str | None) -> Route:
     return Route(PROJECT, MappingProxyType(methods))
+
+
+def creating_project(route: Route, *methods: str) -> Route:
+    """`route`, whose `methods` may name a missing project of a team the caller is in."""
+    return Route(route.access, route.methods, frozenset(methods))
 
 
 # Routes are keyed by their full URL name ("namespace:name").
@@ -123,6 +131,21 @@ ROUTES: dict[str, Route] = {
         GET=p.PROJECTS_READ, PATCH=p.PROJECTS_WRITE, DELETE=p.PROJECTS_DELETE
     ),
     # --- API: runs (issue: run tracking) -----------------------------------------
+    # POST /runs creates the project on first use; the view then requires projects:write.
+    "api:run-list": creating_project(project(GET=p.RUNS_READ, POST=p.RUNS_WRITE), "POST"),
+    "api:run-detail": project(GET=p.RUNS_READ, PATCH=p.RUNS_WRITE, DELETE=p.RUNS_DELETE_OWN),
+    "api:run-heartbeat": project(POST=p.RUNS_WRITE),
+    "api:run-finish": project(POST=p.RUNS_WRITE),
+    "api:run-ingest": project(POST=p.RUNS_WRITE),
+    "api:run-history": project(GET=p.RUNS_READ),
+    "api:run-scan": project(GET=p.RUNS_READ),
+    "api:run-export-csv": project(GET=p.RUNS_READ),
+    "api:run-export-parquet": project(GET=p.RUNS_READ),
+    "api:run-file-list": project(GET=p.RUNS_READ),
+    "api:run-file-detail": project(GET=p.RUNS_READ, PUT=p.RUNS_WRITE, DELETE=p.RUNS_WRITE),
+    "api:run-console": project(GET=p.RUNS_READ),
+    "api:project-history": project(GET=p.RUNS_READ),
+    "api:metric-key-list": project(GET=p.RUNS_READ),
     # --- web pages ----------------------------------------------------------------
     # Pages render for anyone who may read them; each form posts to a route whose
     # permission is the write it performs (viewers get 403 on every write).

@@ -79,6 +79,15 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_settings()}
+# A connection pool per process (psycopg_pool). Its timeout bounds the wait for a free
+# connection: when the pool is exhausted, API calls answer 503 + Retry-After within that
+# time instead of hanging (apps/runs/api_views.RunsAPIView). DB_POOL_MAX_SIZE=0 disables.
+if env_int("DB_POOL_MAX_SIZE", 20) > 0 and DATABASES["default"]["CONN_MAX_AGE"] == 0:
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": env_int("DB_POOL_MIN_SIZE", 1),
+        "max_size": env_int("DB_POOL_MAX_SIZE", 20),
+        "timeout": float(env_str("DB_POOL_TIMEOUT", "0.5")),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -176,7 +185,13 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Runs without a heartbeat for RUN_CRASH_TIMEOUT_S become "crashed".
+    "runs-detect-crashed": {"task": "runs.detect_crashed_runs", "schedule": 60.0},
+}
+RUN_CRASH_TIMEOUT_S = env_int("RUN_CRASH_TIMEOUT_S", 300)
+# Largest run file accepted by PUT …/runs/<run>/files/<path> (streamed, not held in memory).
+RUN_FILE_MAX_BYTES = env_int("RUN_FILE_MAX_BYTES", 5 * 1024**3)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

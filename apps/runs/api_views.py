@@ -1,0 +1,377 @@
+"""Run-tracking API views: thin — read parameters, call a selector or service, shape output.
+
+Hot paths (ingest, charts, scans) answer with orjson-encoded HttpResponses instead of DRF
+renderers; every view still goes through GradlineAPIView (authentication, team scope and
+the policy table).
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+from collections.abc import Iterator
+
+import orjson
+import psycopg
+from asgiref.sync import sync_to_async
+from django.core.files.storage import default_storage
+from django.db import OperationalError
+from django.http import HttpResponse, StreamingHttpResponse
+from psycopg_pool import PoolTimeout
+
+from apps.api.base import GradlineAPIView
+from apps.core.errors import DomainError, PermissionDenied, error_response
+from apps.runs import ingest, serializers, services
+from apps.runs.selectors import history
+from apps.runs.selectors import runs as run_selectors
+from apps.teams import roles
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_S = 1
+
+
+def json_response(data, status: int = 200, headers: dict | None = None) -> HttpResponse:
+    response = HttpResponse(orjson.dumps(data), status=status, content_type="application/json")
+    for key, value in (headers or {}).items():
+        response[key] = value
+    return response
+
+
+def _overloaded(exc: Exception) -> bool:
+    """The database refused us for capacity: pool exhausted, too many connections, or a
+    lock wait that hit lock_timeout. Clients should retry later, not give up."""
+    cause = exc.__cause__ if isinstance(exc, OperationalError) else exc
+    return isinstance(
+        cause,
+        PoolTimeout | psycopg.errors.TooManyConnections | psycopg.errors.LockNotAvailable,
+    )
+
+
+def _param_int(request, name: str, default=None, minimum: int = 0, maximum: int | None = None):
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise DomainError(f"{name} must be an integer.", detail={"field": name}) from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"from {minimum} to {maximum}" if maximum is not None else f">= {minimum}"
+        raise DomainError(f"{name} must be {bound}.", detail={"field": name})
+    return value
+
+
+def _param_list(request, name: str) -> list[str] | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    return [item for item in (part.strip() for part in raw.split(",")) if item]
+
+
+def _param_bool(request, name: str) -> bool:
+    return request.query_params.get(name, "").lower() in ("1", "true", "yes")
+
+
+def _json_body(request) -> dict:
+    raw = request.body
+    if not raw:
+        return {}
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise DomainError(f"Body is not valid JSON: {exc}", code="invalid_json") from exc
+    if not isinstance(data, dict):
+        raise DomainError("Body must be a JSON object.", code="invalid_json")
+    return data
+
+
+def streaming(request, chunks: Iterator[bytes], content_type: str, **headers):
+    """A response that really streams under ASGI too: Django would buffer a synchronous
+    iterator there, so each chunk is pulled through sync_to_async on the request's thread
+    (where its database connection lives)."""
+    if request._request.META.get("wsgi.input") is not None:
+        response = StreamingHttpResponse(chunks, content_type=content_type)
+    else:
+
+        async def pull():
+            try:
+                while True:
+                    chunk = await sync_to_async(next, thread_sensitive=True)(chunks, None)
+                    if chunk is None:
+                        return
+                    yield chunk
+            finally:
+                await sync_to_async(chunks.close, thread_sensitive=True)()
+
+        response = StreamingHttpResponse(pull(), content_type=content_type)
+    for key, value in headers.items():
+        response[key.replace("_", "-")] = value
+    return response
+
+
+class RunsAPIView(GradlineAPIView):
+    def handle_exception(self, exc):
+        if _overloaded(exc):
+            logger.warning("database overloaded on %s: %s", self.request.path, exc)
+            return error_response(
+                503,
+                "overloaded",
+                "The server is busy; retry after the indicated delay.",
+                {"retry_after": RETRY_AFTER_S},
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
+        return super().handle_exception(exc)
+
+    def get_run(self, uid: str):
+        return run_selectors.run_get(self.team, self.project, uid)
+
+
+# --------------------------------------------------------------------------- runs
+
+
+class RunListView(RunsAPIView):
+    def get(self, request, team, project):
+        columns = _param_list(request, "columns")
+        if columns:
+            unknown = serializers.valid_columns(columns)
+            if unknown:
+                raise DomainError(f"Unknown columns {unknown}.", detail={"field": "columns"})
+        filters = request.query_params.get("filters")
+        if filters:
+            try:
+                filters = orjson.loads(filters)
+            except orjson.JSONDecodeError as exc:
+                raise DomainError(
+                    "filters must be JSON.", code="invalid_query", detail={"field": "filters"}
+                ) from exc
+        shortcuts = {
+            name: request.query_params[name]
+            for name in ("state", "group", "job_type", "user")
+            if request.query_params.get(name)
+        }
+        tags = _param_list(request, "tags")
+        if tags:
+            shortcuts["tags"] = {"$in": tags}
+        if shortcuts:
+            filters = {"$and": [filters, shortcuts]} if filters else shortcuts
+        page = run_selectors.runs_query(
+            self.team,
+            self.project,
+            filters=filters,
+            order=request.query_params.get("order"),
+            cursor=request.query_params.get("cursor"),
+            page_size=_param_int(request, "page_size", 50, 1, run_selectors.MAX_PAGE_SIZE),
+            with_total=_param_bool(request, "with_total"),
+        )
+        body = {
+            "results": [serializers.run_out(run, columns) for run in page.runs],
+            "next_cursor": page.next_cursor,
+        }
+        if page.total is not None:
+            body["total"] = page.total
+        return json_response(body)
+
+    def post(self, request, team, project):
+        if self.project is None and not self.scope.has(roles.PROJECTS_WRITE):
+            raise PermissionDenied("Creating a project needs the 'projects:write' permission.")
+        run, created, project_obj = services.run_create_or_resume(
+            team=self.team,
+            project=self.project,
+            project_name=project,
+            actor=request.user,
+            data=_json_body(request),
+        )
+        run.team, run.project = self.team, project_obj
+        body = serializers.run_out(run, detail=True)
+        body["resumed"] = not created
+        body["high_water"] = services.high_water(run)
+        user_steps = [
+            s for k, s in body["high_water"].items() if not k.startswith(ingest.SYSTEM_PREFIX)
+        ]
+        body["last_step"] = max(user_steps) if user_steps else None
+        return json_response(body, status=201 if created else 200)
+
+
+class RunDetailView(RunsAPIView):
+    def get(self, request, team, project, run):
+        return json_response(serializers.run_out(self.get_run(run), detail=True))
+
+    def patch(self, request, team, project, run):
+        updated = services.run_update(run=self.get_run(run), data=_json_body(request))
+        updated.team, updated.project = self.team, self.project
+        return json_response(serializers.run_out(updated, detail=True))
+
+    def delete(self, request, team, project, run):
+        services.run_delete(
+            run=self.get_run(run), actor=request.user, permissions=self.scope.permissions
+        )
+        return HttpResponse(status=204)
+
+
+class RunHeartbeatView(RunsAPIView):
+    def post(self, request, team, project, run):
+        updated = services.run_heartbeat(run=self.get_run(run))
+        return json_response({"state": updated.state})
+
+
+class RunFinishView(RunsAPIView):
+    def post(self, request, team, project, run):
+        updated = services.run_finish(run=self.get_run(run), data=_json_body(request))
+        updated.team, updated.project = self.team, self.project
+        return json_response(serializers.run_out(updated, detail=True))
+
+
+class RunIngestView(RunsAPIView):
+    def post(self, request, team, project, run):
+        target = self.get_run(run)
+        body = ingest.decode_body(request.body, request.headers.get("Content-Encoding", ""))
+        result = services.run_ingest(run=target, body=body)
+        return json_response(result.as_dict())
+
+
+# --------------------------------------------------------------------------- history
+
+
+def _chart(view, request, run) -> dict:
+    keys = _param_list(request, "keys")
+    if not keys:
+        raise DomainError("keys is required (comma-separated).", detail={"field": "keys"})
+    return history.chart(
+        view.team,
+        run,
+        keys=keys,
+        x_axis=request.query_params.get("x_axis") or "_step",
+        min_step=_param_int(request, "min_step"),
+        max_step=_param_int(request, "max_step"),
+        buckets=_param_int(request, "buckets", 1000, 1, history.MAX_BUCKETS),
+    )
+
+
+class RunHistoryView(RunsAPIView):
+    def get(self, request, team, project, run):
+        return json_response(_chart(self, request, self.get_run(run)))
+
+
+class ProjectHistoryView(RunsAPIView):
+    """Chart series of several runs at once (workspace panels): runs=a,b&keys=…"""
+
+    MAX_RUNS = 100
+
+    def get(self, request, team, project):
+        uids = _param_list(request, "runs") or []
+        if not uids or len(uids) > self.MAX_RUNS:
+            raise DomainError(
+                f"runs must list 1-{self.MAX_RUNS} run ids.", detail={"field": "runs"}
+            )
+        runs = run_selectors.runs_get_many(self.team, self.project, uids)
+        return json_response({"runs": [_chart(self, request, run) for run in runs]})
+
+
+class RunScanView(RunsAPIView):
+    def get(self, request, team, project, run):
+        page = history.scan(
+            self.team,
+            self.get_run(run),
+            keys=_param_list(request, "keys"),
+            min_step=_param_int(request, "min_step"),
+            max_step=_param_int(request, "max_step"),
+            page_size=_param_int(request, "page_size", 1000, 1, history.MAX_SCAN_PAGE),
+            cursor=_param_int(request, "cursor"),
+            require_all=_param_bool(request, "require_all"),
+        )
+        cursor = str(page.next_cursor) if page.next_cursor is not None else None
+        return json_response({"rows": page.rows, "next_cursor": cursor})
+
+
+class RunExportCsvView(RunsAPIView):
+    """Full resolution, streamed: key,step,value,wall_time rows."""
+
+    def get(self, request, team, project, run):
+        target = self.get_run(run)
+        chunks = history.export_csv(self.team, target, _param_list(request, "keys"))
+        return streaming(
+            request,
+            chunks,
+            "text/csv; charset=utf-8",
+            Content_Disposition=f'attachment; filename="{target.uid}.csv"',
+        )
+
+
+class RunExportParquetView(RunsAPIView):
+    """Full resolution, streamed: a Parquet file with one row group per chunk."""
+
+    def get(self, request, team, project, run):
+        target = self.get_run(run)
+        chunks = history.export_parquet(self.team, target, _param_list(request, "keys"))
+        return streaming(
+            request,
+            chunks,
+            "application/vnd.apache.parquet",
+            Content_Disposition=f'attachment; filename="{target.uid}.parquet"',
+        )
+
+
+class MetricKeyListView(RunsAPIView):
+    def get(self, request, team, project):
+        names = run_selectors.project_metric_keys(
+            self.team,
+            self.project,
+            prefix=request.query_params.get("prefix", ""),
+            include_system=_param_bool(request, "include_system"),
+        )
+        return json_response({"keys": names})
+
+
+# --------------------------------------------------------------------------- files, console
+
+
+def _file_chunks(name: str) -> Iterator[bytes]:
+    with default_storage.open(name, "rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            yield chunk
+
+
+class RunFileListView(RunsAPIView):
+    def get(self, request, team, project, run):
+        files = run_selectors.run_files(self.team, self.get_run(run))
+        return json_response({"files": [serializers.file_out(f) for f in files]})
+
+
+class RunFileDetailView(RunsAPIView):
+    def get(self, request, team, project, run, path):
+        record = run_selectors.run_file_get(self.team, self.get_run(run), path)
+        filename = posixpath.basename(record.path).replace('"', "")
+        return streaming(
+            request,
+            _file_chunks(record.storage_name),
+            record.content_type or "application/octet-stream",
+            Content_Length=str(record.size),
+            Content_Disposition=f'attachment; filename="{filename}"',
+        )
+
+    def put(self, request, team, project, run, path):
+        record = services.run_file_put(
+            run=self.get_run(run),
+            path=path,
+            stream=request.stream,
+            content_type=request.content_type or "",
+        )
+        return json_response(serializers.file_out(record), status=201)
+
+    def delete(self, request, team, project, run, path):
+        services.run_file_delete(run=self.get_run(run), path=path)
+        return HttpResponse(status=204)
+
+
+class RunConsoleView(RunsAPIView):
+    def get(self, request, team, project, run):
+        offset = _param_int(request, "offset", 0)
+        limit = _param_int(request, "limit", 1000, 1, 10_000)
+        lines = run_selectors.console_lines(
+            self.team, self.get_run(run), offset=offset, limit=limit
+        )
+        next_offset = lines[-1].line + 1 if lines else offset
+        return json_response(
+            {"lines": [serializers.console_out(line) for line in lines], "next_offset": next_offset}
+        )

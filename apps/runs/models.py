@@ -1,0 +1,143 @@
+"""Runs and what hangs off them (DESIGN.md §3, §4).
+
+Metric points and their rollups are not Django models: they live in the hash-partitioned
+tables `runs_point` and `runs_rollup` created by migration 0002, and only
+`apps/runs/ingest.py` and `apps/runs/selectors/` touch them (raw SQL, filtered by run ids
+obtained through a team-scoped query).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.core.tenancy import TeamOwnedModel
+
+
+class RunState(models.TextChoices):
+    RUNNING = "running", "Running"
+    FINISHED = "finished", "Finished"
+    FAILED = "failed", "Failed"
+    CRASHED = "crashed", "Crashed"
+
+
+class Run(TeamOwnedModel):
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
+    # The client-visible id (W&B's run id): client-chosen or generated, unique per project.
+    uid = models.CharField(max_length=64)
+    name = models.CharField(max_length=128, blank=True)
+    notes = models.TextField(blank=True)
+    state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.RUNNING)
+    config = models.JSONField(default=dict)
+    # What the runs table shows and sorts by: the last value of each logged key,
+    # overridden by user-set values (kept separately in summary_overrides).
+    summary = models.JSONField(default=dict)
+    summary_overrides = models.JSONField(default=dict)
+    tags = ArrayField(models.CharField(max_length=64), default=list)
+    group = models.CharField(max_length=128, blank=True)
+    job_type = models.CharField(max_length=64, blank=True)
+    host = models.CharField(max_length=255, blank=True)
+    program = models.CharField(max_length=512, blank=True)
+    args = models.JSONField(default=list)
+    git = models.JSONField(default=dict)
+    metadata = models.JSONField(default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    # Next server-assigned console line index.
+    console_next = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "uid"], name="run_unique_uid")]
+        indexes = [
+            models.Index(fields=["project", "-created_at", "-id"], name="run_project_created"),
+            models.Index(fields=["project", "-updated_at", "-id"], name="run_project_updated"),
+            GinIndex(fields=["config"], name="run_config_gin", opclasses=["jsonb_path_ops"]),
+            GinIndex(fields=["tags"], name="run_tags_gin"),
+            # Crash detection scans only running runs by heartbeat.
+            models.Index(
+                fields=["heartbeat_at"],
+                name="run_running_heartbeat",
+                condition=Q(state="running"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.uid
+
+
+class MetricKey(TeamOwnedModel):
+    """One logged key of one run, with its running summary (kept per ingested batch).
+
+    `min`/`max`/`sum` ignore NaN; `count` counts every stored point, `nan_count` the NaNs.
+    `last` is the value at the highest step (`max_step`), the resume high-water mark.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=256)
+    count = models.BigIntegerField(default=0)
+    nan_count = models.BigIntegerField(default=0)
+    sum = models.FloatField(default=0.0)
+    min = models.FloatField(null=True)
+    max = models.FloatField(null=True)
+    min_step = models.BigIntegerField(null=True)
+    max_step = models.BigIntegerField(null=True)
+    last = models.FloatField(null=True)
+    last_wall_time = models.FloatField(null=True)
+    first_wall_time = models.FloatField(null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "name"], name="metrickey_unique")]
+
+
+class ProjectMetricKey(TeamOwnedModel):
+    """Every key logged by any run of a project (for pickers); rows are only added."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=256)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="projectmetrickey_unique")
+        ]
+
+
+class ConsoleStream(models.TextChoices):
+    STDOUT = "stdout", "stdout"
+    STDERR = "stderr", "stderr"
+
+
+class ConsoleLine(TeamOwnedModel):
+    pk = models.CompositePrimaryKey("run_id", "line")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="+")
+    line = models.BigIntegerField()
+    stream = models.CharField(max_length=6, choices=ConsoleStream.choices)
+    wall_time = models.FloatField()
+    text = models.TextField()
+
+
+class RunFile(TeamOwnedModel):
+    """A file saved with a run; the blob lives in the default storage under a server-chosen
+    name (`storage_name`), never under the client-supplied `path`."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="+")
+    path = models.CharField(max_length=512)
+    storage_name = models.CharField(max_length=1024)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    content_type = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "path"], name="runfile_unique_path")]

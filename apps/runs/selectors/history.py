@@ -1,0 +1,372 @@
+"""Metric history reads (DESIGN.md §4): chart series from rollups, full-resolution scans,
+and streamed exports. With apps/runs/ingest.py, the only code that reads runs_point and
+runs_rollup; every query is bounded by a run id obtained through a team-scoped lookup.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.db import connection
+
+from apps.core.errors import DomainError
+from apps.runs import rollups
+from apps.runs.ingest import MAX_STEP, SYSTEM_PREFIX, json_safe
+from apps.runs.models import MetricKey, Run
+
+MAX_BUCKETS = 10_000
+MAX_KEYS = 100
+MAX_SCAN_PAGE = 10_000
+EXPORT_CHUNK = 50_000
+X_AXES = ("_step", "_runtime", "_timestamp")
+
+
+def bad(message: str, field: str) -> DomainError:
+    return DomainError(message, code="invalid", detail={"field": field})
+
+
+def run_keys(team, run: Run, names: list[str] | None, *, include_system: bool = False):
+    """name -> MetricKey for the requested names (all non-system keys when None)."""
+    qs = MetricKey.objects.for_team(team).filter(run=run)
+    if names is not None:
+        if len(names) > MAX_KEYS:
+            raise bad(f"At most {MAX_KEYS} keys per request.", "keys")
+        qs = qs.filter(name__in=names)
+    elif not include_system:
+        qs = qs.exclude(name__startswith=SYSTEM_PREFIX)
+    return {key.name: key for key in qs.order_by("name")}
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def _finite(values: list) -> list:
+    return [v if v is None or math.isfinite(v) else json_safe(v) for v in values]
+
+
+def chart(
+    team,
+    run: Run,
+    *,
+    keys: list[str],
+    x_axis: str = "_step",
+    min_step: int | None = None,
+    max_step: int | None = None,
+    buckets: int = 1000,
+) -> dict:
+    """Per key, `buckets` or fewer step buckets over [min_step, max_step], each with the
+    exact count, min, max, mean, first and last of its points, and its x range.
+
+    Buckets are aligned to a power-of-two width (`bucket_width`); the first and last may be
+    clipped by the requested range. Whole buckets come from the coarsest rollup level that
+    tiles them and the clipped edges from finer levels and raw points, so the read costs
+    O(buckets), not O(points), and min/max are exact for every bucket.
+    x_start/x_end: for _step the first/last step with data in the bucket; _timestamp the
+    wall-time range; _runtime that minus the run's start; any other key: that key's first
+    and last value in the bucket (null where it has none).
+    """
+    if not 1 <= buckets <= MAX_BUCKETS:
+        raise bad(f"buckets must be 1-{MAX_BUCKETS}.", "buckets")
+    wanted = list(dict.fromkeys(keys))
+    names = [*wanted, x_axis] if x_axis not in X_AXES else wanted
+    found = run_keys(team, run, names, include_system=True)
+    if x_axis not in X_AXES and x_axis not in found:
+        raise bad(f"x_axis {x_axis!r} is neither _step, _runtime, _timestamp nor a key.", "x_axis")
+    with_data = [found[k] for k in wanted if k in found and found[k].max_step is not None]
+    out = {
+        "run": run.uid,
+        "x_axis": x_axis,
+        "bucket_width": None,
+        "series": {k: _empty_series() for k in wanted},
+    }
+    if not with_data:
+        return out
+    lo = min(k.min_step for k in with_data) if min_step is None else max(0, min_step)
+    hi = max(k.max_step for k in with_data) if max_step is None else max_step
+    if hi < lo:
+        return out
+    shift = rollups.bucket_shift(lo, hi, buckets)
+    out["bucket_width"] = 1 << shift
+    ids = [k.id for k in with_data]
+    x_key = found.get(x_axis) if x_axis not in X_AXES else None
+    if x_key is not None and x_key.id not in ids:
+        ids.append(x_key.id)
+    rows = _bucket_rows(run.id, ids, lo, hi, shift)
+    by_key: dict[int, list[tuple]] = {}
+    for row in rows:
+        by_key.setdefault(row[0], []).append(row)
+    x_of: dict[int, tuple] = {}
+    if x_key is not None:
+        x_of = {r[1]: (r[8], r[10]) for r in by_key.get(x_key.id, [])}
+    start = run.created_at.timestamp()
+    for key in with_data:
+        series = out["series"][key.name]
+        for (
+            _,
+            b,
+            count,
+            nans,
+            total,
+            vmin,
+            vmax,
+            fstep,
+            first,
+            lstep,
+            last,
+            wmin,
+            wmax,
+        ) in by_key.get(key.id, []):
+            if x_axis == "_step":
+                xs, xe = fstep, lstep
+            elif x_axis == "_timestamp":
+                xs, xe = wmin, wmax
+            elif x_axis == "_runtime":
+                xs, xe = wmin - start, wmax - start
+            else:
+                xs, xe = x_of.get(b, (None, None))
+            series["x_start"].append(xs)
+            series["x_end"].append(xe)
+            series["step_start"].append(fstep)
+            series["step_end"].append(lstep)
+            series["count"].append(count)
+            series["min"].append(vmin)
+            series["max"].append(vmax)
+            series["mean"].append(total / (count - nans) if count > nans else None)
+            series["first"].append(first)
+            series["last"].append(last)
+        for name in ("x_start", "x_end", "min", "max", "mean", "first", "last"):
+            series[name] = _finite(series[name])
+    return out
+
+
+def _empty_series() -> dict:
+    return {
+        name: []
+        for name in (
+            "x_start", "x_end", "step_start", "step_end", "count",
+            "min", "max", "mean", "first", "last",
+        )
+    }  # fmt: skip
+
+
+def _bucket_rows(run_id: int, key_ids: list[int], lo: int, hi: int, shift: int) -> list[tuple]:
+    pieces = rollups.decompose(lo, hi + 1, rollups.source_level(shift))
+    rollup_conds, raw_conds, params_r, params_p = [], [], [], []
+    for level, a, b in pieces:
+        if level == rollups.RAW:
+            raw_conds.append("(step >= %s AND step < %s)")
+            params_p += [a, b]
+        else:
+            rollup_conds.append("(level = %s AND bucket >= %s AND bucket < %s)")
+            params_r += [level, a >> level, b >> level]
+    selects, params = [], []
+    if rollup_conds:
+        selects.append(
+            "SELECT key_id, bucket << level AS s, count, nan_count, sum, min, max, "
+            "first_step, first, last_step, last, wall_min, wall_max "
+            "FROM runs_rollup WHERE run_id = %s AND key_id = ANY(%s) AND ("
+            + " OR ".join(rollup_conds)
+            + ")"
+        )
+        params += [run_id, key_ids, *params_r]
+    if raw_conds:
+        selects.append(
+            "SELECT key_id, step, 1, CASE WHEN value = 'NaN' THEN 1 ELSE 0 END, "
+            "CASE WHEN value = 'NaN' THEN 0 ELSE value END, NULLIF(value, 'NaN'), "
+            "NULLIF(value, 'NaN'), step, value, step, value, wall_time, wall_time "
+            "FROM runs_point WHERE run_id = %s AND key_id = ANY(%s) AND ("
+            + " OR ".join(raw_conds)
+            + ")"
+        )
+        params += [run_id, key_ids, *params_p]
+    # Only constant SQL fragments are joined here; every value is a bound parameter.
+    sql = (
+        "SELECT key_id, s >> %s AS b, sum(count)::bigint, sum(nan_count)::bigint, sum(sum), "  # noqa: S608
+        "min(min), max(max), min(first_step), (array_agg(first ORDER BY first_step))[1], "
+        "max(last_step), (array_agg(last ORDER BY last_step DESC))[1], "
+        "min(wall_min), max(wall_max) FROM ("
+        + " UNION ALL ".join(selects)
+        + ") AS pieces GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, [shift, *params])
+        return cur.fetchall()
+
+
+# --------------------------------------------------------------------------- scans
+
+
+@dataclass
+class ScanPage:
+    rows: list[dict]
+    next_cursor: int | None
+
+
+def scan(
+    team,
+    run: Run,
+    *,
+    keys: list[str] | None,
+    min_step: int | None = None,
+    max_step: int | None = None,
+    page_size: int = 1000,
+    cursor: int | None = None,
+    require_all: bool = False,
+) -> ScanPage:
+    """Full-resolution history rows by step (W&B scan_history): each row has _step,
+    _timestamp (latest wall time of its points), _runtime and the requested keys that
+    have a point at that step (all of them, with require_all). Paged by step."""
+    page_size = max(1, min(page_size, MAX_SCAN_PAGE))
+    found = run_keys(team, run, keys)
+    if not found:
+        return ScanPage([], None)
+    lo = max(cursor if cursor is not None else 0, min_step or 0)
+    hi = max_step if max_step is not None else MAX_STEP
+    if hi < lo:
+        return ScanPage([], None)
+    ids = {key.id: name for name, key in found.items()}
+    with connection.cursor() as cur:
+        # The page ends at the page_size-th distinct step with data in any requested key:
+        # each key contributes at most page_size steps, read off its index.
+        cur.execute(
+            "SELECT step FROM (SELECT DISTINCT s.step FROM unnest(%s::bigint[]) AS k(id) "
+            "CROSS JOIN LATERAL (SELECT step FROM runs_point WHERE run_id = %s "
+            "AND key_id = k.id AND step >= %s AND step <= %s ORDER BY step LIMIT %s) AS s) "
+            "AS d ORDER BY step LIMIT %s",
+            [list(ids), run.id, lo, hi, page_size + 1, page_size + 1],
+        )
+        steps = [s for (s,) in cur.fetchall()]
+        if not steps:
+            return ScanPage([], None)
+        more = len(steps) > page_size
+        last = steps[page_size - 1] if more else steps[-1]
+        cur.execute(
+            "SELECT step, key_id, value, wall_time FROM runs_point WHERE run_id = %s "
+            "AND key_id = ANY(%s) AND step >= %s AND step <= %s ORDER BY step, key_id",
+            [run.id, list(ids), lo, last],
+        )
+        points = cur.fetchall()
+    start = run.created_at.timestamp()
+    rows: list[dict] = []
+    row: dict | None = None
+    for step, key_id, value, wall in points:
+        if row is None or row["_step"] != step:
+            row = {"_step": step, "_timestamp": wall, "_runtime": wall - start}
+            rows.append(row)
+        elif wall > row["_timestamp"]:
+            row["_timestamp"] = wall
+            row["_runtime"] = wall - start
+        row[ids[key_id]] = value if math.isfinite(value) else json_safe(value)
+    if require_all:
+        need = len(ids)
+        rows = [r for r in rows if len(r) - 3 == need]
+    return ScanPage(rows, last + 1 if more else None)
+
+
+# --------------------------------------------------------------------------- export
+
+
+def _points_chunks(run: Run, keys: dict) -> Iterator[tuple[str, list[tuple]]]:
+    """(key name, [(step, value, wall_time), …]) in key-then-step order, keyset-paged so
+    no transaction or server-side cursor stays open while the client downloads."""
+    for name, key in keys.items():
+        after = -1
+        while True:
+            with connection.cursor() as cur:
+                cur.execute(
+                    "SELECT step, value, wall_time FROM runs_point WHERE run_id = %s "
+                    "AND key_id = %s AND step > %s ORDER BY step LIMIT %s",
+                    [run.id, key.id, after, EXPORT_CHUNK],
+                )
+                rows = cur.fetchall()
+            if not rows:
+                break
+            yield name, rows
+            if len(rows) < EXPORT_CHUNK:
+                break
+            after = rows[-1][0]
+
+
+def _csv_float(value: float) -> str:
+    return repr(value) if math.isfinite(value) else json_safe(value)
+
+
+def export_csv(team, run: Run, keys: list[str] | None) -> Iterator[bytes]:
+    """CSV rows key,step,value,wall_time; floats in shortest round-trip form, non-finite
+    values as NaN / Infinity / -Infinity."""
+    found = run_keys(team, run, keys, include_system=keys is not None)
+    yield b"key,step,value,wall_time\r\n"
+    for name, rows in _points_chunks(run, found):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerows((name, s, _csv_float(v), _csv_float(w)) for s, v, w in rows)
+        yield buffer.getvalue().encode()
+
+
+class _Sink(io.RawIOBase):
+    """A write-only file for pyarrow whose bytes are drained after each row group."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        chunk = bytes(data)
+        self.parts.append(chunk)
+        self.position += len(chunk)
+        return len(chunk)
+
+    def tell(self) -> int:
+        return self.position
+
+    def drain(self) -> bytes:
+        out = b"".join(self.parts)
+        self.parts = []
+        return out
+
+
+def export_parquet(team, run: Run, keys: list[str] | None) -> Iterator[bytes]:
+    """Parquet with columns key (dictionary-encoded string), step, value, wall_time;
+    one row group per chunk, streamed as written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    found = run_keys(team, run, keys, include_system=keys is not None)
+    schema = pa.schema(
+        [
+            ("key", pa.dictionary(pa.int32(), pa.string())),
+            ("step", pa.int64()),
+            ("value", pa.float64()),
+            ("wall_time", pa.float64()),
+        ]
+    )
+    sink = _Sink()
+    writer = pq.ParquetWriter(sink, schema, compression="zstd")
+    try:
+        for name, rows in _points_chunks(run, found):
+            steps, values, walls = zip(*rows, strict=True)
+            table = pa.table(
+                {
+                    "key": pa.DictionaryArray.from_arrays(
+                        pa.array([0] * len(steps), pa.int32()), pa.array([name])
+                    ),
+                    "step": pa.array(steps, pa.int64()),
+                    "value": pa.array(values, pa.float64()),
+                    "wall_time": pa.array(walls, pa.float64()),
+                },
+                schema=schema,
+            )
+            writer.write_table(table)
+            chunk = sink.drain()
+            if chunk:
+                yield chunk
+    finally:
+        writer.close()
+    yield sink.drain()

@@ -1,0 +1,120 @@
+"""Run reads: one run, the runs query, metric keys, files, console lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import F, JSONField
+from django.db.models.expressions import RawSQL
+
+from apps.core.errors import NotFound
+from apps.runs.models import ConsoleLine, ProjectMetricKey, Run, RunFile
+from apps.runs.selectors import runquery
+
+MAX_PAGE_SIZE = 1000
+
+
+def run_get(team, project, uid: str) -> Run:
+    run = Run.objects.for_team(team).filter(project=project, uid=uid).first()
+    if run is None:
+        raise NotFound("Run not found.")
+    # Callers already hold the team and project: keep them off the database.
+    run.team = team
+    run.project = project
+    return run
+
+
+def runs_get_many(team, project, uids: list[str]) -> list[Run]:
+    runs = list(Run.objects.for_team(team).filter(project=project, uid__in=uids))
+    for run in runs:
+        run.team = team
+        run.project = project
+    return runs
+
+
+@dataclass
+class RunPage:
+    runs: list[Run]
+    next_cursor: str | None
+    total: int | None = None
+
+
+def runs_query(
+    team,
+    project,
+    *,
+    filters: Any = None,
+    order: str | None = None,
+    cursor: str | None = None,
+    page_size: int = 50,
+    with_total: bool = False,
+) -> RunPage:
+    """A page of the project's runs matching `filters` (see runquery), in `order`
+    (any config.* / summary.* field or a run column, ties broken by id)."""
+    page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
+    qs = Run.objects.for_team(team).filter(project=project).select_related("created_by")
+    if filters:
+        where = runquery.Compiler().compile(filters)
+        qs = qs.extra(where=[where.text], params=where.params)  # noqa: S610 - bound params
+    total = qs.count() if with_total else None
+    ordering = runquery.parse_order(order)
+    if cursor:
+        after = runquery.cursor_condition(ordering, cursor)
+        qs = qs.extra(where=[after.text], params=after.params)  # noqa: S610 - bound params
+    direction = "-" if ordering.descending else ""
+    if ordering.column:
+        qs = qs.order_by(f"{direction}{ordering.column}", f"{direction}id")
+    else:
+        rank = ordering.rank_sql()
+        value = ordering.value_sql()
+        qs = qs.annotate(
+            _rank=RawSQL(rank.text, rank.params),  # noqa: S611 - bound params
+            _value=RawSQL(value.text, value.params, output_field=JSONField()),  # noqa: S611
+        )
+        value_order = F("_value").desc() if ordering.descending else F("_value").asc()
+        qs = qs.order_by("_rank", value_order, f"{direction}id")
+    runs = list(qs[: page_size + 1])
+    next_cursor = None
+    if len(runs) > page_size:
+        runs = runs[:page_size]
+        last = runs[-1]
+        if ordering.column:
+            next_cursor = runquery.encode_cursor(
+                ordering, None, getattr(last, ordering.column), last.pk
+            )
+        else:
+            next_cursor = runquery.encode_cursor(ordering, last._rank, last._value, last.pk)
+    for run in runs:
+        run.team = team
+        run.project = project
+    return RunPage(runs, next_cursor, total)
+
+
+def project_metric_keys(team, project, *, prefix: str = "", include_system: bool = False):
+    qs = ProjectMetricKey.objects.for_team(team).filter(project=project)
+    if prefix:
+        qs = qs.filter(name__startswith=prefix)
+    if not include_system:
+        qs = qs.exclude(name__startswith="system/")
+    return list(qs.order_by("name").values_list("name", flat=True))
+
+
+def run_files(team, run) -> list[RunFile]:
+    return list(RunFile.objects.for_team(team).filter(run=run).order_by("path"))
+
+
+def run_file_get(team, run, path: str) -> RunFile:
+    record = RunFile.objects.for_team(team).filter(run=run, path=path).first()
+    if record is None:
+        raise NotFound("No such file.")
+    return record
+
+
+def console_lines(team, run, *, offset: int = 0, limit: int = 1000) -> list[ConsoleLine]:
+    limit = max(1, min(limit, 10_000))
+    return list(
+        ConsoleLine.objects.for_team(team)
+        .filter(run=run, line__gte=max(0, offset))
+        .order_by("line")[:limit]
+    )
