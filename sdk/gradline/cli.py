@@ -1,8 +1,230 @@
-"""The `gradline` command."""
+"""The `gradline` command: login, sync, runs ls, status."""
 
+from __future__ import annotations
+
+import argparse
+import getpass
 import sys
 
+import orjson
 
-def main(argv=None) -> int:
-    print("gradline CLI: login | sync | runs | status", file=sys.stderr)
+from gradline import settings as settings_mod
+from gradline.transport import CommError, HttpClient
+
+
+def do_login(
+    *,
+    key: str | None = None,
+    host: str | None = None,
+    verify: bool = True,
+    interactive: bool = True,
+) -> bool:
+    """Verify `key` against the server and store it (with the host) in the user's config
+    file, created with mode 0600."""
+    current = settings_mod.load({"base_url": host} if host else None)
+    base_url = (host or current.base_url).rstrip("/")
+    if not key:
+        if not interactive:
+            raise ValueError("login() needs an API key (key=...)")
+        if sys.stdin.isatty():
+            print(f"Create an API key at {base_url}/ (team settings -> API keys).", file=sys.stderr)
+            key = getpass.getpass("API key: ")
+        else:
+            key = sys.stdin.readline()
+        key = (key or "").strip()
+    if not key:
+        raise ValueError("no API key given")
+    entity = None
+    if verify:
+        client = HttpClient(base_url, key, timeout=15.0)
+        try:
+            viewer = client.json("GET", "/api/v1/viewer")
+        finally:
+            client.close()
+        entity = (viewer or {}).get("default_team")
+        print(
+            f"gradline: logged in to {base_url} as {viewer.get('email')}"
+            + (f" (default team {entity})" if entity else ""),
+            file=sys.stderr,
+        )
+    values = {"base_url": base_url, "api_key": key}
+    if entity:
+        values["entity"] = entity
+    path = settings_mod.write_login_file(values)
+    print(f"gradline: API key stored in {path} (mode 0600)", file=sys.stderr)
+    return True
+
+
+def _cmd_login(args: argparse.Namespace) -> int:
+    try:
+        do_login(key=args.key, host=args.host, verify=not args.no_verify)
+    except CommError as exc:
+        print(f"gradline: login failed: {exc.message}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"gradline: login failed: {exc}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    from gradline.sync import sync_paths
+
+    overrides = {"base_url": args.base_url} if args.base_url else None
+    settings = settings_mod.load(overrides)
+    results = sync_paths(
+        args.paths or None,
+        settings,
+        include_synced=args.include_synced,
+        entity=args.entity,
+        project=args.project,
+        base_url=args.base_url,
+        force=args.force,
+        progress=not args.no_progress,
+    )
+    if not results:
+        print("gradline: nothing to sync", file=sys.stderr)
+        return 0
+    failed = 0
+    for result in results:
+        if result.status in ("failed", "active"):
+            failed += result.status == "failed"
+            print(f"gradline: {result.run_dir}: {result.status}: {result.message}", file=sys.stderr)
+        elif result.status == "already":
+            print(f"gradline: {result.run_dir}: already synced", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _cmd_runs_ls(args: argparse.Namespace) -> int:
+    from gradline.api import Api
+
+    api = Api(base_url=args.base_url)
+    filters = orjson.loads(args.filters) if args.filters else None
+    runs = api.runs(args.path, filters=filters, order=args.order, per_page=min(args.limit, 200))
+    rows = []
+    for i, run in enumerate(runs):
+        if i >= args.limit:
+            break
+        rows.append(run)
+    if args.json:
+        sys.stdout.write(
+            orjson.dumps([r.to_dict() for r in rows], option=orjson.OPT_INDENT_2).decode() + "\n"
+        )
+        return 0
+    keys = [k.strip() for k in (args.summary or "").split(",") if k.strip()]
+    header = ["ID", "NAME", "STATE", "CREATED", *[k.upper() for k in keys]]
+    table = [header]
+    for run in rows:
+        created = (run.created_at or "")[:19].replace("T", " ")
+        table.append(
+            [
+                run.id,
+                run.name or "",
+                run.state or "",
+                created,
+                *[_short(run.summary.get(k)) for k in keys],
+            ]
+        )
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def _short(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return "" if value is None else str(value)
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from gradline.sync import find_run_dirs, is_synced
+
+    settings = settings_mod.load()
+    print(f"server:       {settings.base_url}")
+    print(f"config file:  {settings_mod.credentials_path()}")
+    print(f"API key:      {'set' if settings.api_key else 'not set (run `gradline login`)'}")
+    print(f"default team: {settings.entity or '-'}")
+    print(f"mode:         {settings.mode}")
+    print(f"run folder:   {settings.root_dir}")
+    if settings.api_key:
+        client = HttpClient(settings.base_url, settings.api_key, timeout=10.0)
+        try:
+            viewer = client.json("GET", "/api/v1/viewer")
+            print(
+                f"logged in as: {viewer.get('email')} (teams: "
+                f"{', '.join(t.get('slug', '?') for t in viewer.get('teams') or [])})"
+            )
+        except CommError as exc:
+            print(f"server check: {exc.message}")
+        finally:
+            client.close()
+    dirs = find_run_dirs(None, settings)
+    pending = [d for d in dirs if not is_synced(d)]
+    print(f"local runs:   {len(dirs)} ({len(pending)} not fully uploaded)")
+    for run_dir in pending[:20]:
+        print(f"  gradline sync {run_dir}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gradline", description="Gradline command line.")
+    sub = parser.add_subparsers(dest="command")
+
+    login = sub.add_parser("login", help="store an API key for this machine")
+    login.add_argument("key", nargs="?", help="API key (prompted for when omitted)")
+    login.add_argument("--host", help="server URL, e.g. https://gradline.example.com")
+    login.add_argument("--relogin", action="store_true", help="(accepted for W&B parity)")
+    login.add_argument("--no-verify", action="store_true", help="store without checking")
+    login.set_defaults(func=_cmd_login)
+
+    sync = sub.add_parser("sync", help="upload offline or unfinished runs")
+    sync.add_argument(
+        "paths",
+        nargs="*",
+        help="run directories or folders of them (default: every unsynced run under GRADLINE_DIR)",
+    )
+    sync.add_argument("--entity", help="team to upload to (default: the run's)")
+    sync.add_argument("--project", help="project to upload to (default: the run's)")
+    sync.add_argument("--base-url", help="server URL (default: configured or the run's)")
+    sync.add_argument("--force", action="store_true", help="re-send everything")
+    sync.add_argument(
+        "--include-synced", action="store_true", help="also look at runs already synced"
+    )
+    sync.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sync.set_defaults(func=_cmd_sync)
+
+    runs = sub.add_parser("runs", help="query runs")
+    runs_sub = runs.add_subparsers(dest="runs_command")
+    ls = runs_sub.add_parser("ls", help="list the runs of a project")
+    ls.add_argument("path", help="TEAM/PROJECT (or PROJECT for your default team)")
+    ls.add_argument("--filters", help='W&B-style JSON filters, e.g. \'{"state": "finished"}\'')
+    ls.add_argument("--order", default="-created_at", help="e.g. -summary_metrics.accuracy")
+    ls.add_argument("--limit", type=int, default=50)
+    ls.add_argument("--summary", help="comma-separated summary keys to show as columns")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    ls.add_argument("--base-url")
+    ls.set_defaults(func=_cmd_runs_ls)
+
+    status = sub.add_parser("status", help="configuration, login and unsynced runs")
+    status.set_defaults(func=_cmd_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except CommError as exc:
+        print(f"gradline: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

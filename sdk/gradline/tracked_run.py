@@ -314,7 +314,7 @@ class Run:
             stats = pipeline.engine.stats
             rejected = f", {stats.rejected} rejected" if stats.rejected else ""
             always(
-                f"gradline: run {self.name} {state}: {stats.accepted} points stored"
+                f"gradline: run {self.name} {state}: {stats.accepted} records stored"
                 f"{rejected}. {self.url}"
             )
 
@@ -530,8 +530,9 @@ def start_run(
             pipeline.connected = False
         else:
             pipeline.connected = True
-            system_start, console_offset = _apply_create_response(run, resp, config)
-            pipeline.console_seq = console_offset
+            system_start = _apply_create_response(run, resp)
+            if run.resumed:
+                pipeline.console_seq = _console_next(engine.client, info, resp)
     pipeline.start()
 
     for rel in _write_metadata_files(run, settings, run_dir):
@@ -559,12 +560,41 @@ def _default_entity(client: HttpClient, settings: Settings) -> str:
     return team
 
 
-def _apply_create_response(run: Run, resp: dict, config: Any) -> tuple[int, int]:
+def _console_next(client: HttpClient, info: RunInfo, resp: dict) -> int:
+    """The next console line index of a resumed run, so its lines continue the old ones
+    (the client numbers lines for exactly-once storage). Taken from the run JSON when the
+    server reports it, else found by probing the console route (O(log n) requests)."""
+    for key in ("console_next", "console_lines"):
+        if isinstance(resp.get(key), int):
+            return resp[key]
+    path = f"{info.run_path()}/console"
+
+    def has_line_at_or_after(offset: int) -> bool:
+        page = client.json("GET", path, params={"offset": offset, "limit": 1})
+        return bool((page or {}).get("lines"))
+
+    try:
+        if not has_line_at_or_after(0):
+            return 0
+        lo, hi = 0, 1  # invariant: a line exists at or after lo; find hi with none after
+        while has_line_at_or_after(hi):
+            lo, hi = hi, hi * 2
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if has_line_at_or_after(mid):
+                lo = mid
+            else:
+                hi = mid
+        return hi
+    except CommError:
+        return 0
+
+
+def _apply_create_response(run: Run, resp: dict) -> int:
     run._name = resp.get("name") or run._name
     run._url = resp.get("url") or None
     run.resumed = bool(resp.get("resumed"))
     system_start = 0
-    console_offset = 0
     if run.resumed:
         server_config = {
             k: v for k, v in (resp.get("config") or {}).items() if not k.startswith("_gradline")
@@ -583,10 +613,9 @@ def _apply_create_response(run: Run, resp: dict, config: Any) -> tuple[int, int]
         sys_steps = [v for k, v in high_water.items() if k.startswith("system/")]
         if sys_steps:
             system_start = int(max(sys_steps)) + 1
-        console_offset = int(resp.get("console_lines") or resp.get("console_offset") or 0)
-        if resp.get("tags") and not run._tags:
-            run._tags = tuple(resp["tags"])
-    return system_start, console_offset
+        if resp.get("tags"):
+            run._tags = tuple(dict.fromkeys([*resp["tags"], *run._tags]))
+    return system_start
 
 
 def _init_error(exc: CommError, run: Run, settings: Settings) -> str:

@@ -1,0 +1,5 @@
+import sys
+
+from gradline.cli import main
+
+sys.exit(main())

@@ -1,0 +1,39 @@
+"""Run by the SDK test harness in a subprocess: migrate the SDK test database and create
+the people, teams and API keys the tests use. Prints one JSON line."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import django
+import orjson
+
+
+def main() -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+    django.setup()
+    from django.core.management import call_command
+
+    from apps.accounts import services as account_services
+    from apps.teams import services as team_services
+
+    call_command("migrate", interactive=False, verbosity=0)
+    owner = account_services.user_signup(email="owner@sdk.example", password="sdk-pass-12345")
+    viewer = account_services.user_signup(email="viewer@sdk.example", password="sdk-pass-12345")
+    outsider = account_services.user_signup(email="other@sdk.example", password="sdk-pass-12345")
+    team = team_services.team_create(creator=owner, slug="sdk-team", name="SDK team")
+    # The product brief's samples read runs back from "my-project/my-project".
+    team_services.team_create(creator=owner, slug="my-project", name="My project")
+    team_services.membership_add(team=team, user=viewer, role="viewer")
+    team_services.team_create(creator=outsider, slug="other-team", name="Other team")
+    out = {}
+    for label, user in (("owner", owner), ("viewer", viewer), ("outsider", outsider)):
+        _, secret = account_services.api_key_create(user=user, name="sdk tests")
+        out[label] = secret
+    sys.stdout.write(orjson.dumps(out).decode() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
