@@ -17,11 +17,14 @@ from asgiref.sync import sync_to_async
 from django.core.files.storage import default_storage
 from django.db import OperationalError
 from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from psycopg_pool import PoolTimeout
 
 from apps.api.base import GradlineAPIView
 from apps.core.errors import DomainError, PermissionDenied, error_response
 from apps.runs import ingest, serializers, services
+from apps.runs import schema as sc
 from apps.runs.selectors import history
 from apps.runs.selectors import runs as run_selectors
 from apps.teams import roles
@@ -131,6 +134,7 @@ class RunsAPIView(GradlineAPIView):
 
 
 class RunListView(RunsAPIView):
+    @extend_schema(parameters=sc.RUN_QUERY_PARAMETERS, responses=sc.RunPageOut)
     def get(self, request, team, project):
         columns = _param_list(request, "columns")
         if columns:
@@ -172,6 +176,11 @@ class RunListView(RunsAPIView):
             body["total"] = page.total
         return json_response(body)
 
+    @extend_schema(
+        request=sc.RunIn,
+        responses={201: sc.RunCreatedOut, 200: sc.RunCreatedOut},
+        summary="Create a run, or resume one (creates the project on first use)",
+    )
     def post(self, request, team, project):
         if self.project is None and not self.scope.has(roles.PROJECTS_WRITE):
             raise PermissionDenied("Creating a project needs the 'projects:write' permission.")
@@ -194,14 +203,17 @@ class RunListView(RunsAPIView):
 
 
 class RunDetailView(RunsAPIView):
+    @extend_schema(responses=sc.RunDetailOut)
     def get(self, request, team, project, run):
         return json_response(serializers.run_out(self.get_run(run), detail=True))
 
+    @extend_schema(request=sc.RunPatchIn, responses=sc.RunDetailOut)
     def patch(self, request, team, project, run):
         updated = services.run_update(run=self.get_run(run), data=_json_body(request))
         updated.team, updated.project = self.team, self.project
         return json_response(serializers.run_out(updated, detail=True))
 
+    @extend_schema(responses={204: None}, summary="Delete (members: only their own runs)")
     def delete(self, request, team, project, run):
         services.run_delete(
             run=self.get_run(run), actor=request.user, permissions=self.scope.permissions
@@ -210,12 +222,14 @@ class RunDetailView(RunsAPIView):
 
 
 class RunHeartbeatView(RunsAPIView):
+    @extend_schema(request=None, responses=sc.StateOut)
     def post(self, request, team, project, run):
         updated = services.run_heartbeat(run=self.get_run(run))
         return json_response({"state": updated.state})
 
 
 class RunFinishView(RunsAPIView):
+    @extend_schema(request=sc.FinishIn, responses=sc.RunDetailOut)
     def post(self, request, team, project, run):
         updated = services.run_finish(run=self.get_run(run), data=_json_body(request))
         updated.team, updated.project = self.team, self.project
@@ -223,6 +237,11 @@ class RunFinishView(RunsAPIView):
 
 
 class RunIngestView(RunsAPIView):
+    @extend_schema(
+        request=sc.IngestIn,
+        responses={200: sc.IngestOut, 413: OpenApiResponse(description="Body too large")},
+        summary="Store a batch of points, system metrics, console lines, summary",
+    )
     def post(self, request, team, project, run):
         target = self.get_run(run)
         body = ingest.decode_body(request.body, request.headers.get("Content-Encoding", ""))
@@ -249,6 +268,7 @@ def _chart(view, request, run) -> dict:
 
 
 class RunHistoryView(RunsAPIView):
+    @extend_schema(parameters=sc.CHART_PARAMETERS, responses=sc.ChartOut)
     def get(self, request, team, project, run):
         return json_response(_chart(self, request, self.get_run(run)))
 
@@ -258,6 +278,13 @@ class ProjectHistoryView(RunsAPIView):
 
     MAX_RUNS = 100
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("runs", str, description="Comma-separated run ids."),
+            *sc.CHART_PARAMETERS,
+        ],
+        responses=sc.ChartsOut,
+    )
     def get(self, request, team, project):
         uids = _param_list(request, "runs") or []
         if not uids or len(uids) > self.MAX_RUNS:
@@ -269,6 +296,7 @@ class ProjectHistoryView(RunsAPIView):
 
 
 class RunScanView(RunsAPIView):
+    @extend_schema(parameters=sc.SCAN_PARAMETERS, responses=sc.ScanOut)
     def get(self, request, team, project, run):
         page = history.scan(
             self.team,
@@ -287,6 +315,10 @@ class RunScanView(RunsAPIView):
 class RunExportCsvView(RunsAPIView):
     """Full resolution, streamed: key,step,value,wall_time rows."""
 
+    @extend_schema(
+        parameters=sc.EXPORT_PARAMETERS,
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+    )
     def get(self, request, team, project, run):
         target = self.get_run(run)
         chunks = history.export_csv(self.team, target, _param_list(request, "keys"))
@@ -301,6 +333,10 @@ class RunExportCsvView(RunsAPIView):
 class RunExportParquetView(RunsAPIView):
     """Full resolution, streamed: a Parquet file with one row group per chunk."""
 
+    @extend_schema(
+        parameters=sc.EXPORT_PARAMETERS,
+        responses={(200, "application/vnd.apache.parquet"): OpenApiTypes.BINARY},
+    )
     def get(self, request, team, project, run):
         target = self.get_run(run)
         chunks = history.export_parquet(self.team, target, _param_list(request, "keys"))
@@ -313,6 +349,13 @@ class RunExportParquetView(RunsAPIView):
 
 
 class MetricKeyListView(RunsAPIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("prefix", str, description="Only keys starting with this."),
+            OpenApiParameter("include_system", bool, description="Include system/* keys."),
+        ],
+        responses=sc.KeysOut,
+    )
     def get(self, request, team, project):
         names = run_selectors.project_metric_keys(
             self.team,
@@ -333,12 +376,14 @@ def _file_chunks(name: str) -> Iterator[bytes]:
 
 
 class RunFileListView(RunsAPIView):
+    @extend_schema(responses=sc.FilesOut)
     def get(self, request, team, project, run):
         files = run_selectors.run_files(self.team, self.get_run(run))
         return json_response({"files": [serializers.file_out(f) for f in files]})
 
 
 class RunFileDetailView(RunsAPIView):
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request, team, project, run, path):
         record = run_selectors.run_file_get(self.team, self.get_run(run), path)
         filename = posixpath.basename(record.path).replace('"', "")
@@ -350,6 +395,11 @@ class RunFileDetailView(RunsAPIView):
             Content_Disposition=f'attachment; filename="{filename}"',
         )
 
+    @extend_schema(
+        request={"application/octet-stream": OpenApiTypes.BINARY},
+        responses={201: sc.FileOut},
+        summary="Upload (or replace) a file; the raw body is the content",
+    )
     def put(self, request, team, project, run, path):
         record = services.run_file_put(
             run=self.get_run(run),
@@ -359,12 +409,20 @@ class RunFileDetailView(RunsAPIView):
         )
         return json_response(serializers.file_out(record), status=201)
 
+    @extend_schema(responses={204: None})
     def delete(self, request, team, project, run, path):
         services.run_file_delete(run=self.get_run(run), path=path)
         return HttpResponse(status=204)
 
 
 class RunConsoleView(RunsAPIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("offset", int, description="First line index (default 0)."),
+            OpenApiParameter("limit", int, description="1-10000 lines (default 1000)."),
+        ],
+        responses=sc.ConsoleOut,
+    )
     def get(self, request, team, project, run):
         offset = _param_int(request, "offset", 0)
         limit = _param_int(request, "limit", 1000, 1, 10_000)

@@ -1,0 +1,228 @@
+"""OpenAPI shapes of the run-tracking API (drf-spectacular). Documentation only: the views
+build their JSON with apps/runs/serializers.py and orjson, never through these classes,
+so the hot paths pay nothing for them. docs/api.md has the prose and examples."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers as s
+
+
+class GitIn(s.Serializer):
+    commit = s.CharField(required=False)
+    remote = s.CharField(required=False)
+    diff = s.CharField(required=False)
+
+
+class RunIn(s.Serializer):
+    id = s.RegexField(r"^[a-z0-9_-]{1,64}$", required=False, help_text="Client-chosen run id.")
+    name = s.CharField(required=False, max_length=128)
+    config = s.JSONField(required=False)
+    tags = s.ListField(child=s.CharField(max_length=64), required=False)
+    notes = s.CharField(required=False)
+    group = s.CharField(required=False, max_length=128)
+    job_type = s.CharField(required=False, max_length=64)
+    host = s.CharField(required=False, max_length=255)
+    program = s.CharField(required=False, max_length=512)
+    args = s.ListField(child=s.JSONField(), required=False)
+    git = GitIn(required=False)
+    metadata = s.JSONField(required=False)
+    resume = s.ChoiceField(
+        choices=["allow", "must", "never"],
+        required=False,
+        allow_null=True,
+        help_text="allow: continue the run if it exists; must: it must exist (404 "
+        "otherwise); never/null: it must not exist (409 run_exists).",
+    )
+
+
+class RunPatchIn(s.Serializer):
+    name = s.CharField(required=False, max_length=128)
+    notes = s.CharField(required=False)
+    group = s.CharField(required=False, max_length=128)
+    job_type = s.CharField(required=False, max_length=64)
+    tags = s.ListField(child=s.CharField(max_length=64), required=False)
+    config = s.JSONField(required=False, help_text="Merged into the run's config.")
+    summary = s.JSONField(
+        required=False, help_text="User summary values; they override logged ones. null removes."
+    )
+
+
+class RunOut(s.Serializer):
+    id = s.CharField()
+    name = s.CharField()
+    state = s.ChoiceField(choices=["running", "finished", "failed", "crashed"])
+    user = s.EmailField(allow_null=True)
+    created_at = s.DateTimeField()
+    updated_at = s.DateTimeField()
+    heartbeat_at = s.DateTimeField()
+    finished_at = s.DateTimeField(allow_null=True)
+    exit_code = s.IntegerField(allow_null=True)
+    runtime = s.FloatField(help_text="Seconds from creation to finish (or last heartbeat).")
+    tags = s.ListField(child=s.CharField())
+    notes = s.CharField()
+    group = s.CharField()
+    job_type = s.CharField()
+    host = s.CharField()
+    config = s.JSONField()
+    summary = s.JSONField(help_text="Last value per logged key, overridden by user values.")
+
+
+class RunDetailOut(RunOut):
+    url = s.URLField()
+    project = s.CharField()
+    program = s.CharField()
+    args = s.ListField(child=s.JSONField())
+    git = s.JSONField()
+    metadata = s.JSONField()
+
+
+class RunCreatedOut(RunDetailOut):
+    resumed = s.BooleanField()
+    high_water = s.DictField(
+        child=s.IntegerField(), help_text="Last stored step per key (resume from here)."
+    )
+    last_step = s.IntegerField(allow_null=True, help_text="Max step over non-system keys.")
+
+
+class RunPageOut(s.Serializer):
+    results = RunOut(many=True, help_text="Only the requested `columns` when given.")
+    next_cursor = s.CharField(allow_null=True)
+    total = s.IntegerField(required=False)
+
+
+class FinishIn(s.Serializer):
+    exit_code = s.IntegerField(required=False, allow_null=True)
+    state = s.CharField(
+        required=False,
+        allow_null=True,
+        help_text='"finished" or "failed"; default: failed when exit_code is non-zero.',
+    )
+
+
+class StateOut(s.Serializer):
+    state = s.CharField()
+
+
+class IngestIn(s.Serializer):
+    points = s.ListField(
+        child=s.ListField(), required=False, help_text="[[key, step, value, wall_time], …]"
+    )
+    system = s.ListField(
+        child=s.ListField(), required=False, help_text="Like points; keys start with system/."
+    )
+    summary = s.JSONField(required=False)
+    config = s.JSONField(required=False)
+    console = s.ListField(
+        child=s.ListField(), required=False, help_text="[[stream, wall_time, line], …]"
+    )
+    console_offset = s.IntegerField(required=False, min_value=0)
+    heartbeat = s.BooleanField(required=False)
+
+
+class IngestErrorOut(s.Serializer):
+    index = s.IntegerField(allow_null=True)
+    part = s.CharField()
+    reason = s.CharField()
+
+
+class IngestOut(s.Serializer):
+    accepted = s.IntegerField()
+    duplicates = s.IntegerField()
+    rejected = s.IntegerField()
+    conflicts = s.IntegerField()
+    errors = IngestErrorOut(many=True)
+    metrics = s.JSONField()
+    console = s.JSONField()
+
+
+class SeriesOut(s.Serializer):
+    x_start = s.ListField(child=s.JSONField())
+    x_end = s.ListField(child=s.JSONField())
+    step_start = s.ListField(child=s.IntegerField())
+    step_end = s.ListField(child=s.IntegerField())
+    count = s.ListField(child=s.IntegerField())
+    min = s.ListField(child=s.JSONField())
+    max = s.ListField(child=s.JSONField())
+    mean = s.ListField(child=s.JSONField())
+    first = s.ListField(child=s.JSONField())
+    last = s.ListField(child=s.JSONField())
+
+
+class ChartOut(s.Serializer):
+    run = s.CharField()
+    x_axis = s.CharField()
+    bucket_width = s.IntegerField(allow_null=True)
+    series = s.DictField(child=SeriesOut())
+
+
+class ChartsOut(s.Serializer):
+    runs = ChartOut(many=True)
+
+
+class ScanOut(s.Serializer):
+    rows = s.ListField(child=s.JSONField())
+    next_cursor = s.CharField(allow_null=True)
+
+
+class KeysOut(s.Serializer):
+    keys = s.ListField(child=s.CharField())
+
+
+class FileOut(s.Serializer):
+    path = s.CharField()
+    size = s.IntegerField()
+    sha256 = s.CharField()
+    content_type = s.CharField()
+    updated_at = s.DateTimeField()
+
+
+class FilesOut(s.Serializer):
+    files = FileOut(many=True)
+
+
+class ConsoleLineOut(s.Serializer):
+    line = s.IntegerField()
+    stream = s.ChoiceField(choices=["stdout", "stderr"])
+    time = s.FloatField()
+    text = s.CharField()
+
+
+class ConsoleOut(s.Serializer):
+    lines = ConsoleLineOut(many=True)
+    next_offset = s.IntegerField()
+
+
+def _p(name: str, kind, description: str) -> OpenApiParameter:
+    return OpenApiParameter(name, kind, description=description)
+
+
+RUN_QUERY_PARAMETERS = [
+    _p("filters", str, "JSON filter (see docs/api.md): fields, $and/$or/$not, operators."),
+    _p("order", str, "e.g. -summary.loss, config.lr, -created_at (default)."),
+    _p("cursor", str, "next_cursor of the previous page."),
+    _p("page_size", int, "1-1000 (default 50)."),
+    _p("columns", str, "Comma-separated: name,state,config.lr,summary.loss,…"),
+    _p("with_total", bool, "Also count all matching runs."),
+    _p("state", str, "Shortcut filter."),
+    _p("tags", str, "Shortcut filter: any of these comma-separated tags."),
+    _p("group", str, "Shortcut filter."),
+    _p("job_type", str, "Shortcut filter."),
+    _p("user", str, "Shortcut filter: creator's e-mail."),
+]
+CHART_PARAMETERS = [
+    _p("keys", str, "Comma-separated metric keys (required)."),
+    _p("x_axis", str, "_step (default), _runtime, _timestamp or another key."),
+    _p("min_step", int, "First step (inclusive)."),
+    _p("max_step", int, "Last step (inclusive)."),
+    _p("buckets", int, "At most this many buckets, 1-10000 (default 1000)."),
+]
+SCAN_PARAMETERS = [
+    _p("keys", str, "Comma-separated keys (default: all non-system keys)."),
+    _p("min_step", int, "First step (inclusive)."),
+    _p("max_step", int, "Last step (inclusive)."),
+    _p("page_size", int, "Steps per page, 1-10000 (default 1000)."),
+    _p("cursor", str, "next_cursor of the previous page."),
+    _p("require_all", bool, "Only rows where every requested key has a value."),
+]
+EXPORT_PARAMETERS = [_p("keys", str, "Comma-separated keys (default: all non-system keys).")]
