@@ -102,7 +102,13 @@ def team_delete(*, team: Team) -> None:
 
 
 def _free_personal_slug(email: str) -> str:
-    base = slugify(email.split("@")[0])[:50].strip("-") or "user"
+    """A free slug from the email's local part ("ada.lovelace" -> "ada-lovelace").
+
+    slugify() alone keeps "_" and drops ".", and "_" does not match SLUG_RE, so the
+    team's pages would be unreachable; collapse every other character to a dash.
+    """
+    local = slugify(email.split("@")[0].replace(".", "-").replace("+", "-"))
+    base = re.sub(r"[^a-z0-9]+", "-", local)[:50].strip("-") or "user"
     if base in RESERVED_SLUGS:
         base = f"{base}-team"
     candidate = base
