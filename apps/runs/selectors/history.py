@@ -175,9 +175,12 @@ def _bucket_rows(run_id: int, key_ids: list[int], lo: int, hi: int, shift: int) 
         params += [run_id, key_ids, *params_r]
     if raw_conds:
         selects.append(
-            "SELECT key_id, step, 1, CASE WHEN value = 'NaN' THEN 1 ELSE 0 END, "
-            "CASE WHEN value = 'NaN' THEN 0 ELSE value END, NULLIF(value, 'NaN'), "
-            "NULLIF(value, 'NaN'), step, value, step, value, wall_time, wall_time "
+            "SELECT key_id, step AS s, 1::bigint AS count, "
+            "CASE WHEN value = 'NaN' THEN 1 ELSE 0 END::bigint AS nan_count, "
+            "CASE WHEN value = 'NaN' THEN 0 ELSE value END AS sum, "
+            "NULLIF(value, 'NaN') AS min, NULLIF(value, 'NaN') AS max, "
+            "step AS first_step, value AS first, step AS last_step, value AS last, "
+            "wall_time AS wall_min, wall_time AS wall_max "
             "FROM runs_point WHERE run_id = %s AND key_id = ANY(%s) AND ("
             + " OR ".join(raw_conds)
             + ")"
