@@ -378,9 +378,11 @@ class Run:
         pandas: bool = True,
         stream: str = "default",
     ) -> Any:
-        """Sampled history: at most about `samples` rows, each a real logged point (the
-        last one of its step bucket; buckets keep exact min/max server side). Returns a
-        pandas DataFrame when pandas is installed and pandas=True, else a list of dicts."""
+        """Sampled history: rows that have all `keys` (plus `x_axis`). A run with at most
+        `samples` such rows returns them all; a longer one about `samples` rows, each a
+        real logged point (the last of its step bucket; the server keeps exact min/max per
+        bucket). A pandas DataFrame when pandas is installed and pandas=True, else a list
+        of dicts."""
         if keys is None:
             if stream == "system":
                 keys = sorted(k for k in self.summary if k.startswith("system/"))
@@ -393,7 +395,18 @@ class Run:
             keys = keys[:100]
         if not keys:
             return _frame([], pandas)
-        params = {"keys": ",".join(keys), "buckets": max(1, min(int(samples), 10000))}
+        samples = max(1, min(int(samples), 10000))
+        wanted_keys = list(keys)
+        if x_axis not in ("_step", "_runtime", "_timestamp", None) and x_axis not in keys:
+            wanted_keys.append(x_axis)
+        page = self._api.client.json(
+            "GET",
+            f"{self._url}/scan",
+            params={"keys": ",".join(wanted_keys), "page_size": samples, "require_all": "true"},
+        )
+        if page.get("next_cursor") is None:  # it all fits: exact rows, no sampling
+            return _frame(page.get("rows", []), pandas)
+        params = {"keys": ",".join(keys), "buckets": samples}
         if x_axis not in ("_step", None):
             params["x_axis"] = x_axis
         data = self._api.client.json("GET", f"{self._url}/history", params=params)

@@ -274,6 +274,11 @@ class Run:
         finished (or failed for a non-zero exit code). Never raises on network trouble."""
         if self._finished:
             return
+        # Capture ends first, so a last partial console line still belongs to the run.
+        if self._monitor is not None:
+            self._monitor.stop()
+        if self._console is not None:
+            self._console.stop()
         self._flush_pending()
         self._finished = True
         from gradline import _clear_current
@@ -281,10 +286,6 @@ class Run:
         _clear_current(self)
         if self.mode == "disabled":
             return
-        if self._monitor is not None:
-            self._monitor.stop()
-        if self._console is not None:
-            self._console.stop()
         code = int(exit_code) if exit_code is not None else 0
         state = "finished" if code == 0 else "failed"
         self._buffer.append((SAVE_END,))
@@ -455,6 +456,13 @@ def start_run(
     root = settings.root_dir
     run_dir = root / f"{prefix}-{stamp}-{run.id}"
     try:
+        root.mkdir(parents=True, exist_ok=True)
+        for n in range(2, 1000):  # a resumed run in the same second gets a fresh folder
+            try:
+                run_dir.mkdir()
+                break
+            except FileExistsError:
+                run_dir = root / f"{prefix}-{stamp}-{run.id}-{n}"
         (run_dir / FILES_DIR).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create the run directory {run_dir}: {exc}") from exc
@@ -515,7 +523,7 @@ def start_run(
                 pipeline.abort()
                 run._release_lock()
                 _remove_tree(run_dir)
-                raise UsageError(_init_error(exc, run, settings)) from None
+                raise UsageError(_init_error(exc, run, settings, resume)) from None
             if not settings.offline_fallback:
                 pipeline.abort()
                 run._release_lock()
@@ -618,7 +626,7 @@ def _apply_create_response(run: Run, resp: dict) -> int:
     return system_start
 
 
-def _init_error(exc: CommError, run: Run, settings: Settings) -> str:
+def _init_error(exc: CommError, run: Run, settings: Settings, resume: str | None) -> str:
     where = f"{run.entity}/{run.project}"
     if exc.status == 401:
         return (
@@ -628,7 +636,7 @@ def _init_error(exc: CommError, run: Run, settings: Settings) -> str:
     if exc.status == 403:
         return f"this API key may not create runs in {where} (HTTP 403: {exc.message})"
     if exc.status == 404:
-        if exc.code == "run_not_found" or "run" in (exc.message or "").lower():
+        if resume == "must" and "resume" in (exc.message or ""):
             return f"run {run.id} does not exist in {where}, and resume='must' was given"
         return f"{where} was not found on {settings.base_url} ({exc.message})"
     if exc.status == 409:

@@ -89,7 +89,10 @@ class Backoff:
 
 
 class HttpClient:
-    """Not shared between threads: each thread that talks to the server has its own."""
+    """Not shared between threads: each thread that talks to the server has its own.
+
+    Bodies are gzipped only where asked (compress=True: the ingest route); the other
+    routes read plain JSON."""
 
     def __init__(self, base_url: str, api_key: str | None, timeout: float = 30.0):
         self.base_url = base_url.rstrip("/")
@@ -117,7 +120,7 @@ class HttpClient:
         data: bytes | None = None,
         params: dict | None = None,
         timeout: float | None = None,
-        compress: bool = True,
+        compress: bool = False,
         headers: dict | None = None,
         stream: bool = False,
     ) -> requests.Response:

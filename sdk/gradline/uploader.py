@@ -237,7 +237,9 @@ class Uploader:
 
     def _post_ingest(self, body: dict, depth: int = 0) -> None:
         try:
-            resp = self.client.json("POST", f"{self.info.run_path()}/ingest", json=body)
+            resp = self.client.json(
+                "POST", f"{self.info.run_path()}/ingest", json=body, compress=True
+            )
         except CommError as exc:
             too_big = exc.status == 413 or (exc.status == 400 and exc.code == "too_many_points")
             if too_big:

@@ -1,0 +1,205 @@
+"""A real Gradline server for SDK tests: its own PostgreSQL database (migrated and seeded
+by tests/sdk/bootstrap_server.py) and uvicorn subprocesses that tests may SIGKILL and
+restart. No HTTP is mocked anywhere in tests/sdk."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import orjson
+import psycopg
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.05, what: str = "condition"):
+    """Poll `predicate` until it returns a truthy value (returned) or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class TestDatabase:
+    """A database of its own on the PostgreSQL the Django test settings point at."""
+
+    def __init__(self, name: str):
+        from django.conf import settings
+
+        db = settings.DATABASES["default"]
+        self.name = name
+        self.params = {
+            "host": db["HOST"] or "127.0.0.1",
+            "port": db["PORT"] or "5432",
+            "user": db["USER"],
+            "password": db["PASSWORD"],
+        }
+
+    def _admin(self):
+        return psycopg.connect(dbname="postgres", autocommit=True, **self.params)
+
+    @property
+    def url(self) -> str:
+        p = self.params
+        auth = quote(p["user"]) + (f":{quote(p['password'])}" if p["password"] else "")
+        host = p["host"]
+        if host.startswith("/"):  # a socket directory
+            return f"postgresql://{auth}@/{self.name}?host={quote(host)}&port={p['port']}"
+        return f"postgresql://{auth}@{host}:{p['port']}/{self.name}"
+
+    def create(self) -> None:
+        with self._admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{self.name}"')
+
+    def drop(self) -> None:
+        with self._admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with psycopg.connect(dbname=self.name, **self.params) as conn:
+            return conn.execute(sql, params).fetchall()
+
+
+class ServerProcess:
+    """`python -m config.serve --no-migrate` on a fixed port; kill() is SIGKILL."""
+
+    def __init__(self, db: TestDatabase, var_dir: Path, port: int | None = None):
+        self.db = db
+        self.var_dir = var_dir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.log_path = var_dir / f"server-{self.port}.log"
+        self.restarts = 0
+
+    def env(self) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADLINE_", "WANDB_"))}
+        env.update(
+            DJANGO_SETTINGS_MODULE="config.settings.test",
+            DATABASE_URL=self.db.url,
+            GRADLINE_VAR_DIR=str(self.var_dir),
+            PUBLIC_BASE_URL=self.url,
+            RATE_LIMIT_API_KEY="1000000/60",
+            LOG_LEVEL="WARNING",
+            PYTHONUNBUFFERED="1",
+        )
+        env.pop("REDIS_URL", None)  # in-process channel layer and eager tasks
+        return env
+
+    def start(self, wait: bool = True) -> ServerProcess:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the subprocess
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "config.serve", "--no-migrate", "--host", "127.0.0.1",
+             "--port", str(self.port)],
+            cwd=REPO, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        log.close()
+        if wait:
+            self.wait_ready()
+        return self
+
+    def ready(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(
+                f"server exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}"
+            )
+        try:
+            return requests.get(f"{self.url}/healthz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        wait_for(self.ready, timeout, interval=0.1, what=f"server on {self.url}")
+
+    def kill(self) -> None:
+        """SIGKILL: no graceful shutdown, in-flight requests die with it."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def restart(self) -> None:
+        self.kill()
+        self.restarts += 1
+        self.start()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+class Seed:
+    def __init__(self, data: dict):
+        self.owner_key = data["owner"]
+        self.viewer_key = data["viewer"]
+        self.outsider_key = data["outsider"]
+        self.team = "sdk-team"
+
+
+def bootstrap(db: TestDatabase, var_dir: Path) -> Seed:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADLINE_", "WANDB_"))}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings.test", DATABASE_URL=db.url,
+               GRADLINE_VAR_DIR=str(var_dir))  # fmt: skip
+    env.pop("REDIS_URL", None)
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.sdk.bootstrap_server"],
+        cwd=REPO, env=env, capture_output=True, timeout=300, check=False,
+    )  # fmt: skip
+    if out.returncode != 0:
+        raise AssertionError(f"bootstrap failed:\n{out.stderr.decode()[-4000:]}")
+    return Seed(orjson.loads(out.stdout.decode().strip().splitlines()[-1]))
+
+
+class BlackHole:
+    """A TCP listener that accepts connections and never answers (a hung server)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._conns: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self._conns.append(conn)  # held open, never read, never answered
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        for conn in self._conns:
+            conn.close()
+        self.sock.close()
