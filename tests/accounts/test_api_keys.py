@@ -146,7 +146,7 @@ def test_service_account_cannot_make_its_own_keys(admin_user, team):
 
 
 def test_key_list_is_paginated(admin_user, team):
-    for n in range(5):
+    for _ in range(5):
         make_key(admin_user)
     client = _session(admin_user)
     first = client.get("/api/v1/keys?limit=2").json()

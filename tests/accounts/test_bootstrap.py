@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from rest_framework.test import APIClient
 
 from apps.accounts.models import ApiKey, User
 from apps.teams.models import Membership, Team
+from tests.child_process import child_env
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -142,17 +142,7 @@ def test_another_users_personal_team_is_refused(monkeypatch):
 @pytest.mark.django_db(transaction=True)
 def test_command_line_prints_only_the_key_on_stdout():
     """The real command in a subprocess against this test database, twice."""
-    from django.db import connection
-
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": (
-            f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT'] or 5432}"
-            f"/{db['NAME']}"
-        ),
-    }
+    env = child_env()
     keys = []
     for _ in range(2):
         result = subprocess.run(

@@ -5,24 +5,23 @@ processes."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 from rest_framework.test import APIClient
 
 from apps.teams.models import AuditEvent
+from tests.child_process import child_env
 from tests.factories import UserFactory, make_key
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct-horse-battery-staple"
 
 
-def _login(client, email, password="wrong", ip="10.0.0.1"):
+def _login(client, email, password="wrong", ip="10.0.0.1"):  # noqa: S107
     return client.post("/accounts/login/", {"login": email, "password": password}, REMOTE_ADDR=ip)
 
 
@@ -125,16 +124,7 @@ def test_login_limit_is_shared_between_processes_through_redis(client, settings)
         pytest.skip("REDIS_URL is not set: the cache is per process (LocMemCache)")
     assert "RedisCache" in settings.CACHES["default"]["BACKEND"]
     settings.RATE_LIMIT_LOGIN = "3/60"
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        # The child uses this test database (its own test settings would pick another).
-        "DATABASE_URL": (
-            f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT'] or 5432}"
-            f"/{db['NAME']}"
-        ),
-    }
+    env = child_env()  # the child uses this test database
     child = subprocess.run(
         [sys.executable, "-c", _CHILD, json.dumps(settings.CACHES), "3/60", "3"],
         cwd=ROOT,
