@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from config.env import (
     BASE_DIR,
     VAR_DIR,
@@ -146,7 +148,10 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = VAR_DIR / "media"
 STORAGES = {
     "default": {
-        "BACKEND": env_str("FILE_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")
+        "BACKEND": env_str("FILE_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"),
+        # Backend keyword arguments as JSON, e.g. for django-storages' S3Storage
+        # {"bucket_name": "gradline", "region_name": "eu-west-1"} (docs/operations.md).
+        "OPTIONS": json.loads(env_str("FILE_STORAGE_OPTIONS") or "{}"),
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
