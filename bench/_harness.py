@@ -344,6 +344,14 @@ class GradlineServer:
             raise RuntimeError(f"bootstrap failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
         return key
 
+    def shell(self, snippet: str, timeout: float = 300) -> dict[str, str]:
+        """Run Python in `manage.py shell` against the server's database; its name=value
+        lines. Used to time selectors in-process (no HTTP, auth or JSON encoding)."""
+        proc = self._manage("shell", "-c", snippet, timeout=timeout)
+        if proc.returncode != 0:
+            raise RuntimeError(f"manage.py shell failed:\n{proc.stderr[-3000:]}")
+        return parse_lines(proc.stdout)
+
     def sql(self, query: str, params=None):
         """Run a read query on the server's database (for checks, not for timing)."""
         import psycopg

@@ -3,7 +3,7 @@
     .venv/bin/python bench/ingest.py [--procs 4] [--points-per-proc 500000] [--batch 10000]
 
 In one invocation, with the same number of client processes each time:
-  gradline  POST .../runs/<run>/ingest, orjson + gzip bodies of `--batch` points
+  gradline  POST .../runs/<run>/ingest, orjson + gzip (level 1) bodies of `--batch` points
             ([key, step, value, wall_time] over `--keys` keys), as the SDK sends them;
             each client owns one run and waits for each answer (like the SDK's uploader).
   copy      PostgreSQL binary COPY of the same points straight into an equivalent table
@@ -166,29 +166,22 @@ def measure_gradline(args) -> dict:
 
 
 def _stored_points(server) -> int | None:
-    """Count the rows of the server's points table (found by its key columns), if any."""
-    tables = server.sql(
-        "SELECT table_name FROM information_schema.columns WHERE table_schema = 'public' "
-        "GROUP BY table_name "
-        "HAVING array_agg(column_name::text) @> ARRAY['run_id','key_id','step','value']"
-    )
-    tables = [t[0] for t in tables if t[0] != COPY_TABLE]
-    if len(tables) != 1:
-        return None
-    return server.sql(f'SELECT count(*) FROM "{tables[0]}"')[0][0]
+    """Rows in the server's points table (runs_point), or None when it has another name."""
+    found = server.sql("SELECT to_regclass('public.runs_point') IS NOT NULL")[0][0]
+    return server.sql("SELECT count(*) FROM runs_point")[0][0] if found else None
 
 
 # -- PostgreSQL COPY ceiling --------------------------------------------------------
 
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
-_ROW = struct.Struct("!hiqiiiqidid")  # 5 fields: int8 run, int4 key, int8 step, float8 x2
+_ROW = struct.Struct("!hiqiqiqidid")  # 5 fields: int8 run, int8 key, int8 step, float8 x2
 
 
 def _copy_payload(run_id: int, rows) -> bytes:
     pack = _ROW.pack
     parts = [_COPY_HEADER]
     parts.extend(
-        pack(5, 8, run_id, 4, key, 8, step, 8, value, 8, wall) for key, step, value, wall in rows
+        pack(5, 8, run_id, 8, key, 8, step, 8, value, 8, wall) for key, step, value, wall in rows
     )
     parts.append(struct.pack("!h", -1))
     return b"".join(parts)
@@ -219,16 +212,24 @@ def _copy_client(dsn, args, index, barrier, results):
 
 
 def measure_copy(args, database: str) -> dict:
+    COPY_DDL = (
+        f"CREATE TABLE {COPY_TABLE} (run_id bigint NOT NULL, key_id bigint NOT NULL, "
+        "step bigint NOT NULL, value double precision NOT NULL, "
+        "wall_time double precision NOT NULL, PRIMARY KEY (run_id, key_id, step))"
+        + (" PARTITION BY HASH (run_id)" if args.copy_partitions else "")
+    )
     import psycopg
 
     dsn = db_url(database)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {COPY_TABLE}")
-        conn.execute(
-            f"CREATE TABLE {COPY_TABLE} (run_id bigint NOT NULL, key_id integer NOT NULL, "
-            "step bigint NOT NULL, value double precision NOT NULL, "
-            "wall_time double precision NOT NULL, PRIMARY KEY (run_id, key_id, step))"
-        )
+        conn.execute(COPY_DDL)
+        if args.copy_partitions:
+            for i in range(args.copy_partitions):
+                conn.execute(
+                    f"CREATE TABLE {COPY_TABLE}_p{i} PARTITION OF {COPY_TABLE} "
+                    f"FOR VALUES WITH (MODULUS {args.copy_partitions}, REMAINDER {i})"
+                )
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(args.procs)
     manager = ctx.Manager()
@@ -290,9 +291,15 @@ def main(argv=None) -> int:
     parser.add_argument("--procs", type=int, default=4, help="client processes for every system")
     parser.add_argument("--points-per-proc", type=int, default=500_000)
     parser.add_argument(
-        "--batch", type=int, default=10_000, help="points per Gradline request / COPY"
+        "--batch", type=int, default=20_000, help="points per request / COPY (SDK batch_max_points)"
     )
     parser.add_argument("--keys", type=int, default=10)
+    parser.add_argument(
+        "--copy-partitions",
+        type=int,
+        default=16,
+        help="hash partitions of the COPY table (runs_point has 16; 0 = plain table)",
+    )
     parser.add_argument("--gzip-level", type=int, default=1)
     parser.add_argument("--server-workers", type=int, default=2, help="Gradline uvicorn workers")
     parser.add_argument("--max-seconds", type=float, default=120, help="cap per client")
