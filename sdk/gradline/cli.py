@@ -87,11 +87,12 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         return 0
     failed = 0
     for result in results:
-        if result.status in ("failed", "active"):
-            failed += result.status == "failed"
-            print(f"gradline: {result.run_dir}: {result.status}: {result.message}", file=sys.stderr)
-        elif result.status == "already":
-            print(f"gradline: {result.run_dir}: already synced", file=sys.stderr)
+        failed += result.status == "failed"
+        where = f" {result.url}" if result.url and result.status == "synced" else ""
+        print(
+            f"gradline: {result.run_dir}: {result.status}: {result.message}{where}",
+            file=sys.stderr,
+        )
     return 1 if failed else 0
 
 

@@ -127,13 +127,10 @@ class Progress:
             self.stream.write(f"\r{self.label} [{bar}] {frac * 100:5.1f}%")
             self.stream.flush()
 
-    def close(self, message: str) -> None:
-        if not self.enabled:
-            return
+    def close(self) -> None:
         if self.tty:
             self.stream.write("\r\x1b[K")
-        self.stream.write(f"{self.label} {message}\n")
-        self.stream.flush()
+            self.stream.flush()
 
 
 def sync_dir(
@@ -267,7 +264,7 @@ def _sync_locked(
                     "PUT", f"{info.run_path()}/files/{HISTOGRAM_FILE}", data=fh, compress=False
                 )
     except CommError as exc:
-        bar.close(f"failed: {exc.message}")
+        bar.close()
         result.status = "failed"
         result.message = exc.message
         _fill_stats(result, engine)
@@ -280,7 +277,7 @@ def _sync_locked(
     result.message = f"{engine.stats.accepted} stored, {engine.stats.duplicates} already there" + (
         f", {engine.stats.rejected} rejected" if engine.stats.rejected else ""
     )
-    bar.close(f"done: {result.message}" + (f" — {result.url}" if result.url else ""))
+    bar.close()
     return result
 
 

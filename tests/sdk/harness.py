@@ -109,10 +109,21 @@ class ServerProcess:
     def start(self, wait: bool = True) -> ServerProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the subprocess
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "config.serve", "--no-migrate", "--host", "127.0.0.1",
-             "--port", str(self.port)],
-            cwd=REPO, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "config.serve",
+                "--no-migrate",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            cwd=REPO,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         log.close()
         if wait:
             self.wait_ready()
@@ -162,13 +173,20 @@ class Seed:
 
 def bootstrap(db: TestDatabase, var_dir: Path) -> Seed:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADLINE_", "WANDB_"))}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings.test", DATABASE_URL=db.url,
-               GRADLINE_VAR_DIR=str(var_dir))  # fmt: skip
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+        DATABASE_URL=db.url,
+        GRADLINE_VAR_DIR=str(var_dir),
+    )
     env.pop("REDIS_URL", None)
     out = subprocess.run(
         [sys.executable, "-m", "tests.sdk.bootstrap_server"],
-        cwd=REPO, env=env, capture_output=True, timeout=300, check=False,
-    )  # fmt: skip
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
     if out.returncode != 0:
         raise AssertionError(f"bootstrap failed:\n{out.stderr.decode()[-4000:]}")
     return Seed(orjson.loads(out.stdout.decode().strip().splitlines()[-1]))
@@ -203,3 +221,92 @@ class BlackHole:
         for conn in self._conns:
             conn.close()
         self.sock.close()
+
+
+class FaultProxy:
+    """A real HTTP proxy in front of a server that can misbehave on purpose, per request:
+
+    - "lose_request": close the connection without forwarding (the server never saw it)
+    - "lose_response": forward, let the server store it, then close without answering
+    - "duplicate": forward the request twice, answer with the second response
+    - "blackhole": accept the request and never answer (until the mode changes)
+    Faults are taken from `faults` (a queue, one per request); `mode` applies when empty.
+    """
+
+    def __init__(self, upstream: str):
+        import collections
+        import http.server
+
+        self.upstream = upstream.rstrip("/")
+        self.faults: collections.deque = collections.deque()
+        self.mode: str | None = None
+        self.requests = 0
+        self._release = threading.Event()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _handle(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                proxy.requests += 1
+                fault = proxy.faults.popleft() if proxy.faults else proxy.mode
+                if fault == "blackhole":
+                    proxy._release.wait(600)
+                    self.close_connection = True
+                    return
+                if fault == "lose_request":
+                    self.close_connection = True
+                    return
+                resp = proxy._forward(self.command, self.path, self.headers, body)
+                if fault == "duplicate":
+                    resp = proxy._forward(self.command, self.path, self.headers, body)
+                if fault == "lose_response" or resp is None:
+                    self.close_connection = True
+                    return
+                self.send_response(resp.status_code)
+                for key in ("Content-Type", "Retry-After"):
+                    if key in resp.headers:
+                        self.send_header(key, resp.headers[key])
+                self.send_header("Content-Length", str(len(resp.content)))
+                self.end_headers()
+                self.wfile.write(resp.content)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._session = threading.local()
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    def _forward(self, method, path, headers, body):
+        session = getattr(self._session, "s", None)
+        if session is None:
+            session = self._session.s = requests.Session()
+        keep = {
+            k: v
+            for k, v in headers.items()
+            if k.lower() in ("authorization", "content-type", "content-encoding")
+        }
+        try:
+            return session.request(
+                method, self.upstream + path, data=body, headers=keep, timeout=60
+            )
+        except requests.RequestException:
+            return None
+
+    def release_blackhole(self) -> None:
+        self.mode = None
+        self._release.set()
+
+    def close(self) -> None:
+        self._release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
