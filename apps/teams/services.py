@@ -13,7 +13,7 @@ from django.utils.text import slugify
 
 from apps.accounts import services as account_services
 from apps.accounts.models import ApiKey, User
-from apps.core.errors import Conflict, DomainError, NotFound
+from apps.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from apps.teams import audit
 from apps.teams.models import Invitation, Membership, ServiceAccount, Team
 from apps.teams.roles import ADMIN, ROLE_PERMISSIONS
@@ -71,6 +71,9 @@ def validate_role(role: str) -> str:
 
 @transaction.atomic
 def team_create(*, creator: User, slug: str, name: str = "", is_personal: bool = False) -> Team:
+    if creator.is_service_account:
+        # A service account is a member of exactly one team, by design.
+        raise PermissionDenied("Service accounts cannot create teams.", code="service_account")
     validate_slug(slug)
     try:
         with transaction.atomic():
