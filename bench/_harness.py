@@ -51,6 +51,11 @@ def emit(name: str, value) -> None:
     print(f"{name}={value}", flush=True)
 
 
+def emit_load(phase: str) -> None:
+    """The 1-minute load average at this point: the machine is shared, so say how busy."""
+    emit(f"loadavg_{phase}", round(os.getloadavg()[0], 2))
+
+
 def note(text: str) -> None:
     """Human-readable context, prefixed so parsers can skip it."""
     print(f"# {text}", file=sys.stderr, flush=True)
@@ -356,8 +361,9 @@ class GradlineServer:
         """Run a read query on the server's database (for checks, not for timing)."""
         import psycopg
 
-        with psycopg.connect(db_url(self.db_name)) as conn:
-            return conn.execute(query, params).fetchall()
+        with psycopg.connect(db_url(self.db_name), autocommit=True) as conn:
+            cur = conn.execute(query, params)
+            return cur.fetchall() if cur.description else []
 
     def dump_log(self, lines: int = 30) -> None:
         with contextlib.suppress(Exception):

@@ -37,6 +37,7 @@ from _harness import (
     Http,
     MlflowServer,
     emit,
+    emit_load,
     median,
     note,
     peers_available,
@@ -229,6 +230,7 @@ def main(argv=None) -> int:
     emit("gradline_history_points", args.points)
     results: dict = {}
     if "gradline" not in args.skip:
+        emit_load("gradline")
         try:
             results.update(measure_gradline(args))
         except Exception as exc:
@@ -242,6 +244,7 @@ def main(argv=None) -> int:
                 f"MLflow reads a {args.mlflow_points}-point series, not {args.points}: "
                 "its history read is linear in the series length (~6 s per 100,000 points)"
             )
+        emit_load("mlflow")
         with MlflowServer(workers=1) as server:
             peer = run_peer(
                 [

@@ -38,6 +38,7 @@ from _harness import (
     MlflowServer,
     db_url,
     emit,
+    emit_load,
     note,
     peers_available,
     run_peer,
@@ -318,6 +319,7 @@ def main(argv=None) -> int:
     results: dict = {}
     gradline_db = None
     if "gradline" not in args.skip:
+        emit_load("gradline")
         try:
             results.update(measure_gradline(args))
         except Exception as exc:  # report and go on with the peers
@@ -328,6 +330,7 @@ def main(argv=None) -> int:
     if "copy" not in args.skip:
         from _harness import fresh_database
 
+        emit_load("copy")
         with fresh_database("bench_copy") as gradline_db:
             copy = measure_copy(args, gradline_db)
         results.update(copy)
@@ -340,6 +343,7 @@ def main(argv=None) -> int:
         ):
             if skip in args.skip:
                 continue
+            emit_load(prefix)
             peer = measure_mlflow(args, workers)
             for name, value in peer.items():
                 key = (

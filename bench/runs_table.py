@@ -7,11 +7,16 @@ summary metrics. The query: config optimizer == "adam" AND summary acc > 0.5, or
 summary loss ascending, first 50 rows; both answers are checked against the expected
 run names computed in Python.
 
-Gradline load: through the API (`POST runs` with the config, then one `ingest` per run
-with the 10 metrics as points at step 0, so the summaries come from the ingest path),
-from `--procs` client processes. Query: `GET .../runs` with the filter, order and
-limit=50, timed `--repeats` times on a kept-alive connection after a warm-up; the median
-of the Server-Timing header when sent (gradline_runs_timing=server), else client wall time.
+Gradline load: the first `--api-runs` runs (default 1,000) through the API (`POST runs`
+with the config, then one `ingest` per run with the 10 metrics as points at step 0, so the
+summaries come from the ingest path) from `--procs` client processes, timed
+(gradline_runs_api_load_runs_per_s); the rest through a fast path, one ORM bulk_create of
+Run rows with the same config and summary (`--api-runs 10000` loads all through the API:
+~20,000 requests, several minutes on this machine). gradline_runs_load says which.
+Query: `GET .../runs` with the filter, order and page_size=50, timed `--repeats` times on
+a kept-alive connection after a warm-up; the median of the Server-Timing header when sent
+(gradline_runs_timing=server), else client wall time; runs_query() is also timed
+in-process (gradline_runs_query_selector_ms: SQL + row building, no HTTP).
 
 MLflow load: a fast path (creating 10,000 runs through its REST API would take ~20,000
 requests at ~12-50 ms each): one COPY per table into the schema its own server migrated
@@ -39,6 +44,7 @@ from _harness import (
     MlflowServer,
     db_url,
     emit,
+    emit_load,
     median,
     note,
     peers_available,
@@ -95,6 +101,55 @@ def _load_client(url, api_key, project_path, runs, results, index):
         http.close()
 
 
+ORM_LOAD_SNIPPET = """
+import sys, time
+sys.path.insert(0, {bench!r})
+from _runs_data import make_runs
+from datetime import timedelta
+from django.utils import timezone
+from apps.accounts.models import User
+from apps.projects.services import project_get_or_create
+from apps.runs.models import Run
+from apps.teams.models import Team
+team = Team.objects.get(slug={team!r})
+user = User.objects.get(email="bench@example.com")
+project = project_get_or_create(team=team, name={project!r}, actor=user)
+t0 = time.perf_counter()
+now = timezone.now()
+rows = [
+    Run(team=team, project=project, uid=r["name"], name=r["name"], config=r["config"],
+        summary=r["summary"], state="finished", created_by=user,
+        created_at=now - timedelta(seconds={runs} - i), updated_at=now)
+    for i, r in enumerate(make_runs({runs})) if i >= {skip}
+]
+Run.objects.for_team(team).bulk_create(rows, batch_size=2000)
+print(f"gradline_runs_orm_load_s={{time.perf_counter() - t0:.3f}}")
+print(f"gradline_runs_orm_loaded={{len(rows)}}")
+"""
+
+
+QUERY_SNIPPET = """
+import statistics, time
+import orjson
+from apps.projects.models import Project
+from apps.runs import serializers
+from apps.runs.selectors import runs as run_selectors
+from apps.teams.models import Team
+team = Team.objects.get(slug={team!r})
+project = Project.objects.for_team(team).get(name={project!r})
+filters = orjson.loads({filters!r})
+times = []
+for i in range({repeats} + 1):
+    t0 = time.perf_counter()
+    page = run_selectors.runs_query(team, project, filters=filters, order={order!r}, cursor=None,
+                                    page_size={page}, with_total=False)
+    body = [serializers.run_out(run) for run in page.runs]
+    if i:
+        times.append((time.perf_counter() - t0) * 1000)
+print(f"gradline_runs_query_selector_ms={{statistics.median(times):.3f}}")
+"""
+
+
 def _names(answer) -> list[str]:
     rows = answer.get("runs") or answer.get("results") or answer.get("items") or []
     return [row.get("name") for row in rows]
@@ -109,6 +164,7 @@ def measure_gradline(args) -> dict:
         ctx = mp.get_context("spawn")
         manager = ctx.Manager()
         results = manager.dict()
+        api_runs = runs[: args.api_runs]
         start = time.perf_counter()
         procs = [
             ctx.Process(
@@ -117,7 +173,7 @@ def measure_gradline(args) -> dict:
                     server.url,
                     server.api_key,
                     server.project_path,
-                    runs[i :: args.procs],
+                    api_runs[i :: args.procs],
                     results,
                     i,
                 ),
@@ -135,8 +191,25 @@ def measure_gradline(args) -> dict:
         errors = [r[1] for r in outcome.values() if r[0] == "error"]
         if errors or len(outcome) != args.procs:
             raise RuntimeError(f"loading runs failed: {errors or 'timed out'}")
-        out["gradline_runs_load_s"] = time.perf_counter() - start
-        out["gradline_runs_load"] = "api"
+        elapsed = time.perf_counter() - start
+        out["gradline_runs_api_loaded"] = len(api_runs)
+        out["gradline_runs_api_load_s"] = elapsed
+        out["gradline_runs_api_load_runs_per_s"] = len(api_runs) / elapsed if api_runs else 0
+        if len(api_runs) < len(runs):
+            out.update(
+                server.shell(
+                    ORM_LOAD_SNIPPET.format(
+                        bench=str(Path(__file__).resolve().parent),
+                        team=server.team,
+                        project=server.project,
+                        runs=args.runs,
+                        skip=len(api_runs),
+                    )
+                )
+            )
+            out["gradline_runs_load"] = f"api:{len(api_runs)}+orm:{len(runs) - len(api_runs)}"
+        else:
+            out["gradline_runs_load"] = "api"
         server.sql("ANALYZE")
 
         http = Http(server.url, server.api_key)
@@ -163,6 +236,19 @@ def measure_gradline(args) -> dict:
             out["gradline_runs_query_server_ms"] = median(server_times)
         out["gradline_runs_query_ms"] = median(server_times or client_times)
         out["gradline_runs_timing"] = "server" if server_times else "client"
+        query = gradline_query()
+        snippet = QUERY_SNIPPET.format(
+            team=server.team,
+            project=server.project,
+            filters=query["filters"],
+            order=query["order"],
+            page=PAGE,
+            repeats=args.repeats,
+        )
+        try:
+            out.update(server.shell(snippet))
+        except Exception as exc:
+            note(f"in-process query timing failed: {exc}")
         out["gradline_runs_query_rows"] = len(names)
         out["gradline_runs_query_correct"] = int(names == expected_top(args.runs))
     return out
@@ -204,6 +290,7 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--procs", type=int, default=4, help="Gradline loader processes")
+    parser.add_argument("--api-runs", type=int, default=1000, help="runs loaded via the API")
     parser.add_argument("--server-workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--load-timeout", type=float, default=600)
@@ -214,6 +301,7 @@ def main(argv=None) -> int:
     emit("runs", args.runs)
     results: dict = {}
     if "gradline" not in args.skip:
+        emit_load("gradline")
         try:
             gradline = measure_gradline(args)
         except Exception as exc:
@@ -223,6 +311,7 @@ def main(argv=None) -> int:
             emit(name, value)
         results.update(gradline)
     if "mlflow" not in args.skip and peers_available():
+        emit_load("mlflow")
         peer = measure_mlflow(args)
         for name, value in peer.items():
             emit(name, value)

@@ -38,6 +38,7 @@ from _harness import (
     Http,
     MlflowServer,
     emit,
+    emit_load,
     note,
     parse_lines,
     peers_available,
@@ -144,6 +145,8 @@ def main(argv=None) -> int:
     results: dict = {}
 
     def record(values: dict) -> None:
+        if values:
+            emit_load(next(iter(values)).rsplit("_import_s", 1)[0])
         for name, value in values.items():
             emit(name, value)
         results.update(values)
