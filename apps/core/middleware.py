@@ -95,7 +95,11 @@ def _is_json(response) -> bool:
 
 
 class TeamScopeMiddleware:
-    """Opens the team scope for web pages from the URL (API views do it themselves)."""
+    """Opens the team scope for web pages from the URL (API views do it themselves).
+
+    The scope is stored as `request.team_scope`: under ASGI, `request.scope` is the ASGI
+    connection scope that Django itself reads (scheme, headers) and must not be replaced.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -108,7 +112,7 @@ class TeamScopeMiddleware:
         if match is None or match.view_name.startswith("api:") or _is_api(request):
             return None
         try:
-            request.scope = open_scope(
+            request.team_scope = open_scope(
                 route_name=match.view_name,
                 method=request.method,
                 user=request.user,

@@ -1,7 +1,7 @@
 """Project pages: list and create, a project's overview, and its settings.
 
 TeamScopeMiddleware has already resolved the team and project from the URL through the
-policy table: `request.scope.project` is visible to the caller and the method's
+policy table: `request.team_scope.project` is visible to the caller and the method's
 permission is held (else 404 / 403 before the view runs).
 """
 
@@ -29,7 +29,7 @@ def _visibility_choices(scope, current: str | None = None) -> list[tuple[str, st
 
 
 def _project_list_page(request, status=200, fragment=False, form_data=None):
-    scope = request.scope
+    scope = request.team_scope
     projects = selectors.projects_visible(
         scope.team, membership=scope.membership, user=request.user
     )
@@ -51,7 +51,7 @@ def _project_list_page(request, status=200, fragment=False, form_data=None):
 
 
 def project_list(request, team):
-    scope = request.scope
+    scope = request.team_scope
     if request.method == "POST":
         name = request.POST.get("name", "").strip()
         return perform(
@@ -73,7 +73,7 @@ def project_list(request, team):
 
 
 def _project_context(request, tab: str, **extra) -> dict:
-    scope = request.scope
+    scope = request.team_scope
     return {
         "team": scope.team,
         "project": scope.project,
@@ -101,7 +101,7 @@ def _settings_page(request, status=200, fragment=False, form_data=None):
             request,
             "settings",
             visibility_choices=_visibility_choices(
-                request.scope, current=request.scope.project.visibility
+                request.team_scope, current=request.team_scope.project.visibility
             ),
             form_data=form_data,
         ),
@@ -110,7 +110,7 @@ def _settings_page(request, status=200, fragment=False, form_data=None):
 
 
 def project_settings(request, team, project):
-    scope = request.scope
+    scope = request.team_scope
     if request.method == "POST":
         # Checked before the update: a rename changes the URL this page redirects to.
         name = request.POST.get("name", scope.project.name).strip()
@@ -143,7 +143,7 @@ def project_settings(request, team, project):
 
 
 def project_delete(request, team, project):
-    scope = request.scope
+    scope = request.team_scope
     # Deleting needs the project's name typed back, as a deliberate confirmation.
     if request.POST.get("confirm", "").strip() != scope.project.name:
         error = DomainError(

@@ -1,7 +1,7 @@
 """Team pages: the team list, team settings (members, invitations, API keys, service
 accounts, audit log) and invitation links.
 
-Access is checked before these views run: TeamScopeMiddleware opens `request.scope`
+Access is checked before these views run: TeamScopeMiddleware opens `request.team_scope`
 from the URL through the policy table (apps/core/policy.py), so a non-member never gets
 here (404) and a role without the route's permission gets 403. Views validate input,
 call services and render; apps/core/htmx.py fixes how success and errors are answered.
@@ -26,7 +26,7 @@ AUDIT_PAGE_SIZE = 50
 
 
 def _settings_context(request, tab: str, **extra) -> dict:
-    scope = request.scope
+    scope = request.team_scope
     return {
         "scope": scope,
         "team": scope.team,
@@ -117,7 +117,7 @@ _general_page = _page("teams/settings_general.html", None, "general")
 
 
 def team_settings(request, team):
-    scope = request.scope
+    scope = request.team_scope
     if request.method == "POST":
         return perform(
             request,
@@ -132,7 +132,7 @@ def team_settings(request, team):
 
 
 def team_leave(request, team):
-    scope = request.scope
+    scope = request.team_scope
     return perform(
         request,
         _general_page,
@@ -150,7 +150,7 @@ _members_page = _page(
     "teams/members.html",
     "teams/partials/members.html",
     "members",
-    lambda request: {"members": selectors.team_members(request.scope.team)},
+    lambda request: {"members": selectors.team_members(request.team_scope.team)},
 )
 
 
@@ -159,7 +159,7 @@ def team_members(request, team):
 
 
 def member_role(request, team, user_id):
-    scope = request.scope
+    scope = request.team_scope
     role = request.POST.get("role", "")
     return perform(
         request,
@@ -173,7 +173,7 @@ def member_role(request, team, user_id):
 
 
 def member_remove(request, team, user_id):
-    scope = request.scope
+    scope = request.team_scope
     return perform(
         request,
         _members_page,
@@ -189,12 +189,12 @@ _invitations_page = _page(
     "teams/invitations.html",
     "teams/partials/invitations.html",
     "invitations",
-    lambda request: {"invitations": selectors.team_invitations(request.scope.team)},
+    lambda request: {"invitations": selectors.team_invitations(request.team_scope.team)},
 )
 
 
 def team_invitations(request, team):
-    scope = request.scope
+    scope = request.team_scope
     if request.method == "POST":
 
         def invite():
@@ -220,7 +220,7 @@ def team_invitations(request, team):
 
 
 def invitation_revoke(request, team, invitation_id):
-    scope = request.scope
+    scope = request.team_scope
     return perform(
         request,
         _invitations_page,
@@ -243,7 +243,7 @@ _api_keys_page = _page(
 
 
 def api_keys(request, team):
-    scope = request.scope
+    scope = request.team_scope
     if request.method == "POST":
         restrict = request.POST.get("restrict") == "on"
         return perform(
@@ -276,7 +276,7 @@ def api_key_revoke(request, team, key_id):
 
 
 def _service_accounts(request) -> dict:
-    team = request.scope.team
+    team = request.team_scope.team
     accounts = list(selectors.team_service_accounts(team))
     for account in accounts:
         account.active_keys = list(selectors.service_account_keys(team, account))
@@ -292,7 +292,7 @@ _service_accounts_page = _page(
 
 
 def service_accounts(request, team):
-    scope = request.scope
+    scope = request.team_scope
     if request.method == "POST":
         name = request.POST.get("name", "").strip()
         return perform(
@@ -312,7 +312,7 @@ def service_accounts(request, team):
 
 
 def service_account_key_create(request, team, account_id):
-    scope = request.scope
+    scope = request.team_scope
 
     def create():
         account = selectors.team_service_accounts(scope.team).filter(pk=account_id).first()
@@ -335,7 +335,7 @@ def service_account_key_create(request, team, account_id):
 
 
 def service_account_delete(request, team, account_id):
-    scope = request.scope
+    scope = request.team_scope
     return perform(
         request,
         _service_accounts_page,
@@ -351,7 +351,7 @@ def service_account_delete(request, team, account_id):
 
 
 def team_audit(request, team):
-    events = selectors.team_audit_events(request.scope.team)
+    events = selectors.team_audit_events(request.team_scope.team)
     before = request.GET.get("before", "")
     if before.isdigit() and len(before) <= 18:
         events = events.filter(pk__lt=int(before))
