@@ -565,6 +565,9 @@ def _stage_points(cur, run, key_ids, kidx, step, value, wall, first, staged, ins
         "CREATE TEMP TABLE IF NOT EXISTS runs_point_stage (pos bigint, key_id bigint, "
         "step bigint, value double precision, wall_time double precision) ON COMMIT DROP"
     )
+    # Empty even when an enclosing transaction already used it (ON COMMIT DROP only acts
+    # at commit, and a caller may hold the transaction open across batches).
+    cur.execute("TRUNCATE runs_point_stage")
     rows = _binary_rows(
         [
             ("pos", ">i8", positions),

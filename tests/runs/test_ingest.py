@@ -346,3 +346,21 @@ def test_stored_values_keep_full_precision(member_api, run):
     for i, v in enumerate(values):
         assert same_float(stored[("v", i)][0], float(v))
         assert stored[("v", i)][1] == T0 + 0.123456
+
+
+def test_staged_batches_of_two_runs_in_one_transaction(team, project, member_user):
+    """The staging table is per session: batches sharing an outer transaction must not see
+    each other's staged rows."""
+    from django.db import transaction
+
+    from apps.runs import services
+
+    a = make_run(team, project, member_user, uid="a")
+    b = make_run(team, project, member_user, uid="b")
+    with transaction.atomic():
+        for run in (a, b):
+            services.run_ingest(run=run, body={"points": pts("loss", range(10, 20))})
+            services.run_ingest(run=run, body={"points": pts("loss", range(0, 12))})
+    assert point_count(a) == point_count(b) == 20
+    assert_rollups_match_points(a)
+    assert_rollups_match_points(b)
