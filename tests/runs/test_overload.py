@@ -1,0 +1,58 @@
+"""Overload: when the connection pool is exhausted, API calls answer 503 with
+Retry-After after the pool's short wait instead of hanging."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import connection
+from psycopg_pool import PoolTimeout
+
+from tests.factories import make_key
+from tests.runs.conftest import ingest, make_run
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pool_exhausted_answers_503_with_retry_after(team, project, member_user, settings):
+    from rest_framework.test import APIClient
+
+    pool = connection.pool
+    assert pool is not None, "DATABASES OPTIONS pool is expected (config/settings/base.py)"
+    run = make_run(team, project, member_user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_key(member_user)}")
+    assert ingest(client, run.uid, {"heartbeat": True}).status_code == 200
+
+    held = []
+    try:
+        while True:  # take every connection the pool will give
+            held.append(pool.getconn(timeout=0.2))
+    except PoolTimeout:
+        pass
+    outcome: dict = {}
+
+    def request():
+        started = time.monotonic()
+        try:
+            outcome["response"] = ingest(client, run.uid, {"points": [["a", 0, 1.0, 1.7e9]]})
+        finally:
+            outcome["seconds"] = time.monotonic() - started
+            connection.close()
+
+    try:
+        thread = threading.Thread(target=request)
+        thread.start()
+        thread.join(timeout=60)  # a hang fails here
+        assert not thread.is_alive()
+    finally:
+        for conn in held:
+            pool.putconn(conn)
+    response = outcome["response"]
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"] == "1"
+    assert response.json()["error"]["code"] == "overloaded"
+    print(f"503 after {outcome['seconds']:.2f}s")  # the pool timeout, 0.5 s by default
+    # Capacity back: the same request succeeds.
+    assert ingest(client, run.uid, {"points": [["a", 0, 1.0, 1.7e9]]}).json()["accepted"] == 1
