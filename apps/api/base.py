@@ -9,6 +9,10 @@ Guarantees:
 - Before a handler runs, `self.scope` holds the team, membership, project and permission
   set resolved by `apps.core.access.open_scope` from the URL and the policy table.
 - Key-authenticated requests are rate limited per key (429 with Retry-After).
+- A query string carrying a NUL character is refused with 400 after the scope check.
+
+Not guaranteed: validation of bodies and other parameters; handlers validate their
+input with serializers (or their own parsers on hot paths) and name the bad field.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from apps.accounts.models import ApiKey
 from apps.api.schema import GradlineAutoSchema
 from apps.core import ratelimit
 from apps.core.access import Scope, open_scope
+from apps.core.errors import DomainError
 
 _FROZEN = frozenset(
     {
@@ -38,6 +43,18 @@ _FROZEN = frozenset(
 
 class Throttled(exceptions.Throttled):
     pass
+
+
+def _refuse_nul_in_query(request) -> None:
+    """PostgreSQL text cannot hold NUL; a query parameter carrying one is bad input
+    (400 naming it), checked here once instead of in every handler."""
+    for name, values in request.query_params.lists():
+        if "\x00" in name or any("\x00" in value for value in values):
+            raise DomainError(
+                "Query parameters may not contain NUL characters.",
+                code="invalid_parameter",
+                detail={"field": name.replace("\x00", "")},
+            )
 
 
 class GradlineAPIView(APIView):
@@ -68,6 +85,7 @@ class GradlineAPIView(APIView):
             team_slug=kwargs.get("team"),
             project_name=kwargs.get("project"),
         )
+        _refuse_nul_in_query(request)
 
     @property
     def team(self):

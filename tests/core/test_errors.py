@@ -149,3 +149,10 @@ def test_schema_and_docs_render(client, db):
     assert schema.status_code == 200
     assert b"/api/v1/teams/{team}/members/{user_id}" in schema.content
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_nul_in_a_query_parameter_is_a_400(admin_api, team):
+    error = _error(admin_api.get(f"/api/v1/teams/{team.slug}/members?limit=%00"), 400)
+    assert error["detail"] == {"field": "limit"}
+    error = _error(admin_api.get(f"/api/v1/teams/{team.slug}/projects?q%00=1"), 400)
+    assert error["detail"] == {"field": "q"}
