@@ -170,6 +170,7 @@ ROUTES: dict[str, Route] = {
     "web:project-settings": project(GET=p.PROJECTS_WRITE, POST=p.PROJECTS_WRITE),
     "web:project-delete": project(POST=p.PROJECTS_DELETE),
     # --- WebSockets ---------------------------------------------------------------
+    "ws:run-events": project(WS=p.RUNS_READ),  # live events of one run (subscribe only)
 }
 
 
