@@ -141,7 +141,7 @@ def test_finish_with_black_holed_server_returns_within_timeout(server, sdk_db, s
         )
         run.log({"x": 1.0})
         wait_for(
-            lambda: run._pipeline.state.acked > 0 and not run._pipeline.engine.pending(),
+            lambda: run._pipeline.state.acked > 0 and run._pipeline.unsent_bytes() == 0,
             30,
             what="the first upload",
         )
