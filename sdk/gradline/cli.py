@@ -200,7 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     ls = runs_sub.add_parser("ls", help="list the runs of a project")
     ls.add_argument("path", help="TEAM/PROJECT (or PROJECT for your default team)")
     ls.add_argument("--filters", help='W&B-style JSON filters, e.g. \'{"state": "finished"}\'')
-    ls.add_argument("--order", default="-created_at", help="e.g. -summary_metrics.accuracy")
+    ls.add_argument(
+        "--order",
+        default="-created_at",
+        help="e.g. --order=-summary_metrics.accuracy (the = keeps the leading minus)",
+    )
     ls.add_argument("--limit", type=int, default=50)
     ls.add_argument("--summary", help="comma-separated summary keys to show as columns")
     ls.add_argument("--json", action="store_true", help="print JSON")
