@@ -117,7 +117,7 @@ def test_unclassified_route_is_refused(admin_user):
 
 
 @pytest.mark.django_db
-def test_unnamed_route_is_refused_by_the_web_middleware(client, admin_user):
+def test_allauth_legacy_unnamed_routes_are_not_mounted(client, admin_user):
     # allauth's unnamed legacy redirects are not mounted at all (apps/accounts/urls.py).
     client.force_login(admin_user)
     assert client.get("/accounts/social/connections/").status_code == 404
