@@ -1,0 +1,304 @@
+"""Whole training scripts in subprocesses: exit handling (atexit, sys.exit, uncaught
+exceptions, Ctrl-C, SIGTERM), offline runs, and the product brief's samples run unchanged
+with `import gradline as wandb`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gradline import Api
+from gradline.later import NotAvailableYet
+from tests.sdk.conftest import stored_points
+
+
+@pytest.fixture
+def script_env(server, sdk_db, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADLINE_", "WANDB_"))}
+    env.update(
+        GRADLINE_BASE_URL=server.url,
+        GRADLINE_API_KEY=sdk_db.seed.owner_key,
+        GRADLINE_ENTITY="sdk-team",
+        GRADLINE_DIR=str(tmp_path / "runs"),
+        GRADLINE_CONFIG_DIR=str(tmp_path / "config"),
+        GRADLINE_SYSTEM_METRICS="false",
+        GRADLINE_GIT="false",
+        GRADLINE_PIP_FREEZE="false",
+    )
+    return env
+
+
+def run_script(code: str, env: dict, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
+    path = cwd / "train.py"
+    path.write_text(textwrap.dedent(code))
+    return subprocess.run(
+        [sys.executable, str(path)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        **kwargs,
+    )
+
+
+def remote_run(server, sdk_db, path: str):
+    return Api(api_key=sdk_db.seed.owner_key, base_url=server.url).run(path)
+
+
+@pytest.mark.parametrize(
+    ("ending", "returncode", "state", "exit_code"),
+    [
+        ("pass", 0, "finished", 0),
+        ("sys.exit(3)", 3, "failed", 3),
+        ("raise ValueError('diverged')", 1, "failed", 1),
+        ("raise KeyboardInterrupt", -signal.SIGINT, "failed", 130),  # Python re-raises SIGINT
+    ],
+)
+def test_exit_hooks_finish_with_the_right_state(
+    script_env, tmp_path, server, sdk_db, ending, returncode, state, exit_code
+):
+    result = run_script(
+        f"""
+        import sys
+        import gradline as wandb
+        run = wandb.init(project="exits")
+        print("RUN", run.id, flush=True)
+        for i in range(100):
+            wandb.log({{"loss": 1.0 / (i + 1)}})
+        {ending}
+    """,
+        script_env,
+        tmp_path,
+    )
+    assert result.returncode == returncode, result.stderr
+    run_id = result.stdout.split("RUN ")[1].split()[0]
+    remote = remote_run(server, sdk_db, f"sdk-team/exits/{run_id}")
+    assert (remote.state, remote._data["exit_code"]) == (state, exit_code)
+    assert len(stored_points(sdk_db, run_id, "exits")) == 100
+
+
+def test_sigterm_finishes_the_run_as_failed(script_env, tmp_path, server, sdk_db):
+    (tmp_path / "train.py").write_text(
+        textwrap.dedent("""
+        import time
+        import gradline as wandb
+        run = wandb.init(project="exits")
+        wandb.log({"x": 1.0})
+        print("RUN", run.id, flush=True)
+        while True:
+            time.sleep(0.05)
+    """)
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(tmp_path / "train.py")],
+        cwd=tmp_path,
+        env=script_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline()
+    run_id = line.split("RUN ")[1].strip()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 143
+    remote = remote_run(server, sdk_db, f"sdk-team/exits/{run_id}")
+    assert (remote.state, remote._data["exit_code"]) == ("failed", 143)
+
+
+def test_sigkilled_script_keeps_its_wal_for_sync(script_env, tmp_path, server, sdk_db):
+    """A script killed outright (no atexit) loses nothing logged before the kill."""
+    (tmp_path / "train.py").write_text(
+        textwrap.dedent("""
+        import os, signal
+        import gradline as wandb
+        run = wandb.init(project="killed", settings={"flush_interval": 0.01})
+        for i in range(5000):
+            wandb.log({"x": float(i)})
+        run._pipeline.wait_processed(30)   # everything is in the WAL (page cache) ...
+        print("RUN", run.id, run.dir, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)   # ... and the process dies on the spot
+    """)
+    )
+    result = subprocess.run(
+        [sys.executable, str(tmp_path / "train.py")],
+        cwd=tmp_path,
+        env=script_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == -signal.SIGKILL
+    _, run_id, run_dir = result.stdout.split()
+    sync = subprocess.run(
+        [sys.executable, "-m", "gradline", "sync", run_dir, "--no-progress"],
+        cwd=tmp_path,
+        env=script_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert sync.returncode == 0, sync.stderr
+    assert [s for _, s, _ in stored_points(sdk_db, run_id, "killed")] == list(range(5000))
+    assert remote_run(server, sdk_db, f"sdk-team/killed/{run_id}").state == "failed"
+
+
+def test_offline_mode_then_sync(script_env, tmp_path, server, sdk_db):
+    env = {**script_env, "GRADLINE_MODE": "offline", "GRADLINE_BASE_URL": "http://127.0.0.1:9"}
+    result = run_script(
+        """
+        import gradline as wandb
+        with wandb.init(project="offline-sync", config={"lr": 0.1}) as run:
+            for i in range(200):
+                wandb.log({"loss": float(i)})
+            print("RUN", run.id, flush=True)
+    """,
+        env,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "gradline sync" in result.stderr
+    run_id = result.stdout.split("RUN ")[1].split()[0]
+    assert stored_points(sdk_db, run_id, "offline-sync") == []
+    sync = subprocess.run(
+        [sys.executable, "-m", "gradline", "sync"],
+        cwd=tmp_path,
+        env=script_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert sync.returncode == 0, sync.stderr
+    assert len(stored_points(sdk_db, run_id, "offline-sync")) == 200
+    remote = remote_run(server, sdk_db, f"sdk-team/offline-sync/{run_id}")
+    assert remote.state == "finished" and remote.config == {"lr": 0.1}
+    nothing = subprocess.run(
+        [sys.executable, "-m", "gradline", "sync"],
+        cwd=tmp_path,
+        env=script_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "nothing to sync" in nothing.stderr
+
+
+# The product brief's samples, verbatim except `import wandb` -> `import gradline as wandb`.
+EXPERIMENT_TRACKING = """
+import wandb
+
+# Initialize experiment
+wandb.init(
+    project="my-project",
+    name="experiment-1",
+    config={
+        "learning_rate": 0.01,
+        "epochs": 100,
+        "batch_size": 32
+    }
+)
+
+# Log metrics
+wandb.log({"accuracy": 0.95, "loss": 0.05})
+"""
+LOG_MODEL_LINE = """
+# Log model
+wandb.log_model("model", "path/to/model.pkl")
+"""
+EXPERIMENT_MANAGEMENT = """
+# Compare experiments
+api = wandb.Api()
+runs = api.runs("my-project/my-project")
+
+# Find best run
+best_run = max(runs, key=lambda x: x.summary.get("accuracy", 0))
+print(f"Best accuracy: {best_run.summary['accuracy']}")
+"""
+RESEARCH = """
+# Academic research tracking
+wandb.init(
+    project="research-paper",
+    tags=["research", "academic", "paper-2023"]
+)
+
+# Log research metadata
+wandb.config.update({
+    "dataset": "ImageNet",
+    "method": "novel-architecture",
+    "top1_accuracy": 0.95
+})
+"""
+
+
+def as_gradline(sample: str) -> str:
+    return sample.replace("import wandb", "import gradline as wandb")
+
+
+def test_product_brief_samples_run_unchanged(script_env, tmp_path, server, sdk_db):
+    # The samples name the team "my-project" (api.runs("my-project/my-project")).
+    env = {**script_env, "GRADLINE_ENTITY": "my-project"}
+    tracking = run_script(as_gradline(EXPERIMENT_TRACKING), env, tmp_path)
+    assert tracking.returncode == 0, tracking.stderr
+    management = run_script("import gradline as wandb\n" + EXPERIMENT_MANAGEMENT, env, tmp_path)
+    assert management.returncode == 0, management.stderr
+    assert management.stdout.strip() == "Best accuracy: 0.95"
+    research = run_script("import gradline as wandb\n" + RESEARCH, env, tmp_path)
+    assert research.returncode == 0, research.stderr
+    api = Api(api_key=sdk_db.seed.owner_key, base_url=server.url)
+    [paper] = list(api.runs("my-project/research-paper"))
+    assert paper.tags == ["research", "academic", "paper-2023"]
+    assert paper.config == {
+        "dataset": "ImageNet",
+        "method": "novel-architecture",
+        "top1_accuracy": 0.95,
+    }
+    assert paper.state == "finished"
+    [tracked] = list(api.runs("my-project/my-project"))
+    assert tracked.name == "experiment-1"
+    assert tracked.config == {"learning_rate": 0.01, "epochs": 100, "batch_size": 32}
+
+
+def test_log_model_line_fails_clearly_until_the_registry_exists(script_env, tmp_path):
+    env = {**script_env, "GRADLINE_ENTITY": "my-project"}
+    result = run_script(as_gradline(EXPERIMENT_TRACKING + LOG_MODEL_LINE), env, tmp_path)
+    assert result.returncode == 1
+    assert "log_model is not available yet" in result.stderr
+    assert NotAvailableYet.__name__ in result.stderr
+
+
+def test_log_from_the_caller_thread_does_no_io(script_env, tmp_path):
+    """log() must not touch files or sockets: audit hooks see every open/socket call."""
+    result = run_script(
+        """
+        import sys, threading
+        import gradline as wandb
+        run = wandb.init(project="no-io", mode="offline")
+        events = []
+        main = threading.get_ident()
+        def hook(event, args):
+            if threading.get_ident() == main and event.split(".")[0] in ("open", "socket", "os"):
+                events.append(event)
+        sys.addaudithook(hook)
+        for i in range(2000):
+            run.log({"a": float(i), "b": {"c": i}, "h": [1, 2, 3]})
+        during = sorted(set(events))
+        open(__file__).close()  # the hook does see this thread's I/O
+        sys.stdout.write(f"EVENTS {during} {sorted(set(events))}\\n")
+        sys.stdout.flush()
+    """,
+        {**script_env, "GRADLINE_CONSOLE": "off"},
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "EVENTS [] ['open']" in result.stdout
