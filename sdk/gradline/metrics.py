@@ -105,10 +105,13 @@ class MetricState:
             pass
         found = self.exact.get(key)
         if found is None:
-            for metric in reversed(self.globs):  # the latest definition wins
+            # The most specific pattern wins (most literal characters); then the latest.
+            best = -1
+            for metric in self.globs:
                 if fnmatch.fnmatchcase(key, metric.name):
-                    found = metric
-                    break
+                    weight = sum(ch not in "*?[]" for ch in metric.name)
+                    if weight >= best:
+                        best, found = weight, metric
         self._match_cache[key] = found
         return found
 

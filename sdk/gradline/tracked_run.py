@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import string
+import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -454,18 +455,19 @@ def start_run(
     stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
     prefix = "run" if run.mode == "online" else "offline-run"
     root = settings.root_dir
-    run_dir = root / f"{prefix}-{stamp}-{run.id}"
+    name = f"{prefix}-{stamp}-{run.id}"
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        for n in range(2, 1000):  # a resumed run in the same second gets a fresh folder
-            try:
-                run_dir.mkdir()
-                break
-            except FileExistsError:
-                run_dir = root / f"{prefix}-{stamp}-{run.id}-{n}"
-        (run_dir / FILES_DIR).mkdir(parents=True, exist_ok=True)
+        run_dir = _make_run_dir(root, name)
     except OSError as exc:
-        raise UsageError(f"cannot create the run directory {run_dir}: {exc}") from exc
+        fallback = Path(tempfile.gettempdir()) / f"gradline-runs-{os.getuid()}"
+        run._report(
+            f"gradline: cannot write to {root} ({exc.strerror or exc}); "
+            f"keeping this run in {fallback} instead"
+        )
+        try:
+            root, run_dir = fallback, _make_run_dir(fallback, name)
+        except OSError as exc2:
+            raise UsageError(f"cannot create a run directory in {root}: {exc2}") from exc2
     run.dir = str(run_dir)
     run._lock_fd = os.open(run_dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(run._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -700,6 +702,19 @@ def _write_metadata_files(run: Run, settings: Settings, run_dir: Path) -> list[s
     except OSError as exc:
         run._report(f"gradline: could not write run metadata files: {exc}")
     return written
+
+
+def _make_run_dir(root: Path, name: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    run_dir = root / name
+    for n in range(2, 1000):  # a resumed run in the same second gets a fresh folder
+        try:
+            run_dir.mkdir()
+            break
+        except FileExistsError:
+            run_dir = root / f"{name}-{n}"
+    (run_dir / FILES_DIR).mkdir(parents=True, exist_ok=True)
+    return run_dir
 
 
 def _point_latest(root: Path, run_dir: Path) -> None:
