@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import time
 from collections.abc import Iterator
 
 import orjson
@@ -114,6 +115,16 @@ def streaming(request, chunks: Iterator[bytes], content_type: str, **headers):
 
 
 class RunsAPIView(GradlineAPIView):
+    def dispatch(self, request, *args, **kwargs):
+        self._started = time.perf_counter()
+        return super().dispatch(request, *args, **kwargs)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Server time from authentication to the response (streams: to the first byte).
+        elapsed = (time.perf_counter() - self._started) * 1000
+        response["Server-Timing"] = f"app;dur={elapsed:.2f}"
+        return super().finalize_response(request, response, *args, **kwargs)
+
     def handle_exception(self, exc):
         if _overloaded(exc):
             logger.warning("database overloaded on %s: %s", self.request.path, exc)

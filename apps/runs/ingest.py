@@ -183,7 +183,11 @@ def _columns_fast(records: list, system: bool):
         keys, steps, values, walls = zip(*records, strict=True)
     except ValueError:
         return None
-    if set(map(type, keys)) != {str} or any(_key_error(k, system) for k in set(keys)):
+    try:  # _key_error also checks the type of each distinct key
+        distinct = set(keys)
+    except TypeError:  # unhashable keys (lists, objects)
+        return None
+    if any(_key_error(k, system) for k in distinct):
         return None
     if set(map(type, steps)) != {int}:
         return None
@@ -612,6 +616,7 @@ _ROLLUP_COLUMNS = (
 
 
 def _merge_rollups(cur, run, key_ids, high_water, kidx, step, value, wall) -> None:
+    fresh_parts: list[tuple[int, rollups.GroupStats]] = []
     upserts: list[tuple[int, rollups.GroupStats]] = []
     for level in rollups.LEVELS:
         stats = rollups.group_stats(kidx, step, value, wall, level)
@@ -620,32 +625,37 @@ def _merge_rollups(cur, run, key_ids, high_water, kidx, step, value, wall) -> No
         # are merged into the stored row.
         new = (stats.bucket > (high_water[stats.key] >> level)) & (stats.nan_count < stats.count)
         if new.any():
-            fresh = stats.take(new)
-            rows = _binary_rows(
-                [
-                    ("run_id", ">i8", run.id),
-                    ("key_id", ">i8", key_ids[fresh.key]),
-                    ("level", ">i2", level),
-                    ("bucket", ">i8", fresh.bucket),
-                    ("count", ">i8", fresh.count),
-                    ("nan_count", ">i8", fresh.nan_count),
-                    ("sum", ">f8", fresh.sum),
-                    ("min", ">f8", fresh.min),
-                    ("max", ">f8", fresh.max),
-                    ("first_step", ">i8", fresh.first_step),
-                    ("first", ">f8", fresh.first),
-                    ("last_step", ">i8", fresh.last_step),
-                    ("last", ">f8", fresh.last),
-                    ("wall_min", ">f8", fresh.wall_min),
-                    ("wall_max", ">f8", fresh.wall_max),
-                ]
-            )
-            try:
-                _copy_binary(cur, "runs_rollup", _ROLLUP_COLUMNS, rows)
-            except psycopg.errors.UniqueViolation as exc:
-                raise _Retry from exc
+            fresh_parts.append((level, stats.take(new)))
         if (~new).any():
             upserts.append((level, stats.take(~new)))
+    if fresh_parts:
+
+        def column(name):
+            return np.concatenate([getattr(part, name) for _, part in fresh_parts])
+
+        rows = _binary_rows(
+            [
+                ("run_id", ">i8", run.id),
+                ("key_id", ">i8", key_ids[column("key")]),
+                ("level", ">i2", np.concatenate([np.full(len(p), lv) for lv, p in fresh_parts])),
+                ("bucket", ">i8", column("bucket")),
+                ("count", ">i8", column("count")),
+                ("nan_count", ">i8", column("nan_count")),
+                ("sum", ">f8", column("sum")),
+                ("min", ">f8", column("min")),
+                ("max", ">f8", column("max")),
+                ("first_step", ">i8", column("first_step")),
+                ("first", ">f8", column("first")),
+                ("last_step", ">i8", column("last_step")),
+                ("last", ">f8", column("last")),
+                ("wall_min", ">f8", column("wall_min")),
+                ("wall_max", ">f8", column("wall_max")),
+            ]
+        )
+        try:
+            _copy_binary(cur, "runs_rollup", _ROLLUP_COLUMNS, rows)
+        except psycopg.errors.UniqueViolation as exc:
+            raise _Retry from exc
     if not upserts:
         return
     cols: dict[str, list] = {
