@@ -9,9 +9,9 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from apps.core.tasks import team_task
 from apps.runs import services
 from apps.runs.models import Run, RunState
-from apps.teams.models import Team
 
 
 @shared_task(name="runs.detect_crashed_runs")
@@ -31,9 +31,6 @@ def detect_crashed_runs() -> int:
     return count
 
 
-@shared_task(name="runs.mark_crashed_runs")
-def mark_crashed_runs(team_id: int) -> list[int]:
-    team = Team.objects.filter(pk=team_id).first()
-    if team is None:
-        return []
+@team_task(name="runs.mark_crashed_runs")
+def mark_crashed_runs(team) -> list[int]:
     return services.runs_mark_crashed(team=team, timeout_s=settings.RUN_CRASH_TIMEOUT_S)
