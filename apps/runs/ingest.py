@@ -49,6 +49,7 @@ MAX_KEY_LENGTH = 256
 MAX_CONSOLE_LINES = 100_000
 MAX_CONSOLE_LINE_CHARS = 64 * 1024
 MAX_ERRORS_LISTED = 1000
+LOCK_TIMEOUT_MS = 5000
 RESERVED_KEYS = frozenset({"_step", "_runtime", "_timestamp"})
 SYSTEM_PREFIX = "system/"
 NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -447,6 +448,9 @@ def _write(run: Run, batch: Batch, *, force_staging: bool) -> IngestResult:
     result = IngestResult(rejected=batch.rejected, errors=list(batch.errors))
     with connection.cursor() as wrapper:
         cur = wrapper.cursor  # the psycopg cursor: COPY and array parameters
+        # Waiting longer than this for the run lock answers 503 + Retry-After (the API
+        # view maps LockNotAvailable), so a stuck writer never hangs its peers.
+        cur.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
         cur.execute(
             "SELECT state, summary_overrides, console_next FROM runs_run "
             "WHERE id = %s FOR NO KEY UPDATE",

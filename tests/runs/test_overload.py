@@ -56,3 +56,28 @@ def test_pool_exhausted_answers_503_with_retry_after(team, project, member_user,
     print(f"503 after {outcome['seconds']:.2f}s")  # the pool timeout, 0.5 s by default
     # Capacity back: the same request succeeds.
     assert ingest(client, run.uid, {"points": [["a", 0, 1.0, 1.7e9]]}).json()["accepted"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writer_stuck_behind_a_held_run_lock_gets_503(team, project, member_user, monkeypatch):
+    from django.db import connections
+    from rest_framework.test import APIClient
+
+    from apps.runs import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "LOCK_TIMEOUT_MS", 200)
+    run = make_run(team, project, member_user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_key(member_user)}")
+    blocker = connections.create_connection("default")
+    try:
+        blocker.set_autocommit(False)
+        with blocker.cursor() as cur:  # another session holds the run's row lock
+            cur.execute("SELECT 1 FROM runs_run WHERE id = %s FOR UPDATE", [run.pk])
+        response = ingest(client, run.uid, {"points": [["a", 0, 1.0, 1.7e9]]})
+        assert response.status_code == 503
+        assert response["Retry-After"] == "1"
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert ingest(client, run.uid, {"points": [["a", 0, 1.0, 1.7e9]]}).json()["accepted"] == 1
