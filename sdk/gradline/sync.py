@@ -188,7 +188,7 @@ def _sync_locked(
     result.records = len(read.records)
     result.truncated = read.truncated_tail
     result.corrupt_bytes = sum(b - a for a, b in read.corrupt_ranges)
-    run_record = next((r.data for r in read.records if r.data.get("t") == "run"), None)
+    run_record = next((r.data for r in read.records if r.kind == "run"), None)
     if run_record is None or "id" not in run_record:
         result.status = "failed"
         result.message = "the WAL has no readable run record; nothing can be uploaded"
@@ -212,7 +212,7 @@ def _sync_locked(
     if force:
         state.acked = 0
     last_end = read.records[-1].end if read.records else 0
-    has_finish = any(r.data.get("t") == "fin" for r in read.records)
+    has_finish = any(r.kind == "fin" for r in read.records)
     if state.created and state.acked >= last_end and not force:
         result.status = "already"
         result.message = "already synced"

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import orjson
 
-from gradline.transport import CommError, HttpClient
+from gradline.transport import CommError, HttpClient, gzip_bytes
 from gradline.wal import Record
 
 STATE_FILE = "upload.json"
@@ -196,8 +196,8 @@ class Uploader:
         if not self._queue:
             return False
         head = self._queue[0]
-        kind = head.data.get("t")
-        if kind == "b":
+        kind = head.kind
+        if kind in BATCH_KINDS:
             self._send_batches()
         elif kind == "file":
             self._send_file(head)
@@ -220,10 +220,10 @@ class Uploader:
         points = 0
         size = 0
         for record in self._queue:
-            if record.data.get("t") != "b":
+            if record.kind not in BATCH_KINDS:
                 break
             n = _points_of(record)
-            rsize = record.end - record.start
+            rsize = len(record.payload) if record.payload else record.end - record.start
             if taken and (points + n > self.max_points or size + rsize > MAX_REQUEST_BYTES):
                 break
             if taken and not _console_follows(taken, record):
@@ -231,18 +231,29 @@ class Uploader:
             taken.append(record)
             points += n
             size += rsize
-        self._post_ingest(build_ingest([r.data for r in taken]))
+        self._post_ingest(_request_body(taken))
         self.stats.points_sent += points
         self._ack(taken[-1].end)
 
-    def _post_ingest(self, body: dict, depth: int = 0) -> None:
+    def _post_ingest(self, body: dict | bytes, depth: int = 0) -> None:
+        """POST one ingest body (a dict, or JSON bytes forwarded as they are)."""
         try:
-            resp = self.client.json(
-                "POST", f"{self.info.run_path()}/ingest", json=body, compress=True
-            )
+            if isinstance(body, bytes):
+                resp = self.client.json(
+                    "POST",
+                    f"{self.info.run_path()}/ingest",
+                    data=gzip_bytes(body),
+                    headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+                )
+            else:
+                resp = self.client.json(
+                    "POST", f"{self.info.run_path()}/ingest", json=body, compress=True
+                )
         except CommError as exc:
             too_big = exc.status == 413 or (exc.status == 400 and exc.code == "too_many_points")
             if too_big:
+                if isinstance(body, bytes):
+                    body = orjson.loads(body)
                 halves = split_ingest(body)
                 if halves is None or depth > 16:
                     self._report_once(
@@ -333,20 +344,41 @@ class Uploader:
             self.report(message)
 
 
+BATCH_KINDS = frozenset({"b", "p"})
+# What every points-only record ("t": "p") starts with (see Pipeline._flush_batch).
+POINTS_PREFIX = b'{"t":"p","heartbeat":true,"points":['
+
+
 def _points_of(record: Record) -> int:
+    payload = record.payload
+    if payload.startswith(POINTS_PREFIX):
+        # Counting separators is exact unless a key contains "],[" (then it over-counts,
+        # which only makes batches smaller).
+        return payload.count(b"],[") + 1
     data = record.data
-    return len(data.get("p") or ()) + len(data.get("y") or ())
+    return len(data.get("points") or ()) + len(data.get("system") or ())
 
 
 def _console_follows(taken: list[Record], record: Record) -> bool:
     """Console lines in one request must be contiguous in client offsets."""
-    if "con" not in record.data:
+    if record.kind == "p" or "console" not in record.data:
         return True
     last_end = None
     for r in taken:
-        if "con" in r.data:
-            last_end = r.data["co"] + len(r.data["con"])
-    return last_end is None or last_end == record.data["co"]
+        if r.kind != "p" and "console" in r.data:
+            last_end = r.data["console_offset"] + len(r.data["console"])
+    return last_end is None or last_end == record.data["console_offset"]
+
+
+def _request_body(records: list[Record]) -> dict | bytes:
+    """The ingest body for consecutive batch records: the payload itself for one record,
+    a byte-level splice for points-only records, a decoded merge otherwise."""
+    if len(records) == 1 and records[0].payload:
+        return records[0].payload
+    if all(r.payload.startswith(POINTS_PREFIX) for r in records):
+        cut = len(POINTS_PREFIX)
+        return POINTS_PREFIX + b",".join(r.payload[cut:-2] for r in records) + b"]}"
+    return build_ingest([r.data for r in records])
 
 
 _LIST_PARTS = ("points", "system", "console")
@@ -377,8 +409,6 @@ def split_ingest(body: dict) -> tuple[dict, dict] | None:
 
 def build_ingest(parts: list[dict]) -> dict:
     """Merge batch records (in order) into one ingest body."""
-    if len(parts) == 1:
-        return _body_of(parts[0])
     body: dict = {"heartbeat": True}
     points: list = []
     system: list = []
@@ -387,18 +417,18 @@ def build_ingest(parts: list[dict]) -> dict:
     config: dict = {}
     console_offset = None
     for part in parts:
-        if "p" in part:
-            points.extend(part["p"])
-        if "y" in part:
-            system.extend(part["y"])
-        if "s" in part:
-            summary.update(part["s"])
-        if "c" in part:
-            config.update(part["c"])
-        if "con" in part:
+        if "points" in part:
+            points.extend(part["points"])
+        if "system" in part:
+            system.extend(part["system"])
+        if "summary" in part:
+            summary.update(part["summary"])
+        if "config" in part:
+            config.update(part["config"])
+        if "console" in part:
             if console_offset is None:
-                console_offset = part["co"]
-            console.extend(part["con"])
+                console_offset = part["console_offset"]
+            console.extend(part["console"])
     if points:
         body["points"] = points
     if system:
@@ -410,20 +440,4 @@ def build_ingest(parts: list[dict]) -> dict:
     if console:
         body["console"] = console
         body["console_offset"] = console_offset
-    return body
-
-
-def _body_of(part: dict) -> dict:
-    body: dict = {"heartbeat": True}
-    if "p" in part:
-        body["points"] = part["p"]
-    if "y" in part:
-        body["system"] = part["y"]
-    if "s" in part:
-        body["summary"] = part["s"]
-    if "c" in part:
-        body["config"] = part["c"]
-    if "con" in part:
-        body["console"] = part["con"]
-        body["console_offset"] = part["co"]
     return body

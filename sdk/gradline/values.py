@@ -88,7 +88,31 @@ class Encoded:
         self.unsupported: set = set()
 
 
-def encode_row(step: int, row: dict, wall_time: float, out: Encoded) -> None:
+_FLOAT_INT = frozenset({float, int})
+_STR = frozenset({str})
+_MAX_SAFE = float(2**53)
+
+
+def is_plain_numeric(row: dict) -> bool:
+    """True when every key is a str and every value a finite float or a float-exact int:
+    the row can go to the wire as it is. Checked with C-level passes only."""
+    if not (_FLOAT_INT.issuperset(map(type, row.values())) and _STR.issuperset(map(type, row))):
+        return False
+    if "_step" in row or "_runtime" in row or "_timestamp" in row:
+        return False
+    try:
+        total = sum(map(abs, row.values()))  # NaN/inf propagate; so do huge ints
+    except OverflowError:
+        return False
+    return total - total == 0 and total < _MAX_SAFE * len(row)
+
+
+def encode_row(step: int, row: dict, wall_time: float, out: Encoded) -> bool:
+    """Append the row's points to `out`. Returns True when the row was plain numbers (its
+    dict then holds exactly the values that went out)."""
+    if is_plain_numeric(row):
+        out.points.extend([[k, step, v, wall_time] for k, v in row.items()])
+        return True
     if "_step" in row or "_runtime" in row or "_timestamp" in row:
         row = {k: v for k, v in row.items() if k not in RESERVED}
     points = out.points
@@ -109,6 +133,7 @@ def encode_row(step: int, row: dict, wall_time: float, out: Encoded) -> None:
             points.append([key, step, int(value), wall_time])
         else:
             _encode_other(key, step, value, wall_time, out)
+    return False
 
 
 def _encode_other(key: str, step: int, value: Any, wall_time: float, out: Encoded) -> None:

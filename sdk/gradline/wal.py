@@ -92,15 +92,38 @@ class WalWriter:
 
 
 class Record:
-    __slots__ = ("data", "end", "start")
+    """One WAL record: its offsets, its payload bytes, and the decoded dict on demand
+    (the uploader forwards most batch payloads without decoding them)."""
 
-    def __init__(self, start: int, end: int, data: dict):
+    __slots__ = ("_data", "end", "payload", "start")
+
+    def __init__(self, start: int, end: int, payload: bytes = b"", data: dict | None = None):
         self.start = start
         self.end = end
-        self.data = data
+        self.payload = payload
+        self._data = data
+
+    @property
+    def data(self) -> dict:
+        if self._data is None:
+            try:
+                data = orjson.loads(self.payload)
+            except orjson.JSONDecodeError:
+                data = None
+            self._data = data if isinstance(data, dict) else {"t": "bad"}
+        return self._data
+
+    @property
+    def kind(self) -> str:
+        """The "t" field, read off the payload's first bytes when it is there."""
+        if self._data is None and self.payload.startswith(b'{"t":"'):
+            close = self.payload.find(b'"', 6)
+            if close > 0:
+                return self.payload[6:close].decode("ascii", "replace")
+        return str(self.data.get("t"))
 
     def __repr__(self) -> str:
-        return f"Record({self.start}-{self.end}, {self.data.get('t')})"
+        return f"Record({self.start}-{self.end}, {self.kind})"
 
 
 class ReadResult:
@@ -161,15 +184,10 @@ def parse(buf: bytes, base: int = 0, *, final: bool = True) -> ReadResult:
                 pos = nxt
                 continue
             payload = buf[body : body + length]
-            if zlib.crc32(payload) == crc:
-                try:
-                    data = orjson.loads(payload)
-                except orjson.JSONDecodeError:
-                    data = None
-                if isinstance(data, dict):
-                    result.records.append(Record(base + pos, base + body + length, data))
-                    pos = body + length
-                    continue
+            if zlib.crc32(payload) == crc and payload[:1] == b"{":
+                result.records.append(Record(base + pos, base + body + length, payload))
+                pos = body + length
+                continue
         nxt = _find_next_frame(buf, pos + 1)
         if nxt < 0:
             if final:

@@ -239,15 +239,20 @@ def test_backoff_grows_with_jitter_and_honours_retry_after():
 # --------------------------------------------------------------------------- batching
 def test_build_and_split_ingest_keep_every_record():
     parts = [
-        {"t": "b", "p": [["a", 0, 1.0, 1.0]], "con": [["stdout", 1.0, "x"]], "co": 0},
         {
             "t": "b",
-            "p": [["a", 1, 2.0, 1.0]],
-            "y": [["system/cpu", 0, 5.0, 1.0]],
-            "s": {"k": 1},
-            "c": {"lr": 1},
-            "con": [["stdout", 1.0, "y"], ["stderr", 1.0, "z"]],
-            "co": 1,
+            "points": [["a", 0, 1.0, 1.0]],
+            "console": [["stdout", 1.0, "x"]],
+            "console_offset": 0,
+        },
+        {
+            "t": "b",
+            "points": [["a", 1, 2.0, 1.0]],
+            "system": [["system/cpu", 0, 5.0, 1.0]],
+            "summary": {"k": 1},
+            "config": {"lr": 1},
+            "console": [["stdout", 1.0, "y"], ["stderr", 1.0, "z"]],
+            "console_offset": 1,
         },
     ]
     body = build_ingest(parts)
@@ -282,7 +287,7 @@ def _offline(tmp_path, **settings):
 def _rows(run):
     rows: dict = {}
     for record in read_all(os.path.join(run.dir, "run.wal")).records:
-        for key, step, value, _ in record.data.get("p", []):
+        for key, step, value, _ in record.data.get("points", []):
             rows.setdefault(step, {})[key] = value
     return rows
 
@@ -358,3 +363,22 @@ def test_unwritable_run_folder_falls_back_to_a_temporary_one(tmp_path, capfd):
         assert "cannot write to" in capfd.readouterr().err
     finally:
         locked.chmod(0o700)
+
+
+def test_points_only_records_are_spliced_without_decoding(tmp_path):
+    from gradline.uploader import POINTS_PREFIX, _points_of, _request_body
+
+    payloads = [
+        {"t": "p", "heartbeat": True, "points": [["a", i, float(i), 1.0], ["b", i, 0.5, 1.0]]}
+        for i in range(3)
+    ]
+    path, _ = _wal(tmp_path, payloads)
+    records = read_all(path).records
+    assert all(r.payload.startswith(POINTS_PREFIX) for r in records)
+    assert [_points_of(r) for r in records] == [2, 2, 2]
+    body = _request_body(records)
+    assert isinstance(body, bytes)  # spliced, never decoded on the way
+    assert all(r._data is None for r in records)
+    merged = orjson.loads(body)
+    assert merged["points"] == [p for d in payloads for p in d["points"]]
+    assert _request_body(records[:1]) == records[0].payload

@@ -91,7 +91,8 @@ class WalUploadMachine(RuleBasedStateMachine):
                 points.append([key, self.step, value, 1.7e9 + self.step])
                 self.expected[(key, self.step)] = value
             self.step += 1
-        self.writer.append(orjson.dumps({"t": "b", "p": points}))
+        # As the pipeline writes them: a points-only record, wire-shaped.
+        self.writer.append(orjson.dumps({"t": "p", "heartbeat": True, "points": points}))
 
     @rule(
         lines=st.lists(
@@ -105,8 +106,9 @@ class WalUploadMachine(RuleBasedStateMachine):
             return
         record = {
             "t": "b",
-            "con": [["stdout", 1.7e9, line] for line in lines],
-            "co": len(self.console),
+            "heartbeat": True,
+            "console": [["stdout", 1.7e9, line] for line in lines],
+            "console_offset": len(self.console),
         }
         self.console.extend(lines)
         self.writer.append(orjson.dumps(record))
@@ -142,7 +144,7 @@ class WalUploadMachine(RuleBasedStateMachine):
     def crash_mid_write(self):
         """The logging process dies while writing a record: a torn frame at the tail.
         Nothing is logged after that (the process is gone)."""
-        frame = encode_frame(orjson.dumps({"t": "b", "p": [["lost", 0, 1.0, 1.7e9]]}))
+        frame = encode_frame(orjson.dumps({"t": "p", "points": [["lost", 0, 1.0, 1.7e9]]}))
         with open(self.wal_path, "ab") as fh:
             fh.write(frame[: len(frame) // 2])
         self.torn = True
