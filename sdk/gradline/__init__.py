@@ -20,6 +20,7 @@ from gradline.hooks import HOOKS as _HOOKS
 from gradline.later import (
     Artifact,
     Image,
+    NotAvailableYet,
     Table,
     agent,
     deploy,
@@ -49,6 +50,7 @@ __all__ = [
     "Histogram",
     "Image",
     "Metric",
+    "NotAvailableYet",
     "Run",
     "Settings",
     "Table",
