@@ -12,6 +12,9 @@ Environment:
                    database of its own so queued tasks never reach another checkout's
                    worker; set it empty to run the server without Redis)
   BENCH_KEEP_DB=1  keep the databases for inspection
+  BENCH_SERVER_GC  experiment: "g0,g1,g2" gc thresholds set in the Gradline server process
+                   before it starts (e.g. 100000,50,100), to measure the cost of Python's
+                   cyclic GC on the ingest path; unset = the server as shipped
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ PEERS_PY = PEERS_BIN / "python"
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 KEEP_DB = os.environ.get("BENCH_KEEP_DB") == "1"
+SERVER_GC = os.environ.get("BENCH_SERVER_GC", "")
 
 
 # -- output -------------------------------------------------------------------------
@@ -298,6 +302,16 @@ class GradlineServer:
                 "PYTHONUNBUFFERED": "1",
                 **self.extra_env,
             }
+            if SERVER_GC:  # a sitecustomize reaches every uvicorn worker process too
+                thresholds = tuple(int(part) for part in SERVER_GC.split(","))
+                site = self.tmp / "site"
+                site.mkdir()
+                (site / "sitecustomize.py").write_text(
+                    f"import gc\ngc.set_threshold(*{thresholds!r})\n"
+                )
+                self.env["PYTHONPATH"] = os.pathsep.join(
+                    filter(None, [str(site), self.env.get("PYTHONPATH", "")])
+                )
             # The secret key lives under GRADLINE_VAR_DIR: serve and bootstrap share it.
             self.log = self.tmp / "server.log"
             self._migrate()
