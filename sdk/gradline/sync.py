@@ -235,11 +235,6 @@ def _sync_locked(
     try:
         while True:
             try:
-                if info.entity is None:
-                    viewer = client.json("GET", "/api/v1/viewer")
-                    info.entity = (viewer or {}).get("default_team")
-                    if not info.entity:
-                        raise CommError("this API key has no team; pass --entity", status=400)
                 if not state.created or engine.create_response is None:
                     engine.create()
                 if not engine.step():

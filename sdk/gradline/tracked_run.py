@@ -383,6 +383,8 @@ class Run:
 
     def _on_created(self, resp: dict) -> None:
         """The server created the run after init had fallen back to offline."""
+        if self._pipeline is not None:
+            self.entity = self._pipeline.info.entity
         self._name = self._name or resp.get("name")
         self._url = resp.get("url") or self._url
         self._report(f"gradline: connected; run {self.name} is live at {self.url}")
@@ -516,10 +518,8 @@ def start_run(
     if run.mode == "online":
         engine = pipeline.engine
         try:
-            if info.entity is None:
-                info.entity = _default_entity(engine.client, settings)
-                run.entity = info.entity
             resp = engine.create(timeout=settings.init_timeout)
+            run.entity = info.entity
         except CommError as exc:
             if not exc.retryable:
                 pipeline.abort()
@@ -560,14 +560,6 @@ def start_run(
         verb = "resumed" if run.resumed else "started"
         run._report(f"gradline: run {run.name} {verb} ({run.mode}): {where}")
     return run
-
-
-def _default_entity(client: HttpClient, settings: Settings) -> str:
-    viewer = client.json("GET", "/api/v1/viewer", timeout=settings.init_timeout)
-    team = (viewer or {}).get("default_team")
-    if not team:
-        raise UsageError("this API key has no team; pass entity= or set GRADLINE_ENTITY")
-    return team
 
 
 def _console_next(client: HttpClient, info: RunInfo, resp: dict) -> int:

@@ -126,6 +126,11 @@ class Uploader:
     # -- run creation ------------------------------------------------------------------
     def create(self, timeout: float | None = None) -> dict:
         """Create or resume the run on the server. Raises CommError."""
+        if not self.info.entity:  # started offline without a team: ask for the default
+            viewer = self.client.json("GET", "/api/v1/viewer", timeout=timeout)
+            self.info.entity = (viewer or {}).get("default_team")
+            if not self.info.entity:
+                raise CommError("this API key has no team; set entity", status=400)
         body = dict(self.info.body)
         body["id"] = self.info.id
         resume = self.info.resume

@@ -82,9 +82,12 @@ def test_no_server_at_init_then_server_starts_and_sync_stores_every_point_once(
 
 def test_run_goes_online_when_the_server_comes_back(server_factory, sdk_db, sdk_settings):
     srv = server_factory(start=False)
+    # No entity either: the default team is looked up once the server answers.
     run = gradline.init(
-        project="rel-comeback", settings=sdk_settings(base_url=srv.url, init_timeout=2)
+        project="rel-comeback",
+        settings=sdk_settings(base_url=srv.url, init_timeout=2, entity=None),
     )
+    assert run.entity is None
     for i in range(1000):
         run.log({"x": float(i)})
     srv.start()
@@ -94,6 +97,7 @@ def test_run_goes_online_when_the_server_comes_back(server_factory, sdk_db, sdk_
     run.finish()
     assert run._pipeline.done.is_set() and run._pipeline.failed is None
     assert [s for _, s, _ in stored_points(sdk_db, run.id, "rel-comeback")] == list(range(2000))
+    assert run.entity.startswith("owner")  # the personal team
 
 
 @pytest.mark.slow

@@ -311,6 +311,11 @@ def test_init_errors_are_clear(server, sdk_db, sdk_settings):
         gradline.init(project="x", settings=sdk_settings(api_key="gl-" + "A" * 40))
     with pytest.raises(UsageError, match="No API key"):
         gradline.init(project="x", settings=sdk_settings(api_key=None))
+    with pytest.raises(UsageError, match="cannot reach"):
+        gradline.init(
+            project="x",
+            settings=sdk_settings(base_url="http://127.0.0.1:9", offline_fallback=False),
+        )
     with pytest.raises(ValueError, match="run id"):
         gradline.init(project="x", id="Bad Id!", settings=sdk_settings())
     with pytest.raises(UsageError, match=r"before gradline\.log"):
