@@ -10,6 +10,7 @@ import string
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -70,6 +71,7 @@ class Run:
         self._step = 0
         self._warned: set = set()
         self._pipeline: Pipeline | None = None
+        self._append = _NullBuffer.append  # the buffer's append, bound once for log()
         self._console: ConsoleCapture | None = None
         self._monitor: SystemMonitor | None = None
         self._lock_fd: int | None = None
@@ -177,7 +179,7 @@ class Run:
                 merge_into(pending, data)
                 if commit is False:
                     return
-                self._buffer.append((ROW, self._step, pending, time.time()))
+                self._append((ROW, self._step, pending, time.time()))
                 self._pending = {}
                 self._step += 1
                 return
@@ -340,6 +342,18 @@ class Run:
     def _buffer(self):
         return self._pipeline.buffer if self._pipeline is not None else _NullBuffer
 
+    def _after_fork_in_child(self) -> None:
+        """A forked child (DataLoader workers …) has no writer thread: what it logs or
+        prints would pile up in its copy of the buffer. It logs nothing instead; the
+        parent's run is unaffected."""
+        self._append = _NullBuffer.append
+        self._pipeline = None
+        self._console = None
+        self._monitor = None
+        self._finished = True
+        self._warned.add("finished")  # silently: the child never owned the run
+        self._lock_fd = None
+
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
             self._warned.add(key)
@@ -499,6 +513,8 @@ def start_run(
         on_connection=run._on_connection,
     )
     run._pipeline = pipeline
+    run._append = pipeline.buffer.append
+    _register_fork_guard(run)
     pipeline.write_record_now(
         {
             "t": "run",
@@ -694,6 +710,17 @@ def _write_metadata_files(run: Run, settings: Settings, run_dir: Path) -> list[s
     except OSError as exc:
         run._report(f"gradline: could not write run metadata files: {exc}")
     return written
+
+
+def _register_fork_guard(run: Run) -> None:
+    ref = weakref.ref(run)
+
+    def in_child() -> None:
+        target = ref()
+        if target is not None and not target._finished:
+            target._after_fork_in_child()
+
+    os.register_at_fork(after_in_child=in_child)
 
 
 def _make_run_dir(root: Path, name: str) -> Path:

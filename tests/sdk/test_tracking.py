@@ -355,3 +355,23 @@ def test_reinit_returns_or_replaces_the_active_run(server, sdk_settings):
     second = gradline.init(project="reinit", reinit=True, settings=sdk_settings())
     assert second is not first and first._finished
     second.finish()
+
+
+def test_forked_child_logs_nothing_and_leaves_the_run_alone(server, sdk_db, sdk_settings):
+    import os
+
+    run = gradline.init(project="fork", settings=sdk_settings(console="wrap"))
+    run.log({"x": 1.0})
+    pid = os.fork()
+    if pid == 0:  # a DataLoader-style worker
+        try:
+            run.log({"x": 99.0})
+            print("from the child")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    print("from the parent")
+    run.log({"x": 3.0})
+    run.finish()
+    assert stored_points(sdk_db, run.id, "fork") == [("x", 0, 1.0), ("x", 1, 3.0)]
+    assert [t for _, _, t in stored_console(sdk_db, run.id)] == ["from the parent"]
