@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from apps.core.errors import DomainError
 from apps.core.htmx import perform
+from apps.core.web_input import form_text
 from apps.projects import selectors, services
 from apps.projects.models import Visibility
 from apps.teams import roles
@@ -53,18 +54,17 @@ def _project_list_page(request, status=200, fragment=False, form_data=None):
 def project_list(request, team):
     scope = request.team_scope
     if request.method == "POST":
-        name = request.POST.get("name", "").strip()
         return perform(
             request,
             _project_list_page,
             lambda: services.project_create(
                 team=scope.team,
-                name=name,
+                name=form_text(request, "name"),
                 actor=request.user,
-                description=request.POST.get("description", "").strip(),
-                visibility=request.POST.get("visibility", Visibility.TEAM),
+                description=form_text(request, "description", max_length=10_000),
+                visibility=form_text(request, "visibility", default=Visibility.TEAM),
             ),
-            success=f"Project {name} created.",
+            success=lambda created: f"Project {created.name} created.",
             redirect_to=lambda created: reverse(
                 "web:project-detail", kwargs={"team": team, "project": created.name}
             ),
@@ -112,17 +112,16 @@ def _settings_page(request, status=200, fragment=False, form_data=None):
 def project_settings(request, team, project):
     scope = request.team_scope
     if request.method == "POST":
-        # Checked before the update: a rename changes the URL this page redirects to.
-        name = request.POST.get("name", scope.project.name).strip()
 
         def update():
+            project = scope.project
             try:
                 return services.project_update(
-                    project=scope.project,
+                    project=project,
                     actor=request.user,
-                    name=name,
-                    description=request.POST.get("description", "").strip(),
-                    visibility=request.POST.get("visibility", scope.project.visibility),
+                    name=form_text(request, "name", default=project.name),
+                    description=form_text(request, "description", max_length=10_000),
+                    visibility=form_text(request, "visibility", default=project.visibility),
                 )
             except DomainError:
                 # The service set the refused values on the instance; the page shows

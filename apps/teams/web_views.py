@@ -19,6 +19,7 @@ from apps.accounts import selectors as account_selectors
 from apps.accounts import services as account_services
 from apps.core.errors import DomainError, NotFound
 from apps.core.htmx import perform
+from apps.core.web_input import form_text
 from apps.teams import roles, selectors, services
 from apps.teams.notifications import invitation_send
 
@@ -80,18 +81,19 @@ def _team_list_page(request, status=200, fragment=False, form_data=None):
 
 def team_list(request):
     if request.method == "POST":
-        slug = request.POST.get("slug", "").strip().lower()
 
         def create():
             return services.team_create(
-                creator=request.user, slug=slug, name=request.POST.get("name", "").strip()
+                creator=request.user,
+                slug=form_text(request, "slug").lower(),
+                name=form_text(request, "name", max_length=128),
             )
 
         return perform(
             request,
             _team_list_page,
             create,
-            success=f"Team {slug} created.",
+            success=lambda new_team: f"Team {new_team.slug} created.",
             redirect_to=lambda new_team: reverse(
                 "web:project-list", kwargs={"team": new_team.slug}
             ),
@@ -123,7 +125,9 @@ def team_settings(request, team):
             request,
             _general_page,
             lambda: services.team_update(
-                team=scope.team, name=request.POST.get("name", ""), actor=request.user
+                team=scope.team,
+                name=form_text(request, "name", max_length=128),
+                actor=request.user,
             ),
             success="Team settings saved.",
             redirect_to=reverse("web:team-settings", kwargs={"team": team}),
@@ -160,12 +164,11 @@ def team_members(request, team):
 
 def member_role(request, team, user_id):
     scope = request.team_scope
-    role = request.POST.get("role", "")
     return perform(
         request,
         _members_page,
         lambda: services.membership_set_role(
-            team=scope.team, user_id=user_id, role=role, actor=request.user
+            team=scope.team, user_id=user_id, role=form_text(request, "role"), actor=request.user
         ),
         success=lambda m: f"{m.user.email} is now {m.role}.",
         redirect_to=reverse("web:team-members", kwargs={"team": team}),
@@ -198,11 +201,11 @@ def team_invitations(request, team):
     if request.method == "POST":
 
         def invite():
-            email = _email(request.POST.get("email", ""))
+            email = _email(form_text(request, "email", max_length=254))
             invitation, token = services.invitation_create(
                 team=scope.team,
                 email=email,
-                role=request.POST.get("role", roles.MEMBER),
+                role=form_text(request, "role", default=roles.MEMBER),
                 actor=request.user,
             )
             return invitation, invitation_send(invitation, token)
@@ -251,7 +254,7 @@ def api_keys(request, team):
             _api_keys_page,
             lambda: account_services.personal_key_create(
                 user=request.user,
-                name=request.POST.get("name", ""),
+                name=form_text(request, "name", max_length=100),
                 team_slug=scope.team.slug if restrict else None,
             ),
             success=lambda result: f"API key {result[0].name} created.",
@@ -294,17 +297,16 @@ _service_accounts_page = _page(
 def service_accounts(request, team):
     scope = request.team_scope
     if request.method == "POST":
-        name = request.POST.get("name", "").strip()
         return perform(
             request,
             _service_accounts_page,
             lambda: services.service_account_provision(
                 team=scope.team,
-                name=name,
-                role=request.POST.get("role", roles.MEMBER),
+                name=form_text(request, "name", max_length=100),
+                role=form_text(request, "role", default=roles.MEMBER),
                 actor=request.user,
             ),
-            success=f"Service account {name} created.",
+            success=lambda result: f"Service account {result[0].name} created.",
             redirect_to=reverse("web:service-accounts", kwargs={"team": team}),
             result_context=lambda result: {"new_key": result[1], "new_secret": result[2]},
         )
@@ -320,7 +322,7 @@ def service_account_key_create(request, team, account_id):
         return services.service_account_key_create(
             team=scope.team,
             account_id=account_id,
-            name=request.POST.get("name", "").strip() or default_name,
+            name=form_text(request, "name", max_length=100) or default_name,
             actor=request.user,
         )
 

@@ -25,7 +25,7 @@ def web_for():
 @pytest.fixture
 def team_objects(team, admin_user, member_user, project):
     """One object per id-taking route in team A: ids that exist there."""
-    invitation, _ = team_services.invitation_create(
+    invitation, token = team_services.invitation_create(
         team=team, email="invitee@a.example", role="member", actor=admin_user
     )
     account, _, _ = team_services.service_account_provision(
@@ -39,6 +39,7 @@ def team_objects(team, admin_user, member_user, project):
         "invitation_id": invitation.pk,
         "key_id": api_key.pk,
         "account_id": account.pk,
+        "token": token,
     }
 
 
