@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Bucket widths 2^4 .. 2^16 steps. Four bits apart: a chart bucket (a power of two wide)
-# is made of at most 8 rollup rows, and ingest writes about one rollup row per 16 points.
-LEVELS: tuple[int, ...] = (4, 8, 12, 16)
+# Bucket widths 2^4 .. 2^16 steps, two bits apart: a chart bucket (a power of two wide)
+# is made of at most 4 rollup rows (1 when its width is a level's), while ingest writes
+# about one rollup row per 12 points (mostly level 4).
+LEVELS: tuple[int, ...] = (4, 6, 8, 10, 12, 14, 16)
 RAW = 0  # "level 0": the points themselves
 
 

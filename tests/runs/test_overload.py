@@ -25,12 +25,10 @@ def test_pool_exhausted_answers_503_with_retry_after(team, project, member_user,
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_key(member_user)}")
     assert ingest(client, run.uid, {"heartbeat": True}).status_code == 200
 
-    held = []
-    try:
-        while True:  # take every connection the pool will give
-            held.append(pool.getconn(timeout=0.2))
-    except PoolTimeout:
-        pass
+    stats = pool.get_stats()
+    in_use = stats.get("pool_size", 0) - stats.get("pool_available", 0)
+    # Take every connection the pool can still give (it may have to open them first).
+    held: list = []
     outcome: dict = {}
 
     def request():
@@ -42,6 +40,9 @@ def test_pool_exhausted_answers_503_with_retry_after(team, project, member_user,
             connection.close()
 
     try:
+        held += [pool.getconn(timeout=30) for _ in range(pool.max_size - in_use)]
+        with pytest.raises(PoolTimeout):
+            held.append(pool.getconn(timeout=0.1))
         thread = threading.Thread(target=request)
         thread.start()
         thread.join(timeout=60)  # a hang fails here

@@ -104,42 +104,34 @@ def chart(
         x_of = {r[1]: (r[8], r[10]) for r in by_key.get(x_key.id, [])}
     start = run.created_at.timestamp()
     for key in with_data:
-        series = out["series"][key.name]
-        for (
-            _,
-            b,
-            count,
-            nans,
-            total,
-            vmin,
-            vmax,
-            fstep,
-            first,
-            lstep,
-            last,
-            wmin,
-            wmax,
-        ) in by_key.get(key.id, []):
-            if x_axis == "_step":
-                xs, xe = fstep, lstep
-            elif x_axis == "_timestamp":
-                xs, xe = wmin, wmax
-            elif x_axis == "_runtime":
-                xs, xe = wmin - start, wmax - start
-            else:
-                xs, xe = x_of.get(b, (None, None))
-            series["x_start"].append(xs)
-            series["x_end"].append(xe)
-            series["step_start"].append(fstep)
-            series["step_end"].append(lstep)
-            series["count"].append(count)
-            series["min"].append(vmin)
-            series["max"].append(vmax)
-            series["mean"].append(total / (count - nans) if count > nans else None)
-            series["first"].append(first)
-            series["last"].append(last)
-        for name in ("x_start", "x_end", "min", "max", "mean", "first", "last"):
-            series[name] = _finite(series[name])
+        rows = by_key.get(key.id)
+        if not rows:
+            continue
+        (_, b, count, nans, total, vmin, vmax, fstep, first, lstep, last, wmin, wmax) = (
+            list(column) for column in zip(*rows, strict=True)
+        )
+        if x_axis == "_step":
+            xs, xe = fstep, lstep
+        elif x_axis == "_timestamp":
+            xs, xe = wmin, wmax
+        elif x_axis == "_runtime":
+            xs, xe = [w - start for w in wmin], [w - start for w in wmax]
+        else:
+            xs = [x_of.get(i, (None, None))[0] for i in b]
+            xe = [x_of.get(i, (None, None))[1] for i in b]
+        mean = [t / (c - n) if c > n else None for t, c, n in zip(total, count, nans, strict=True)]
+        out["series"][key.name] = {
+            "x_start": _finite(xs),
+            "x_end": _finite(xe),
+            "step_start": fstep,
+            "step_end": lstep,
+            "count": count,
+            "min": _finite(vmin),
+            "max": _finite(vmax),
+            "mean": _finite(mean),
+            "first": _finite(first),
+            "last": _finite(last),
+        }
     return out
 
 
@@ -153,39 +145,33 @@ def _empty_series() -> dict:
     }  # fmt: skip
 
 
+_ROLLUP_PIECE = (
+    "SELECT key_id, bucket << level AS s, count, nan_count, sum, min, max, "
+    "first_step, first, last_step, last, wall_min, wall_max FROM runs_rollup "
+    "WHERE run_id = %s AND key_id = ANY(%s) AND level = %s AND bucket >= %s AND bucket < %s"
+)
+_RAW_PIECE = (
+    "SELECT key_id, step AS s, 1::bigint AS count, "
+    "CASE WHEN value = 'NaN' THEN 1 ELSE 0 END::bigint AS nan_count, "
+    "CASE WHEN value = 'NaN' THEN 0 ELSE value END AS sum, "
+    "NULLIF(value, 'NaN') AS min, NULLIF(value, 'NaN') AS max, "
+    "step AS first_step, value AS first, step AS last_step, value AS last, "
+    "wall_time AS wall_min, wall_time AS wall_max FROM runs_point "
+    "WHERE run_id = %s AND key_id = ANY(%s) AND step >= %s AND step < %s"
+)
+
+
 def _bucket_rows(run_id: int, key_ids: list[int], lo: int, hi: int, shift: int) -> list[tuple]:
-    pieces = rollups.decompose(lo, hi + 1, rollups.source_level(shift))
-    rollup_conds, raw_conds, params_r, params_p = [], [], [], []
-    for level, a, b in pieces:
-        if level == rollups.RAW:
-            raw_conds.append("(step >= %s AND step < %s)")
-            params_p += [a, b]
-        else:
-            rollup_conds.append("(level = %s AND bucket >= %s AND bucket < %s)")
-            params_r += [level, a >> level, b >> level]
+    # One SELECT per piece, so each is a primary-key range scan (an OR of ranges would
+    # make PostgreSQL read every rollup row of the key and filter).
     selects, params = [], []
-    if rollup_conds:
-        selects.append(
-            "SELECT key_id, bucket << level AS s, count, nan_count, sum, min, max, "
-            "first_step, first, last_step, last, wall_min, wall_max "
-            "FROM runs_rollup WHERE run_id = %s AND key_id = ANY(%s) AND ("
-            + " OR ".join(rollup_conds)
-            + ")"
-        )
-        params += [run_id, key_ids, *params_r]
-    if raw_conds:
-        selects.append(
-            "SELECT key_id, step AS s, 1::bigint AS count, "
-            "CASE WHEN value = 'NaN' THEN 1 ELSE 0 END::bigint AS nan_count, "
-            "CASE WHEN value = 'NaN' THEN 0 ELSE value END AS sum, "
-            "NULLIF(value, 'NaN') AS min, NULLIF(value, 'NaN') AS max, "
-            "step AS first_step, value AS first, step AS last_step, value AS last, "
-            "wall_time AS wall_min, wall_time AS wall_max "
-            "FROM runs_point WHERE run_id = %s AND key_id = ANY(%s) AND ("
-            + " OR ".join(raw_conds)
-            + ")"
-        )
-        params += [run_id, key_ids, *params_p]
+    for level, a, b in rollups.decompose(lo, hi + 1, rollups.source_level(shift)):
+        if level == rollups.RAW:
+            selects.append(_RAW_PIECE)
+            params += [run_id, key_ids, a, b]
+        else:
+            selects.append(_ROLLUP_PIECE)
+            params += [run_id, key_ids, level, a >> level, b >> level]
     # Only constant SQL fragments are joined here; every value is a bound parameter.
     sql = (
         "SELECT key_id, s >> %s AS b, sum(count)::bigint, sum(nan_count)::bigint, sum(sum), "  # noqa: S608
