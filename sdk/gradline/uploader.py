@@ -134,26 +134,15 @@ class Uploader:
         body = dict(self.info.body)
         body["id"] = self.info.id
         resume = self.info.resume
-        if self.state.created or self._create_attempted:
+        if self.state.created or (self._create_attempted and resume != "must"):
             resume = "allow"  # it is ours already (or may be: a lost response)
         elif resume is None and self.info.id_generated:
             resume = "allow"  # a random id of ours: allow makes a retry idempotent
         body["resume"] = resume
         self._create_attempted = True
-        try:
-            resp = self.client.json(
-                "POST", f"{self.info.project_path()}/runs", json=body, timeout=timeout
-            )
-        except CommError as exc:
-            if exc.status == 409 and exc.code == "run_exists" and self.state.created:
-                resp = None
-            else:
-                raise
-        if resp is None:
-            body["resume"] = "allow"
-            resp = self.client.json(
-                "POST", f"{self.info.project_path()}/runs", json=body, timeout=timeout
-            )
+        resp = self.client.json(
+            "POST", f"{self.info.project_path()}/runs", json=body, timeout=timeout
+        )
         self.state.created = True
         self.state.server = {k: resp.get(k) for k in ("name", "url", "state") if k in resp}
         self.state.save()
