@@ -9,6 +9,7 @@ call services and render; apps/core/htmx.py fixes how success and errors are ans
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.shortcuts import redirect, render
@@ -109,6 +110,7 @@ def invitation_accept(request, token):
             return render(
                 request, "errors/error.html", {"status": 404, "message": exc.message}, status=404
             )
+        messages.success(request, f"You joined {membership.team.name} as {membership.role}.")
         return redirect("web:project-list", team=membership.team.slug)
     return render(request, "teams/invitation_accept.html", {"token": token})
 
