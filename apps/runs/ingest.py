@@ -488,6 +488,14 @@ def _ensure_keys(cur, run: Run, names: list[str]) -> dict[str, tuple[int, int]]:
         )
         for name, key_id in cur.fetchall():
             found[name] = (key_id, -1)
+        lost = [name for name in missing if name not in found]
+        if lost:  # created meanwhile by another writer (none should, under the run lock)
+            cur.execute(
+                "SELECT name, id, coalesce(max_step, -1) FROM runs_metrickey "
+                "WHERE run_id = %s AND name = ANY(%s)",
+                (run.id, lost),
+            )
+            found.update({name: (key_id, hw) for name, key_id, hw in cur.fetchall()})
         # Sorted, so concurrent first uses of the same keys lock them in the same order.
         cur.execute(
             "INSERT INTO runs_projectmetrickey (team_id, project_id, name, created_at) "
