@@ -244,15 +244,16 @@ def run_update(*, run: Run, data: dict) -> Run:
 
 
 def run_heartbeat(*, run: Run) -> Run:
-    with transaction.atomic():
-        run = Run.objects.for_team(run.team).select_for_update(no_key=True).get(pk=run.pk)
-        run.heartbeat_at = timezone.now()
-        revived = run.state == RunState.CRASHED
-        if revived:
-            run.state = RunState.RUNNING
-        run.save(update_fields=["heartbeat_at", "state"])
+    """One UPDATE in the common case; a crashed run that beats again is running again."""
+    now = timezone.now()
+    rows = Run.objects.for_team(run.team).filter(pk=run.pk)
+    revived = rows.filter(state=RunState.CRASHED).update(state=RunState.RUNNING, heartbeat_at=now)
     if revived:
+        run.state = RunState.RUNNING
         _publish_state(run)
+    else:
+        rows.update(heartbeat_at=now)
+    run.heartbeat_at = now
     return run
 
 
