@@ -88,6 +88,7 @@ class Pipeline:
         self._abort = threading.Event()
         self.done = threading.Event()
         self.failed: CommError | None = None
+        self._reported: set = set()
         self.connected: bool | None = None
         self.upload = upload
         self.engine: Uploader | None = None
@@ -451,9 +452,8 @@ class Pipeline:
             self.on_connection(ok, reason)
 
     def _report_once(self, key: str, message: str) -> None:
-        reported = self.__dict__.setdefault("_reported", set())
-        if key not in reported:
-            reported.add(key)
+        if key not in self._reported:
+            self._reported.add(key)
             self.report(message)
 
     def unsent_bytes(self) -> int:
