@@ -14,6 +14,10 @@ from typing import Any
 from gradline.data_types import Histogram
 
 _PLAIN = frozenset({float, int, bool, str, type(None)})
+# Values safe to keep by reference: the plain types, plus immutable numpy scalar types
+# (np.float32, np.int64 …) added the first time one is seen, so later rows of them take
+# the all-in-C fast path too.
+_KEEP_AS_IS: set = set(_PLAIN)
 RESERVED = frozenset({"_step", "_runtime", "_timestamp"})
 INF = float("inf")
 
@@ -21,18 +25,18 @@ INF = float("inf")
 def merge_into(pending: dict, data: dict, prefix: str = "") -> None:
     """Copy `data` into the pending row, flattening nested dicts with "/"."""
     if not prefix:
-        if _PLAIN.issuperset(map(type, data.values())):  # the common case, all in C
+        if _KEEP_AS_IS.issuperset(map(type, data.values())):  # the common case, all in C
             pending.update(data)
             return
         for key, value in data.items():
-            if type(value) in _PLAIN:
+            if type(value) in _KEEP_AS_IS:
                 pending[key] = value
             else:
                 _merge_slow(pending, key, value)
         return
     for key, value in data.items():
         full = f"{prefix}/{key}"
-        if type(value) in _PLAIN:
+        if type(value) in _KEEP_AS_IS:
             pending[full] = value
         else:
             _merge_slow(pending, full, value)
@@ -49,11 +53,15 @@ def snapshot(value: Any) -> Any:
     """A copy of `value` that later mutation by the caller cannot change."""
     if isinstance(value, (list, tuple)):
         return tuple(snapshot(v) if isinstance(v, (list, tuple)) else v for v in value)
-    module = type(value).__module__
+    kind = type(value)
+    module = kind.__module__
     if module.startswith("torch"):
         return _torch_snapshot(value)
-    if module == "numpy" and hasattr(value, "copy") and getattr(value, "ndim", 0):
-        return value.copy()
+    if module == "numpy":
+        if kind.__name__ == "ndarray":
+            return value.copy()
+        if getattr(value, "ndim", None) == 0:  # a numpy scalar: immutable
+            _KEEP_AS_IS.add(kind)
     return value
 
 
