@@ -214,9 +214,12 @@ class RunListView(RunsAPIView):
 
 
 class RunDetailView(RunsAPIView):
-    @extend_schema(responses=sc.RunDetailOut)
+    @extend_schema(responses=sc.RunWithMetricsOut)
     def get(self, request, team, project, run):
-        return json_response(serializers.run_out(self.get_run(run), detail=True))
+        target = self.get_run(run)
+        body = serializers.run_out(target, detail=True)
+        body["metrics"] = run_selectors.run_metric_stats(self.team, target)
+        return json_response(body)
 
     @extend_schema(request=sc.RunPatchIn, responses=sc.RunDetailOut)
     def patch(self, request, team, project, run):

@@ -77,6 +77,20 @@ class RunDetailOut(RunOut):
     metadata = s.JSONField()
 
 
+class MetricStatsOut(s.Serializer):
+    count = s.IntegerField()
+    nan_count = s.IntegerField()
+    min = s.JSONField(allow_null=True)
+    max = s.JSONField(allow_null=True)
+    mean = s.JSONField(allow_null=True, help_text="NaN ignored.")
+    last = s.JSONField(allow_null=True)
+    last_step = s.IntegerField(allow_null=True)
+
+
+class RunWithMetricsOut(RunDetailOut):
+    metrics = s.DictField(child=MetricStatsOut(), help_text="Per-key summary statistics.")
+
+
 class RunCreatedOut(RunDetailOut):
     resumed = s.BooleanField()
     high_water = s.DictField(

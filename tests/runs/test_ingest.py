@@ -49,6 +49,17 @@ def test_batch_stores_points_system_console_summary(member_api, run):
     assert (stats.count, stats.min, stats.max, stats.max_step) == (50, 0.0, 24.5, 49)
     assert math.isclose(stats.sum / stats.count, 12.25)
     assert_rollups_match_points(run)
+    metrics = member_api.get(run_url(run.uid)).json()["metrics"]
+    assert metrics["loss"] == {
+        "count": 50,
+        "nan_count": 0,
+        "min": 0.0,
+        "max": 24.5,
+        "mean": 12.25,
+        "last": 24.5,
+        "last_step": 49,
+    }
+    assert metrics["system/cpu"]["last"] == 14.5
 
 
 def test_retried_batch_is_stored_exactly_once(member_api, run):

@@ -9,7 +9,8 @@ from django.db.models import F, JSONField
 from django.db.models.expressions import RawSQL
 
 from apps.core.errors import NotFound
-from apps.runs.models import ConsoleLine, ProjectMetricKey, Run, RunFile
+from apps.runs.ingest import json_safe
+from apps.runs.models import ConsoleLine, MetricKey, ProjectMetricKey, Run, RunFile
 from apps.runs.selectors import runquery
 
 MAX_PAGE_SIZE = 1000
@@ -118,3 +119,21 @@ def console_lines(team, run, *, offset: int = 0, limit: int = 1000) -> list[Cons
         .filter(run=run, line__gte=max(0, offset))
         .order_by("line")[:limit]
     )
+
+
+def run_metric_stats(team, run) -> dict[str, dict]:
+    """Per logged key: count, NaN count, min, max, mean (NaN ignored), last value and its
+    step — the summaries ingest maintains per batch."""
+    out = {}
+    for key in MetricKey.objects.for_team(team).filter(run=run).order_by("name"):
+        finite = key.count - key.nan_count
+        out[key.name] = {
+            "count": key.count,
+            "nan_count": key.nan_count,
+            "min": None if key.min is None else json_safe(key.min),
+            "max": None if key.max is None else json_safe(key.max),
+            "mean": json_safe(key.sum / finite) if finite else None,
+            "last": None if key.last is None else json_safe(key.last),
+            "last_step": key.max_step,
+        }
+    return out
