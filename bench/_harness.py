@@ -55,6 +55,26 @@ def emit(name: str, value) -> None:
     print(f"{name}={value}", flush=True)
 
 
+def emit_context(bench: str) -> None:
+    """Which benchmark, on which commit (dirty when apps/, config/ or sdk/ have local
+    changes), on how many CPUs."""
+    emit("bench", bench)
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "apps", "config", "sdk"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        emit("commit", f"{commit}{'-dirty' if dirty else ''}")
+    except OSError:
+        pass
+    emit("cpus", os.cpu_count())
+
+
 def emit_load(phase: str) -> None:
     """The 1-minute load average at this point: the machine is shared, so say how busy."""
     emit(f"loadavg_{phase}", round(os.getloadavg()[0], 2))

@@ -38,6 +38,7 @@ from _harness import (
     MlflowServer,
     db_url,
     emit,
+    emit_context,
     emit_load,
     note,
     peers_available,
@@ -313,7 +314,7 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
 
-    emit("bench", "ingest")
+    emit_context("ingest")
     emit("procs", args.procs)
     emit("batch_points", args.batch)
     results: dict = {}

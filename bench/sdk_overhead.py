@@ -38,6 +38,7 @@ from _harness import (
     Http,
     MlflowServer,
     emit,
+    emit_context,
     emit_load,
     note,
     parse_lines,
@@ -140,7 +141,7 @@ def main(argv=None) -> int:
         child_gradline(args)
         return 0
 
-    emit("bench", "sdk_overhead")
+    emit_context("sdk_overhead")
     emit("calls", args.calls)
     results: dict = {}
 
