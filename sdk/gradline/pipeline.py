@@ -46,6 +46,9 @@ SAVE = "save"  # ("save", glob, base_path, policy)
 SAVE_END = "save_end"  # ("save_end",)
 RECORD = "rec"  # ("rec", dict) written as its own WAL record (finish, alert, file)
 SYNC = "sync"  # ("sync", threading.Event) set once everything before it is processed
+# Consecutive HTTP 500 answers tolerated once finish() is waiting: a server bug answers
+# the same request the same way, so retrying it until the finish timeout only spins.
+MAX_SERVER_ERRORS_CLOSING = 3
 
 
 class Pipeline:
@@ -86,6 +89,7 @@ class Pipeline:
         self._stop_writer = threading.Event()
         self._writer_done = threading.Event()
         self._abort = threading.Event()
+        self._closing = False
         self.done = threading.Event()
         self.failed: CommError | None = None
         self._reported: set = set()
@@ -136,6 +140,7 @@ class Pipeline:
         """Flush everything to the WAL, then wait (bounded) for the upload.
         Returns True when the server has everything."""
         deadline = time.monotonic() + max(0.0, timeout)
+        self._closing = True
         self._stop_writer.set()
         self._wake_writer.set()
         self._writer.join(max(0.1, deadline - time.monotonic()))
@@ -404,6 +409,7 @@ class Pipeline:
         assert engine is not None
         backoff = Backoff(cap=self.settings.retry_max_backoff)
         last_contact = time.monotonic()
+        server_errors = 0  # consecutive HTTP 500 answers
         while not self._abort.is_set():
             try:
                 if not self.state.created:
@@ -412,6 +418,7 @@ class Pipeline:
                         self.on_created(resp)
                 did = engine.step()
                 if did:
+                    server_errors = 0
                     backoff.reset()
                     last_contact = time.monotonic()
                     self._set_connected(True, "")
@@ -426,7 +433,11 @@ class Pipeline:
                 self._wake_uploader.wait(0.25)
                 self._wake_uploader.clear()
             except CommError as exc:
-                if not exc.retryable:
+                server_errors = server_errors + 1 if exc.status == 500 else 0
+                # While the script runs, a 500 is retried with back-off (a redeployed
+                # server picks the upload up again); once finish() waits, a few are enough.
+                gave_up = self._closing and server_errors >= MAX_SERVER_ERRORS_CLOSING
+                if not exc.retryable or gave_up:
                     self.failed = exc
                     self.report(
                         f"gradline: upload stopped: {exc.message}. Everything is kept in "

@@ -204,3 +204,52 @@ def test_viewer_reads_but_cannot_write(viewer_api, run):
     assert viewer_api.get(run_url(run.uid)).status_code == 200
     assert ingest(viewer_api, run.uid, {"heartbeat": True}).status_code == 403
     assert viewer_api.delete(run_url(run.uid)).status_code == 403
+
+
+HUGE = 1.8446744073709552e19  # beyond int64: JSONB hands it back as an integer
+
+
+def test_values_beyond_int64_read_back_as_floats(member_api, run):
+    """JSONB keeps 1.8446744073709552e19 as the integer 18446744073709552000, which no
+    64-bit JSON encoder accepts: every read of run JSON must still answer (as a float)."""
+    r = ingest(
+        member_api,
+        run.uid,
+        {
+            "points": [["big", 0, HUGE, T0], ["neg", 0, -1e30, T0]],
+            "summary": {"user_big": 1e25},
+            "config": {"cfg_big": 3e21, "nested": {"deep": [2e20]}},
+        },
+    )
+    assert r.status_code == 200, r.content
+    r = member_api.patch(run_url(run.uid), {"summary": {"patched": 5e19}}, format="json")
+    assert r.status_code == 200, r.content
+    assert r.json()["summary"]["patched"] == 5e19
+    detail = member_api.get(run_url(run.uid))
+    assert detail.status_code == 200, detail.content
+    out = detail.json()
+    assert out["summary"]["big"] == HUGE and out["summary"]["neg"] == -1e30
+    assert out["summary"]["user_big"] == 1e25
+    assert out["config"] == {"cfg_big": 3e21, "nested": {"deep": [2e20]}}
+    listed = member_api.get(f"{P}/runs?order=-summary.big&page_size=1")
+    assert listed.status_code == 200, listed.content
+    assert listed.json()["results"][0]["summary"]["big"] == HUGE
+    assert listed.json()["next_cursor"] is None
+    resumed = post_json(member_api, f"{P}/runs", {"id": run.uid, "resume": "allow"})
+    assert resumed.status_code == 200, resumed.content
+    finished = post_json(member_api, run_url(run.uid, "/finish"), {"exit_code": 0})
+    assert finished.status_code == 200, finished.content
+    assert finished.json()["config"]["cfg_big"] == 3e21
+
+
+def test_runs_list_cursor_over_huge_summary_values(member_api, team, project, member_user):
+    for i in range(3):
+        make_run(team, project, member_user, uid=f"h{i}")
+        ingest(member_api, f"h{i}", {"points": [["big", 0, HUGE * (i + 1), T0]]})
+    first = member_api.get(f"{P}/runs?order=-summary.big&page_size=2")
+    assert first.status_code == 200, first.content
+    page = first.json()
+    assert [r["id"] for r in page["results"]] == ["h2", "h1"]
+    second = member_api.get(f"{P}/runs?order=-summary.big&page_size=2&cursor={page['next_cursor']}")
+    assert second.status_code == 200, second.content
+    assert [r["id"] for r in second.json()["results"]] == ["h0"]

@@ -231,6 +231,8 @@ class FaultProxy:
     - "duplicate": forward the request twice, answer with the second response
     - "blackhole": accept the request and never answer (until the mode changes)
     Faults are taken from `faults` (a queue, one per request); `mode` applies when empty.
+    `error_paths` maps a path suffix to an HTTP status answered (as a JSON error, without
+    forwarding) to every request whose path ends with it: a server bug on one route.
     """
 
     def __init__(self, upstream: str):
@@ -240,6 +242,8 @@ class FaultProxy:
         self.upstream = upstream.rstrip("/")
         self.faults: collections.deque = collections.deque()
         self.mode: str | None = None
+        self.error_paths: dict[str, int] = {}
+        self.errors_answered = 0
         self.requests = 0
         self._release = threading.Event()
         proxy = self
@@ -254,6 +258,19 @@ class FaultProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 proxy.requests += 1
+                status = next(
+                    (code for end, code in proxy.error_paths.items() if self.path.endswith(end)),
+                    None,
+                )
+                if status is not None:
+                    proxy.errors_answered += 1
+                    data = b'{"error": {"code": "server_error", "message": "injected"}}'
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 fault = proxy.faults.popleft() if proxy.faults else proxy.mode
                 if fault == "blackhole":
                     proxy._release.wait(600)

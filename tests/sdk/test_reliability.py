@@ -171,6 +171,40 @@ def test_finish_with_black_holed_server_returns_within_timeout(server, sdk_db, s
     assert [s for _, s, _ in stored_points(sdk_db, run.id, "rel-blackhole")] == list(range(5000))
 
 
+def test_finish_gives_up_on_a_server_error_instead_of_spinning(server, sdk_db, sdk_settings, capfd):
+    """A server that answers 500 to every finish is retried a few times, not until the
+    finish timeout: finish() returns, says how to sync, and the WAL keeps the finish."""
+    proxy = FaultProxy(server.url)
+    try:
+        proxy.error_paths["/finish"] = 500
+        run = gradline.init(
+            project="rel-500",
+            settings=sdk_settings(base_url=proxy.url, finish_timeout=45, retry_max_backoff=0.5),
+        )
+        for i in range(100):
+            run.log({"x": float(i)})
+        started = time.monotonic()
+        run.finish()
+        elapsed = time.monotonic() - started
+        assert elapsed < 30, f"finish() retried the 500 for {elapsed:.1f}s"
+        assert 1 <= proxy.errors_answered <= 5
+        assert run._pipeline.failed is not None and run._pipeline.failed.status == 500
+        assert f"gradline sync {run.dir}" in capfd.readouterr().err
+    finally:
+        proxy.close()
+    # Everything before the finish was stored; sync (the bug fixed) finishes the run.
+    assert len(stored_points(sdk_db, run.id, "rel-500")) == 100
+    env = cli_env(server.url, sdk_db.seed.owner_key, Path(run.dir))
+    deadline = time.monotonic() + 30
+    while True:  # the abandoned uploader may still hold the lock for a moment
+        result = cli("sync", run.dir, "--no-progress", env=env)
+        if "active" not in result.stderr or time.monotonic() > deadline:
+            break
+    assert result.returncode == 0, result.stderr
+    state = sdk_db.query("SELECT state FROM runs_run WHERE uid = %s", (run.id,))
+    assert state == [("finished",)]
+
+
 def test_finish_with_unreachable_server_at_init_black_hole(sdk_settings, capfd):
     hole = BlackHole()
     try:

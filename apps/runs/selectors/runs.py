@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import F, JSONField
+from django.db.models import F
 from django.db.models.expressions import RawSQL
 
 from apps.core.errors import NotFound
 from apps.runs.ingest import json_safe
-from apps.runs.models import ConsoleLine, MetricKey, ProjectMetricKey, Run, RunFile
+from apps.runs.models import ConsoleLine, MetricKey, ProjectMetricKey, Run, RunFile, RunJSONField
 from apps.runs.selectors import runquery
 
 MAX_PAGE_SIZE = 1000
@@ -71,7 +71,7 @@ def runs_query(
         value = ordering.value_sql()
         qs = qs.annotate(
             _rank=RawSQL(rank.text, rank.params),  # noqa: S611 - bound params
-            _value=RawSQL(value.text, value.params, output_field=JSONField()),  # noqa: S611
+            _value=RawSQL(value.text, value.params, output_field=RunJSONField()),  # noqa: S611
         )
         value_order = F("_value").desc() if ordering.descending else F("_value").asc()
         qs = qs.order_by("_rank", value_order, f"{direction}id")
