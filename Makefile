@@ -58,5 +58,9 @@ bench-setup: install
 	@test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
 	@$(PEERS)/bin/python -m pip install $(PIP_QUIET) -r bench/requirements-peers.txt 2> >(grep -v "is ignored: it is neither" >&2)
 
+# All benchmarks with their peers, side by side (docs/benchmarks.md); ~12 minutes.
+bench: bench-setup
+	bench/run_all.sh
+
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .ruff_cache
