@@ -26,6 +26,7 @@ from apps.api.base import GradlineAPIView
 from apps.core.errors import DomainError, PermissionDenied, error_response
 from apps.runs import ingest, serializers, services
 from apps.runs import schema as sc
+from apps.runs.bodies import request_json
 from apps.runs.selectors import history
 from apps.runs.selectors import runs as run_selectors
 from apps.teams import roles
@@ -75,19 +76,6 @@ def _param_list(request, name: str) -> list[str] | None:
 
 def _param_bool(request, name: str) -> bool:
     return request.query_params.get(name, "").lower() in ("1", "true", "yes")
-
-
-def _json_body(request) -> dict:
-    raw = request.body
-    if not raw:
-        return {}
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise DomainError(f"Body is not valid JSON: {exc}", code="invalid_json") from exc
-    if not isinstance(data, dict):
-        raise DomainError("Body must be a JSON object.", code="invalid_json")
-    return data
 
 
 def streaming(request, chunks: Iterator[bytes], content_type: str, **headers):
@@ -200,7 +188,7 @@ class RunListView(RunsAPIView):
             project=self.project,
             project_name=project,
             actor=request.user,
-            data=_json_body(request),
+            data=request_json(request),
         )
         run.team, run.project = self.team, project_obj
         body = serializers.run_out(run, detail=True)
@@ -223,7 +211,7 @@ class RunDetailView(RunsAPIView):
 
     @extend_schema(request=sc.RunPatchIn, responses=sc.RunDetailOut)
     def patch(self, request, team, project, run):
-        updated = services.run_update(run=self.get_run(run), data=_json_body(request))
+        updated = services.run_update(run=self.get_run(run), data=request_json(request))
         updated.team, updated.project = self.team, self.project
         return json_response(serializers.run_out(updated, detail=True))
 
@@ -245,7 +233,7 @@ class RunHeartbeatView(RunsAPIView):
 class RunFinishView(RunsAPIView):
     @extend_schema(request=sc.FinishIn, responses=sc.RunDetailOut)
     def post(self, request, team, project, run):
-        updated = services.run_finish(run=self.get_run(run), data=_json_body(request))
+        updated = services.run_finish(run=self.get_run(run), data=request_json(request))
         updated.team, updated.project = self.team, self.project
         return json_response(serializers.run_out(updated, detail=True))
 

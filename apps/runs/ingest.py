@@ -27,18 +27,17 @@ from __future__ import annotations
 
 import logging
 import math
-import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import orjson
 import psycopg
-from django.conf import settings
 from django.db import OperationalError, connection, transaction
 
-from apps.core.errors import DomainError, NotFound
+from apps.core.errors import NotFound
 from apps.runs import rollups
+from apps.runs.bodies import TooLarge, inflate, json_object
 from apps.runs.models import Run
 
 logger = logging.getLogger(__name__)
@@ -59,45 +58,12 @@ _PG_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" * 2
 _PG_TRAILER = b"\xff\xff"
 
 
-class TooLarge(DomainError):
-    status = 413
-    code = "payload_too_large"
-
-
 # --------------------------------------------------------------------------- parsing
 
 
 def decode_body(raw: bytes, content_encoding: str = "") -> dict:
     """Bytes of a request body (gzip allowed) -> the batch object; 400/413 on bad input."""
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    encoding = (content_encoding or "").strip().lower()
-    if encoding in ("gzip", "x-gzip", "deflate"):
-        inflater = zlib.decompressobj(wbits=47)  # gzip or zlib header, auto-detected
-        try:
-            raw = inflater.decompress(raw, limit + 1)
-        except zlib.error as exc:
-            raise DomainError(
-                f"Body is not valid {encoding} data.", code="invalid_encoding"
-            ) from exc
-        if len(raw) > limit or inflater.unconsumed_tail:
-            raise TooLarge(
-                f"Decompressed body exceeds {limit} bytes.", detail={"limit_bytes": limit}
-            )
-    elif encoding not in ("", "identity"):
-        raise DomainError(
-            f"Unsupported Content-Encoding {content_encoding!r}.",
-            code="unsupported_encoding",
-            status=415,
-        )
-    if not raw:
-        return {}
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise DomainError(f"Body is not valid JSON: {exc}", code="invalid_json") from exc
-    if not isinstance(body, dict):
-        raise DomainError("Body must be a JSON object.", code="invalid_json")
-    return body
+    return json_object(inflate(raw, content_encoding))
 
 
 @dataclass

@@ -91,8 +91,8 @@ class Backoff:
 class HttpClient:
     """Not shared between threads: each thread that talks to the server has its own.
 
-    Bodies are gzipped only where asked (compress=True: the ingest route); the other
-    routes read plain JSON."""
+    Bodies of 1 KiB or more are gzipped where asked (compress=True): the run routes
+    (create, update, finish, ingest) accept gzip; the other routes read plain JSON."""
 
     def __init__(self, base_url: str, api_key: str | None, timeout: float = 30.0):
         self.base_url = base_url.rstrip("/")

@@ -141,7 +141,7 @@ class Uploader:
         body["resume"] = resume
         self._create_attempted = True
         resp = self.client.json(
-            "POST", f"{self.info.project_path()}/runs", json=body, timeout=timeout
+            "POST", f"{self.info.project_path()}/runs", json=body, timeout=timeout, compress=True
         )
         self.state.created = True
         self.state.server = {k: resp.get(k) for k in ("name", "url", "state") if k in resp}
@@ -323,7 +323,9 @@ class Uploader:
 
     def _send_patch(self, record: Record) -> None:
         try:
-            self.client.json("PATCH", self.info.run_path(), json=record.data.get("d") or {})
+            self.client.json(
+                "PATCH", self.info.run_path(), json=record.data.get("d") or {}, compress=True
+            )
         except CommError as exc:
             if exc.retryable:
                 raise

@@ -3,8 +3,11 @@ crashed-run detection."""
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from datetime import timedelta
 
+import orjson
 import pytest
 from django.db import connection
 from django.utils import timezone
@@ -253,3 +256,47 @@ def test_runs_list_cursor_over_huge_summary_values(member_api, team, project, me
     second = member_api.get(f"{P}/runs?order=-summary.big&page_size=2&cursor={page['next_cursor']}")
     assert second.status_code == 200, second.content
     assert [r["id"] for r in second.json()["results"]] == ["h0"]
+
+
+def _gzipped(client, method: str, url: str, body, encoding: str = "gzip"):
+    raw = orjson.dumps(body)
+    data = gzip.compress(raw) if encoding == "gzip" else zlib.compress(raw)
+    return client.generic(
+        method, url, data=data, content_type="application/json", HTTP_CONTENT_ENCODING=encoding
+    )
+
+
+def test_create_update_finish_accept_gzip_bodies(member_api, project):
+    r = _gzipped(member_api, "POST", f"{P}/runs", {"id": "gz", "config": {"lr": 0.1}})
+    assert r.status_code == 201, r.content
+    assert r.json()["config"] == {"lr": 0.1}
+    r = _gzipped(member_api, "PATCH", run_url("gz"), {"notes": "zipped"}, encoding="deflate")
+    assert r.status_code == 200, r.content
+    assert r.json()["notes"] == "zipped"
+    r = _gzipped(member_api, "POST", run_url("gz", "/finish"), {"exit_code": 3})
+    assert r.status_code == 200, r.content
+    assert (r.json()["state"], r.json()["exit_code"]) == ("failed", 3)
+
+
+@pytest.mark.parametrize(("method", "suffix"), [("POST", None), ("PATCH", ""), ("POST", "/finish")])
+def test_json_routes_refuse_gzip_bombs_and_bad_encodings(member_api, run, settings, method, suffix):
+    url = f"{P}/runs" if suffix is None else run_url(run.uid, suffix)
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+    bomb = gzip.compress(b'{"notes": "' + b"0" * (4 * 1024 * 1024) + b'"}')
+    assert len(bomb) < 64 * 1024
+    r = member_api.generic(
+        method, url, data=bomb, content_type="application/json", HTTP_CONTENT_ENCODING="gzip"
+    )
+    assert r.status_code == 413, r.content
+    assert r.json()["error"]["code"] == "payload_too_large"
+    for data, encoding, status in (
+        (b"not gzip at all", "gzip", 400),
+        (gzip.compress(b'{"notes": "cut"}')[:-12], "gzip", 400),  # truncated stream
+        (b"{}", "br", 415),
+    ):
+        r = member_api.generic(
+            method, url, data=data, content_type="application/json", HTTP_CONTENT_ENCODING=encoding
+        )
+        assert r.status_code == status, (encoding, r.content)
+    run.refresh_from_db()
+    assert run.notes == "" and run.state == "running"

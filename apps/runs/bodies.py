@@ -1,0 +1,63 @@
+"""Request bodies of the run-tracking API: content encodings and JSON objects.
+
+Every run route that reads a body goes through `inflate`: gzip (or zlib "deflate")
+bodies are accepted on all of them (the API contract), and inflated with a hard bound —
+the limit plain bodies have — so a small compressed body cannot expand into gigabytes
+(a "gzip bomb" answers 413 after reading at most limit + 1 bytes).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import orjson
+from django.conf import settings
+
+from apps.core.errors import DomainError
+
+
+class TooLarge(DomainError):
+    status = 413
+    code = "payload_too_large"
+
+
+def inflate(raw: bytes, content_encoding: str | None = "") -> bytes:
+    """The body's bytes with its Content-Encoding undone; 400/413/415 on bad input."""
+    encoding = (content_encoding or "").strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise DomainError(
+            f"Unsupported Content-Encoding {content_encoding!r}; use gzip or none.",
+            code="unsupported_encoding",
+            status=415,
+        )
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    inflater = zlib.decompressobj(wbits=47)  # gzip or zlib header, auto-detected
+    try:
+        out = inflater.decompress(raw, limit + 1)
+    except zlib.error as exc:
+        raise DomainError(f"Body is not valid {encoding} data.", code="invalid_encoding") from exc
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise TooLarge(f"Decompressed body exceeds {limit} bytes.", detail={"limit_bytes": limit})
+    if raw and not inflater.eof:
+        raise DomainError(f"Body is truncated {encoding} data.", code="invalid_encoding")
+    return out
+
+
+def json_object(raw: bytes) -> dict:
+    """A JSON object body (empty body: {}); 400 naming the problem otherwise."""
+    if not raw:
+        return {}
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise DomainError(f"Body is not valid JSON: {exc}", code="invalid_json") from exc
+    if not isinstance(data, dict):
+        raise DomainError("Body must be a JSON object.", code="invalid_json")
+    return data
+
+
+def request_json(request) -> dict:
+    """The JSON object body of a run API request, gzip allowed."""
+    return json_object(inflate(request.body, request.headers.get("Content-Encoding")))
