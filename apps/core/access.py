@@ -114,7 +114,8 @@ def open_scope(
         or membership.role == ADMIN
         or project.created_by_id == user.pk
     )
-    granted = _visibility_grants(project, authenticated)
+    # A key restricted to another team is a stranger here: public reads only.
+    granted = _visibility_grants(project, authenticated and _key_reaches(api_key, team))
     if member_sees:
         # A viewer of an open project may log runs like any signed-in outsider.
         permissions = permissions | granted

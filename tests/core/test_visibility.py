@@ -178,3 +178,16 @@ def test_missing_project_is_404_for_members(team, api_for, member_user):
             team_slug=team.slug,
             project_name="nope",
         )
+
+
+def test_key_restricted_to_another_team_only_reads_an_open_project(
+    open_project, api_for, other_admin, other_team
+):
+    """Open projects take runs from signed-in people, not from another team's
+    team-restricted keys (a service account of team B stays within team B)."""
+    restricted = api_for(other_admin, other_team)
+    runs = f"{_detail(open_project)}/runs"
+    assert restricted.get(_detail(open_project)).status_code == 200
+    assert restricted.post(runs, {"name": "x"}, format="json").status_code == 403
+    unrestricted = api_for(other_admin)
+    assert unrestricted.post(runs, {"name": "x"}, format="json").status_code == 201
