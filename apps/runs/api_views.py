@@ -198,6 +198,8 @@ class RunListView(RunsAPIView):
             s for k, s in body["high_water"].items() if not k.startswith(ingest.SYSTEM_PREFIX)
         ]
         body["last_step"] = max(user_steps) if user_steps else None
+        # Where a resumed client's console lines continue (it numbers them for exactly-once).
+        body["console_next"] = run.console_next
         return json_response(body, status=201 if created else 200)
 
 

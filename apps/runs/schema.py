@@ -97,6 +97,9 @@ class RunCreatedOut(RunDetailOut):
         child=s.IntegerField(), help_text="Last stored step per key (resume from here)."
     )
     last_step = s.IntegerField(allow_null=True, help_text="Max step over non-system keys.")
+    console_next = s.IntegerField(
+        help_text="Index of the next console line (a resumed client numbers from here)."
+    )
 
 
 class RunPageOut(s.Serializer):

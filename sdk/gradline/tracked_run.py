@@ -580,11 +580,10 @@ def start_run(
 
 def _console_next(client: HttpClient, info: RunInfo, resp: dict) -> int:
     """The next console line index of a resumed run, so its lines continue the old ones
-    (the client numbers lines for exactly-once storage). Taken from the run JSON when the
-    server reports it, else found by probing the console route (O(log n) requests)."""
-    for key in ("console_next", "console_lines"):
-        if isinstance(resp.get(key), int):
-            return resp[key]
+    (the client numbers lines for exactly-once storage). The create/resume answer carries
+    it; only a server from before `console_next` is probed (O(log n) console requests)."""
+    if isinstance(resp.get("console_next"), int):
+        return resp["console_next"]
     path = f"{info.run_path()}/console"
 
     def has_line_at_or_after(offset: int) -> bool:

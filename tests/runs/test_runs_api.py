@@ -104,6 +104,17 @@ def test_resume_reports_high_water_marks(member_api, run):
     assert out["high_water"] == {"loss": 119, "acc": 7, "system/cpu": 900}
     assert out["last_step"] == 119  # system sample indexes are not training steps
     assert out["config"] == {"b": 2}
+    assert out["console_next"] == 0
+
+
+def test_create_and_resume_report_the_next_console_line(member_api, project):
+    out = post_json(member_api, f"{P}/runs", {"id": "con"}).json()
+    assert out["console_next"] == 0
+    lines = [["stdout", T0, f"line {i}"] for i in range(3)]
+    ingest(member_api, "con", {"console": lines, "console_offset": 0})
+    ingest(member_api, "con", {"console": lines[:1]})  # appended after the stored ones: 3
+    out = post_json(member_api, f"{P}/runs", {"id": "con", "resume": "allow"}).json()
+    assert out["console_next"] == 4
 
 
 def test_resume_modes(member_api, run):

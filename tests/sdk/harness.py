@@ -245,6 +245,7 @@ class FaultProxy:
         self.error_paths: dict[str, int] = {}
         self.errors_answered = 0
         self.requests = 0
+        self.paths: list[tuple[str, str]] = []  # (method, path) of every request seen
         self._release = threading.Event()
         proxy = self
 
@@ -258,6 +259,7 @@ class FaultProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 proxy.requests += 1
+                proxy.paths.append((self.command, self.path))
                 status = next(
                     (code for end, code in proxy.error_paths.items() if self.path.endswith(end)),
                     None,

@@ -11,7 +11,7 @@ import pytest
 import gradline
 from gradline import Api, UsageError
 from tests.sdk.conftest import stored_console, stored_points
-from tests.sdk.harness import wait_for
+from tests.sdk.harness import FaultProxy, wait_for
 
 
 def api_for(server, sdk_db) -> Api:
@@ -189,6 +189,31 @@ def test_resume_allow_must_never(server, sdk_db, sdk_settings):
     texts = [t for _, _, t in stored_console(sdk_db, "resume-me")]
     assert texts == ["line from the first process", "line from the second process"]
     assert api_for(server, sdk_db).run("sdk-team/resume/resume-me").state == "finished"
+
+
+def test_resume_continues_console_lines_without_probing(server, sdk_db, sdk_settings):
+    """The resume answer says where console lines continue: no GET …/console probing."""
+    settings = sdk_settings(console="wrap")
+    first = gradline.init(project="resume-con", id="con-run", settings=settings)
+    for i in range(3):
+        print(f"first {i}")
+    first.finish()
+    proxy = FaultProxy(server.url)
+    try:
+        second = gradline.init(
+            project="resume-con",
+            id="con-run",
+            resume="allow",
+            settings={**settings, "base_url": proxy.url},
+        )
+        print("second 0")
+        second.finish()
+    finally:
+        proxy.close()
+    assert second._pipeline.console_seq == 4
+    assert not [p for m, p in proxy.paths if m == "GET" and "/console" in p], proxy.paths
+    texts = [t for _, _, t in stored_console(sdk_db, "con-run")]
+    assert texts == ["first 0", "first 1", "first 2", "second 0"]
 
 
 def test_system_metrics_arrive(server, sdk_db, sdk_settings):
