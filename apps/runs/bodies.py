@@ -9,11 +9,15 @@ the limit plain bodies have — so a small compressed body cannot expand into gi
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 import orjson
 from django.conf import settings
 
 from apps.core.errors import DomainError
+
+NUL = "\x00"
+ESCAPED_NUL = "\\u0000"
 
 
 class TooLarge(DomainError):
@@ -61,3 +65,28 @@ def json_object(raw: bytes) -> dict:
 def request_json(request) -> dict:
     """The JSON object body of a run API request, gzip allowed."""
     return json_object(inflate(request.body, request.headers.get("Content-Encoding")))
+
+
+def nul_path(value: Any, path: str) -> str | None:
+    """Where `value` holds a NUL character (in a string, or a key of an object), as a
+    dotted path below `path`; None if nowhere. PostgreSQL text and jsonb cannot store
+    NUL, so such input is refused up front (400 naming it) instead of failing in SQL."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        # orjson writes NUL as \u0000: one C-level pass clears the common case.
+        if b"\\u0000" not in orjson.dumps(value):
+            return None
+        for key, item in value.items():
+            if "\x00" in key:
+                return f"{path}.{key.replace(NUL, ESCAPED_NUL)}"
+            found = nul_path(item, f"{path}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = nul_path(item, f"{path}[{i}]")
+            if found:
+                return found
+    return None

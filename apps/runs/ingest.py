@@ -37,7 +37,7 @@ from django.db import OperationalError, connection, transaction
 
 from apps.core.errors import NotFound
 from apps.runs import rollups
-from apps.runs.bodies import TooLarge, inflate, json_object
+from apps.runs.bodies import TooLarge, inflate, json_object, nul_path
 from apps.runs.models import Run
 
 logger = logging.getLogger(__name__)
@@ -246,6 +246,12 @@ def _validate_object(body: dict, part: str, batch: Batch) -> dict:
             batch.reject(part, None, f"{part}: key {key[:40]!r} must be 1-256 characters")
             continue
         good[key] = item
+    where = nul_path(good, part)
+    while where:  # jsonb cannot hold NUL: refuse those entries, keep the others
+        name = next(k for k in good if nul_path({k: good[k]}, part))
+        batch.reject(part, None, f"{where}: must not contain NUL characters")
+        del good[name]
+        where = nul_path(good, part)
     return good
 
 

@@ -23,6 +23,7 @@ from apps.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from apps.projects import services as project_services
 from apps.realtime import events, groups
 from apps.runs import ingest
+from apps.runs.bodies import nul_path
 from apps.runs.models import MetricKey, Run, RunFile, RunState
 from apps.teams import roles
 
@@ -54,12 +55,19 @@ def _field_error(message: str, field: str) -> DomainError:
     return DomainError(message, code="invalid", detail={"field": field})
 
 
+def refuse_nul(value: Any, field: str) -> None:
+    where = nul_path(value, field)
+    if where:
+        raise _field_error(f"{where} must not contain NUL characters (\\u0000).", field)
+
+
 def _str(data: dict, field: str, max_length: int) -> str | None:
     value = data.get(field)
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > max_length:
         raise _field_error(f"{field} must be a string of at most {max_length} characters.", field)
+    refuse_nul(value, field)
     return value
 
 
@@ -69,6 +77,7 @@ def _dict(data: dict, field: str) -> dict | None:
         return None
     if not isinstance(value, dict):
         raise _field_error(f"{field} must be a JSON object.", field)
+    refuse_nul(value, field)
     return value
 
 
@@ -85,6 +94,7 @@ def _tags(data: dict) -> list[str] | None:
             f"tags must be a list of at most {MAX_TAGS} strings of 1-{MAX_TAG_LENGTH} characters.",
             "tags",
         )
+    refuse_nul(value, "tags")
     return list(dict.fromkeys(value))
 
 
@@ -168,6 +178,7 @@ def _create_fields(data: dict) -> dict[str, Any]:
     if args is not None:
         if not isinstance(args, list):
             raise _field_error("args must be a list.", "args")
+        refuse_nul(args, "args")
         fields["args"] = args
     tags = _tags(data)
     if tags is not None:

@@ -311,3 +311,57 @@ def test_json_routes_refuse_gzip_bombs_and_bad_encodings(member_api, run, settin
         assert r.status_code == status, (encoding, r.content)
     run.refresh_from_db()
     assert run.notes == "" and run.state == "running"
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "where"),
+    [
+        ({"name": "a\u0000b"}, "name", "name"),
+        ({"notes": "\u0000"}, "notes", "notes"),
+        ({"group": "g\u0000"}, "group", "group"),
+        ({"job_type": "\u0000t"}, "job_type", "job_type"),
+        ({"host": "h\u0000"}, "host", "host"),
+        ({"program": "p\u0000"}, "program", "program"),
+        ({"tags": ["ok", "b\u0000d"]}, "tags", "tags[1]"),
+        ({"config": {"a": {"b\u0000": 1}}}, "config", "config.a.b\\u0000"),
+        ({"config": {"a": ["x", "y\u0000"]}}, "config", "config.a[1]"),
+        ({"git": {"diff": "+\u0000"}}, "git", "git.diff"),
+        ({"metadata": {"env": {"K": "v\u0000"}}}, "metadata", "metadata.env.K"),
+        ({"args": ["--x", "\u0000"]}, "args", "args[1]"),
+    ],
+)
+def test_nul_characters_answer_400_naming_the_field(member_api, run, body, field, where):
+    """PostgreSQL text and jsonb cannot hold NUL: refused up front, never a 500."""
+    r = post_json(member_api, f"{P}/runs", {"id": "nul-run", **body})
+    assert r.status_code == 400, r.content
+    assert r.json()["error"]["detail"] == {"field": field}
+    assert where in r.json()["error"]["message"]
+    assert not Run.objects.for_team(run.team).filter(uid="nul-run").exists()
+    r = post_json(member_api, f"{P}/runs", {"id": run.uid, "resume": "allow", **body})
+    assert r.status_code == 400, r.content
+    if field in ("name", "notes", "group", "job_type", "tags", "config"):
+        r = member_api.patch(run_url(run.uid), body, format="json")
+        assert r.status_code == 400, r.content
+        assert r.json()["error"]["detail"] == {"field": field}
+    r = member_api.patch(run_url(run.uid), {"summary": {"k": "v\u0000"}}, format="json")
+    assert r.status_code == 400 and r.json()["error"]["detail"] == {"field": "summary"}
+
+
+def test_ingest_refuses_nul_in_summary_and_config_entries(member_api, run):
+    r = ingest(
+        member_api,
+        run.uid,
+        {
+            "points": [["loss", 0, 1.0, T0]],
+            "summary": {"good": 1, "bad": "x\u0000", "b\u0000": 2},
+            "config": {"lr": 0.1, "opt": {"name": "\u0000"}},
+        },
+    )
+    assert r.status_code == 200, r.content
+    out = r.json()
+    assert out["metrics"]["accepted"] == 1 and out["rejected"] == 3
+    assert {e["part"] for e in out["errors"]} == {"summary", "config"}
+    assert all("NUL" in e["reason"] for e in out["errors"])
+    run.refresh_from_db()
+    assert run.summary == {"loss": 1.0, "good": 1}
+    assert run.config == {"lr": 0.1}
