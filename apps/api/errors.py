@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
+import psycopg
+from django.db import OperationalError
 from django.http import Http404
+from psycopg_pool import PoolTimeout
 from rest_framework import exceptions
 from rest_framework.response import Response
 
 from apps.core.errors import DomainError, error_body
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_S = 1
 
 _CODES = {
     400: "invalid",
@@ -21,7 +30,30 @@ _CODES = {
 }
 
 
+def overloaded(exc: Exception) -> bool:
+    """The database refused us for capacity: pool exhausted, too many connections, or a
+    lock wait that hit lock_timeout. Clients should retry later, not give up."""
+    cause = exc.__cause__ if isinstance(exc, OperationalError) else exc
+    return isinstance(
+        cause,
+        PoolTimeout | psycopg.errors.TooManyConnections | psycopg.errors.LockNotAvailable,
+    )
+
+
 def exception_handler(exc, context):
+    if overloaded(exc):
+        request = context.get("request")
+        logger.warning("database overloaded on %s: %s", getattr(request, "path", "?"), exc)
+        response = Response(
+            error_body(
+                "overloaded",
+                "The server is busy; retry after the indicated delay.",
+                {"retry_after": RETRY_AFTER_S},
+            ),
+            status=503,
+        )
+        response["Retry-After"] = str(RETRY_AFTER_S)
+        return response
     if isinstance(exc, DomainError):
         response = Response(error_body(exc.code, exc.message, exc.detail), status=exc.status)
         if exc.status == 401:

@@ -7,23 +7,19 @@ the policy table).
 
 from __future__ import annotations
 
-import logging
 import posixpath
 import time
 from collections.abc import Iterator
 
 import orjson
-import psycopg
 from asgiref.sync import sync_to_async
 from django.core.files.storage import default_storage
-from django.db import OperationalError
 from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from psycopg_pool import PoolTimeout
 
 from apps.api.base import GradlineAPIView
-from apps.core.errors import DomainError, PermissionDenied, error_response
+from apps.core.errors import DomainError, PermissionDenied
 from apps.runs import ingest, serializers, services
 from apps.runs import schema as sc
 from apps.runs.bodies import request_json
@@ -31,26 +27,12 @@ from apps.runs.selectors import history
 from apps.runs.selectors import runs as run_selectors
 from apps.teams import roles
 
-logger = logging.getLogger(__name__)
-
-RETRY_AFTER_S = 1
-
 
 def json_response(data, status: int = 200, headers: dict | None = None) -> HttpResponse:
     response = HttpResponse(orjson.dumps(data), status=status, content_type="application/json")
     for key, value in (headers or {}).items():
         response[key] = value
     return response
-
-
-def _overloaded(exc: Exception) -> bool:
-    """The database refused us for capacity: pool exhausted, too many connections, or a
-    lock wait that hit lock_timeout. Clients should retry later, not give up."""
-    cause = exc.__cause__ if isinstance(exc, OperationalError) else exc
-    return isinstance(
-        cause,
-        PoolTimeout | psycopg.errors.TooManyConnections | psycopg.errors.LockNotAvailable,
-    )
 
 
 def _param_int(request, name: str, default=None, minimum: int = 0, maximum: int | None = None):
@@ -112,18 +94,6 @@ class RunsAPIView(GradlineAPIView):
         elapsed = (time.perf_counter() - self._started) * 1000
         response["Server-Timing"] = f"app;dur={elapsed:.2f}"
         return super().finalize_response(request, response, *args, **kwargs)
-
-    def handle_exception(self, exc):
-        if _overloaded(exc):
-            logger.warning("database overloaded on %s: %s", self.request.path, exc)
-            return error_response(
-                503,
-                "overloaded",
-                "The server is busy; retry after the indicated delay.",
-                {"retry_after": RETRY_AFTER_S},
-                headers={"Retry-After": str(RETRY_AFTER_S)},
-            )
-        return super().handle_exception(exc)
 
     def get_run(self, uid: str):
         return run_selectors.run_get(self.team, self.project, uid)

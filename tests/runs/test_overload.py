@@ -82,3 +82,42 @@ def test_writer_stuck_behind_a_held_run_lock_gets_503(team, project, member_user
         blocker.rollback()
         blocker.close()
     assert ingest(client, run.uid, {"points": [["a", 0, 1.0, 1.7e9]]}).json()["accepted"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["/api/v1/teams", "/api/v1/viewer", "/api/v1/teams/team-a"])
+def test_pool_exhausted_answers_503_on_every_api_route(team, member_user, path):
+    """Not only run tracking: any API route that cannot get a connection answers 503 with
+    Retry-After (here during authentication, its first query)."""
+    from rest_framework.test import APIClient
+
+    pool = connection.pool
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_key(member_user)}")
+    assert client.get(path).status_code == 200
+    connection.close()  # give this thread's connection back, so all can be taken
+    stats = pool.get_stats()
+    in_use = stats.get("pool_size", 0) - stats.get("pool_available", 0)
+    held: list = []
+    outcome: dict = {}
+
+    def request():
+        try:
+            outcome["response"] = client.get(path)
+        finally:
+            connection.close()
+
+    try:
+        held += [pool.getconn(timeout=30) for _ in range(pool.max_size - in_use)]
+        thread = threading.Thread(target=request)
+        thread.start()
+        thread.join(timeout=60)  # a hang fails here
+        assert not thread.is_alive()
+    finally:
+        for conn in held:
+            pool.putconn(conn)
+    response = outcome["response"]
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"] == "1"
+    assert response.json()["error"]["code"] == "overloaded"
+    assert client.get(path).status_code == 200
