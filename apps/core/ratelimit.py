@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import time
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -40,7 +41,15 @@ def hit(bucket: str, rate: str) -> int | None:
     """Count one hit; None when allowed, else the seconds until the window resets."""
     key, limit, window_end, now = _window(bucket, rate)
     timeout = int(window_end - now) + 2
-    if cache.add(key, 1, timeout=timeout):
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        # One round trip: create the counter with its expiry if absent, then count.
+        full_key = backend.make_and_validate_key(key)
+        pipe = backend._cache.get_client(full_key, write=True).pipeline(transaction=False)
+        pipe.set(full_key, 0, ex=timeout, nx=True)
+        pipe.incr(full_key)
+        count = pipe.execute()[1]
+    elif cache.add(key, 1, timeout=timeout):
         count = 1
     else:
         try:
