@@ -80,10 +80,17 @@ def open_scope(
     if route.access not in (TEAM, PROJECT) or not team_slug:
         raise PermissionDenied("Route is misclassified.", code="unclassified_route")
 
-    team = Team.objects.filter(slug=team_slug).first()
-    membership = None
-    if team is not None and authenticated and _key_reaches(api_key, team):
-        membership = Membership.objects.for_team(team).filter(user=user).first()
+    # One query on the common path: the caller's membership, with its team.
+    team = membership = None
+    if authenticated:
+        membership = Membership.objects.of_user(user).filter(team__slug=team_slug).first()
+        if membership is not None:
+            team = membership.team
+            if not _key_reaches(api_key, team):
+                membership = None
+    if team is None and route.access == PROJECT:
+        # Strangers may still reach a public or open project of this team.
+        team = Team.objects.filter(slug=team_slug).first()
     permissions = permissions_for(membership.role) if membership else frozenset()
 
     if route.access == TEAM:
