@@ -212,14 +212,21 @@ class RunFinishView(RunsAPIView):
 
 class RunIngestView(RunsAPIView):
     @extend_schema(
-        request=sc.IngestIn,
+        request={
+            "application/json": sc.IngestIn,
+            "application/x-gradline-batch": OpenApiTypes.BINARY,
+        },
         responses={200: sc.IngestOut, 413: OpenApiResponse(description="Body too large")},
         summary="Store a batch of points, system metrics, console lines, summary",
     )
     def post(self, request, team, project, run):
         target = self.get_run(run)
-        body = ingest.decode_body(request.body, request.headers.get("Content-Encoding", ""))
-        result = services.run_ingest(run=target, body=body)
+        batch = ingest.decode_request(
+            request.body,
+            request.headers.get("Content-Encoding", ""),
+            request.headers.get("Content-Type", ""),
+        )
+        result = services.run_ingest(run=target, batch=batch)
         return json_response(result.as_dict())
 
 

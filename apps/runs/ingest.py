@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +36,7 @@ import orjson
 import psycopg
 from django.db import OperationalError, connection, transaction
 
-from apps.core.errors import NotFound
+from apps.core.errors import DomainError, NotFound
 from apps.runs import rollups
 from apps.runs.bodies import TooLarge, inflate, json_object, nul_path
 from apps.runs.models import Run
@@ -311,6 +312,12 @@ def validate(body: dict) -> Batch:
         batch.wall = np.concatenate(wall_parts)
         batch.part = np.concatenate(part_parts)
         batch.index = np.concatenate(index_parts)
+    _validate_other_parts(body, batch)
+    return batch
+
+
+def _validate_other_parts(body: dict, batch: Batch) -> None:
+    """console, console_offset, summary, config, heartbeat (the same in both formats)."""
     _validate_console(body.get("console"), batch)
     offset = body.get("console_offset")
     if offset is not None:
@@ -322,7 +329,155 @@ def validate(body: dict) -> Batch:
     batch.summary = _validate_object(body, "summary", batch)
     batch.config = _validate_object(body, "config", batch)
     batch.heartbeat = body.get("heartbeat") is True
+
+
+# ------------------------------------------------------------------ the binary format
+#
+# Content-Type: application/x-gradline-batch (docs/api.md, "Binary batches"):
+#   magic   4 bytes  b"GLB1" (the 1 is the format version)
+#   hlen    uint32 LE, length of the header
+#   header  hlen bytes of UTF-8 JSON: {"keys": [names], "n_points": N, "n_system": M,
+#           and optionally "summary", "config", "console", "console_offset", "heartbeat"}
+#   then, for T = N + M records (the N points first, then the M system samples),
+#   four little-endian arrays: step int64[T], value float64[T], wall_time float64[T],
+#   key uint32[T] (an index into "keys").
+# The 8-byte arrays come first so that they stay aligned when 8 + hlen is a multiple of
+# 8 (writers pad the header with spaces); readers accept any alignment.
+
+BATCH_CONTENT_TYPE = "application/x-gradline-batch"
+BATCH_MAGIC = b"GLB1"
+BATCH_PREFIX = struct.Struct("<4sI")
+BATCH_RECORD_BYTES = 8 + 8 + 8 + 4
+_BINARY_ONLY = ("keys", "n_points", "n_system")
+# Reason codes of the vectorised checks, in the order the JSON path checks fields.
+_OK, _BAD_KEY_INDEX, _BAD_KEY_NAME, _BAD_STEP, _BAD_WALL = 0, 1, 2, 3, 4
+_REASONS = {
+    _BAD_KEY_INDEX: "key: index out of range of the header's keys",
+    _BAD_STEP: f"step: must be an integer from 0 to {MAX_STEP}",
+    _BAD_WALL: "wall_time: must be a finite number of Unix seconds",
+}
+
+
+def is_binary(content_type: str | None) -> bool:
+    return (content_type or "").split(";", 1)[0].strip().lower() == BATCH_CONTENT_TYPE
+
+
+def decode_request(raw: bytes, content_encoding: str = "", content_type: str = "") -> Batch:
+    """An ingest request body (JSON or binary, gzip allowed) -> a validated Batch."""
+    data = inflate(raw, content_encoding)
+    if is_binary(content_type):
+        return validate_binary(data)
+    return validate(json_object(data))
+
+
+def _binary_error(message: str, status: int = 400) -> DomainError:
+    return DomainError(message, code="invalid_batch", status=status)
+
+
+def validate_binary(data: bytes) -> Batch:
+    """Check a binary batch with whole-array operations: no Python object per point.
+    Structural damage (lengths, header) refuses the request; bad records are rejected
+    one by one with the same reasons and (part, index) as in the JSON format."""
+    if len(data) < BATCH_PREFIX.size:
+        raise _binary_error("Binary batch is shorter than its 8-byte prefix.")
+    magic, hlen = BATCH_PREFIX.unpack_from(data)
+    if magic != BATCH_MAGIC:
+        if magic[:3] == BATCH_MAGIC[:3]:  # a newer version: the client falls back to JSON
+            raise _binary_error(f"Unsupported binary batch version {magic!r}.", status=415)
+        raise _binary_error("Binary batch must start with b'GLB1'.")
+    start = BATCH_PREFIX.size + hlen
+    if start > len(data):
+        raise _binary_error("Binary batch header is longer than the body.")
+    try:
+        header = orjson.loads(data[BATCH_PREFIX.size : start])
+    except orjson.JSONDecodeError as exc:
+        raise _binary_error(f"Binary batch header is not valid JSON: {exc}") from exc
+    if not isinstance(header, dict):
+        raise _binary_error("Binary batch header must be a JSON object.")
+    keys, n_points, n_system = (header.get(name) for name in _BINARY_ONLY)
+    if not isinstance(keys, list):
+        raise _binary_error('Binary batch header needs "keys": a list of key names.')
+    for name, count in (("n_points", n_points), ("n_system", n_system)):
+        if type(count) is not int or count < 0:
+            raise _binary_error(f'Binary batch header needs "{name}": an integer >= 0.')
+    if "points" in header or "system" in header:
+        raise _binary_error('A binary batch carries points in its arrays, not in "points".')
+    total = n_points + n_system
+    if total > MAX_POINTS:
+        raise TooLarge(
+            f"At most {MAX_POINTS} points (points + system) per batch; got {total}.",
+            code="too_many_points",
+            detail={"limit": MAX_POINTS, "got": total},
+        )
+    if len(data) - start != total * BATCH_RECORD_BYTES:
+        raise _binary_error(
+            f"Binary batch body holds {len(data) - start} bytes after the header; "
+            f"{total} records need {total * BATCH_RECORD_BYTES}."
+        )
+    batch = Batch()
+    if total:
+        _binary_columns(data, start, total, n_points, keys, batch)
+    _validate_other_parts(header, batch)
     return batch
+
+
+def _binary_columns(data: bytes, start: int, total: int, n_points: int, keys: list, batch):
+    step = np.frombuffer(data, "<i8", total, start)
+    value = np.frombuffer(data, "<f8", total, start + 8 * total)
+    wall = np.frombuffer(data, "<f8", total, start + 16 * total)
+    kidx = np.frombuffer(data, "<u4", total, start + 24 * total)
+    system = np.zeros(total, dtype=bool)
+    system[n_points:] = True
+    # Each key name used is checked once per part it is used in (system keys must start
+    # with "system/", others must not); `pos` is a record's position in `used`.
+    in_range = kidx < len(keys)
+    used = np.unique(kidx[in_range])
+    pos = np.searchsorted(used, np.where(in_range, kidx, 0))
+    names: dict[str, int] = {}
+    lut = np.full(len(used), -1, dtype=np.int64)  # position in `used` -> index in names
+    key_errors: dict[tuple[int, int], str] = {}
+    bad_key = np.zeros((len(used), 2), dtype=bool)  # [position, is_system]
+    for i, k in enumerate(used.tolist()):
+        name = keys[k]
+        for is_system in (0, 1):
+            message = _key_error(name, bool(is_system))
+            if message:
+                key_errors[(i, is_system)] = message
+                bad_key[i, is_system] = True
+        if not bad_key[i].all():
+            lut[i] = names.setdefault(name, len(names))
+    # Later assignments win: the order is the JSON path's (key, step, value, wall_time).
+    reason = np.zeros(total, dtype=np.uint8)
+    with np.errstate(invalid="ignore"):
+        reason[~(wall >= 0) | ~np.isfinite(wall)] = _BAD_WALL
+    reason[(step < 0) | (step > MAX_STEP)] = _BAD_STEP
+    if key_errors:
+        reason[in_range & bad_key[pos, system.astype(np.intp)]] = _BAD_KEY_NAME
+    reason[~in_range] = _BAD_KEY_INDEX
+    index = np.arange(total, dtype=np.int64)
+    index[n_points:] -= n_points
+    part = system.astype(np.int8)
+    valid = reason == _OK
+    if not valid.all():
+        bad = np.flatnonzero(~valid)
+        batch.rejected += len(bad)
+        for j in bad[:MAX_ERRORS_LISTED].tolist():
+            code = int(reason[j])
+            if code == _BAD_KEY_NAME:
+                message = key_errors[(int(pos[j]), int(system[j]))]
+            else:
+                message = _REASONS[code]
+            if len(batch.errors) < MAX_ERRORS_LISTED:
+                batch.errors.append(
+                    {"index": int(index[j]), "part": PARTS[part[j]], "reason": message}
+                )
+        step, value, wall, pos, part, index = (
+            a[valid] for a in (step, value, wall, pos, part, index)
+        )
+    batch.names = list(names)
+    batch.kidx = lut[pos]
+    batch.step, batch.value, batch.wall = step, value, wall
+    batch.part, batch.index = part, index
 
 
 # --------------------------------------------------------------------------- writing

@@ -342,9 +342,13 @@ def _publish_state(run: Run) -> None:
     )
 
 
-def run_ingest(*, run: Run, body: dict) -> ingest.IngestResult:
-    """Validate and store one ingest batch, then publish a compact live event."""
-    batch = ingest.validate(body)
+def run_ingest(
+    *, run: Run, body: dict | None = None, batch: ingest.Batch | None = None
+) -> ingest.IngestResult:
+    """Store one ingest batch — a JSON body, or a Batch already decoded and validated
+    (ingest.decode_request) — then publish a compact live event."""
+    if batch is None:
+        batch = ingest.validate(body or {})
     result = ingest.write_batch(run, batch)
     if result.accepted or result.console_accepted or result.summary or batch.heartbeat:
         events.publish_on_commit(

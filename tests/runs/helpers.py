@@ -65,3 +65,34 @@ def assert_rollups_match_points(run) -> None:
                 ), (level, want, got)
                 assert want[5:11] == got[5:11], (level, want, got)
                 assert same_float(want[11], got[11]) and same_float(want[12], got[12])
+
+
+def binary_batch(
+    points=(), system=(), *, keys=None, magic: bytes = b"GLB1", pad: bool = True, **parts
+) -> bytes:
+    """An application/x-gradline-batch body written from the format's description
+    (docs/api.md), independently of the SDK's encoder. Records are [key, step, value,
+    wall_time]; a record's key may be an int (a raw index into `keys`)."""
+    import struct
+
+    import numpy as np
+    import orjson
+
+    records = [*points, *system]
+    if keys is None:
+        keys = list(dict.fromkeys(r[0] for r in records if not isinstance(r[0], int)))
+    index = {k: i for i, k in enumerate(keys) if isinstance(k, str)}
+    header = orjson.dumps({"keys": keys, "n_points": len(points), "n_system": len(system), **parts})
+    if pad:
+        header += b" " * (-(8 + len(header)) % 8)
+    kidx = [r[0] if isinstance(r[0], int) else index[r[0]] for r in records]
+    return b"".join(
+        [
+            struct.pack("<4sI", magic, len(header)),
+            header,
+            np.array([r[1] for r in records], "<i8").tobytes(),
+            np.array([r[2] for r in records], "<f8").tobytes(),
+            np.array([r[3] for r in records], "<f8").tobytes(),
+            np.array(kidx, "<u4").tobytes(),
+        ]
+    )
