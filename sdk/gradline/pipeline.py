@@ -21,6 +21,8 @@ from typing import Any, Callable
 
 import orjson
 
+from gradline import batchfmt
+from gradline.batchfmt import Columns, KeyTable
 from gradline.metrics import NO_SUMMARY, MetricState
 from gradline.settings import Settings
 from gradline.transport import Backoff, CommError, HttpClient
@@ -74,6 +76,7 @@ class Pipeline:
         self.on_connection = on_connection
         self.buffer: deque = deque()
         self.metrics = MetricState()
+        self.keys = KeyTable()  # one per process: record key lists agree (batchfmt)
         self.wal_path = str(self.run_dir / WAL_FILE)
         self.wal = WalWriter(self.wal_path, settings.wal_fsync)
         self.tail = WalTail(self.wal_path)
@@ -198,7 +201,8 @@ class Pipeline:
         buf = self.buffer
         if not buf:
             return
-        batch = _Batch()
+        keys = self.keys
+        batch = _Batch(keys)
         max_points = self.settings.batch_max_points
         metrics = self.metrics
         while True:
@@ -211,15 +215,23 @@ class Pipeline:
                 row = item[2]
                 if metrics.step_metric_keys:
                     metrics.fill_step_metrics(row)
-                start = len(batch.enc.points)
-                if encode_row(item[1], row, item[3], batch.enc) and not (
-                    metrics.exact or metrics.globs
-                ):
+                start = len(batch.pkey)
+                try:
+                    plain = encode_row(item[1], row, item[3], batch.enc)
+                except OverflowError:  # a step beyond int64 (the server's limit is 2^53)
+                    self._report_once("bigstep", f"gradline: step {item[1]} is too large")
+                    continue
+                if plain and not (metrics.exact or metrics.globs):
                     metrics.last.update(row)  # the fast path: plain numbers, no definitions
                 else:
                     self._observe(batch, start)
             elif kind == SYSTEM:
-                batch.system.extend(item[1])
+                append = batch.system.append
+                for key, index, value, wall_time in item[1]:
+                    try:
+                        append(keys[key], index, value, wall_time)
+                    except (TypeError, ValueError, OverflowError):
+                        continue  # a sensor that answered something other than a number
             elif kind == CONSOLE:
                 if not batch.console:
                     batch.console_offset = self.console_seq
@@ -237,16 +249,16 @@ class Pipeline:
                 self._saved.append((item[1], item[2], item[3]))
                 if item[3] in ("now", "live"):
                     self._flush_batch(batch)
-                    batch = _Batch()
+                    batch = _Batch(keys)
                     self._snapshot_files((item[3],), only=(item[1], item[2]))
             elif kind == SAVE_END:
                 self._flush_batch(batch)
-                batch = _Batch()
+                batch = _Batch(keys)
                 self._snapshot_files(("live", "end"))
                 self._flush_histograms()
             elif kind == RECORD:
                 self._flush_batch(batch)
-                batch = _Batch()
+                batch = _Batch(keys)
                 data = dict(item[1])
                 if data.get("t") == "alert":
                     data["console_offset"] = self.console_seq
@@ -254,11 +266,11 @@ class Pipeline:
                 self._append(data)
             elif kind == SYNC:
                 self._flush_batch(batch)
-                batch = _Batch()
+                batch = _Batch(keys)
                 item[1].set()
-            if len(batch.enc.points) + len(batch.system) >= max_points:
+            if len(batch.pkey) + len(batch.skey) >= max_points:  # arrays: len in C
                 self._flush_batch(batch)
-                batch = _Batch()
+                batch = _Batch(keys)
         self._flush_batch(batch)
 
     def _observe(self, batch: _Batch, start: int) -> None:
@@ -266,15 +278,15 @@ class Pipeline:
         enc = batch.enc
         defined = bool(metrics.exact or metrics.globs)
         user = metrics.user_keys
+        names = enc.keys.names
         points = enc.points
         if not defined:
             last = metrics.last
             for i in range(start, len(points)):
-                point = points[i]
-                last[point[0]] = point[2]
+                last[names[points.key[i]]] = points.value[i]
         else:
             for i in range(start, len(points)):
-                key, _, value, _ = points[i]
+                key, value = names[points.key[i]], points.value[i]
                 entry = metrics.observe(key, value)
                 if entry is not None and key not in user:
                     batch.summary_auto[key] = None if entry is NO_SUMMARY else entry
@@ -298,15 +310,11 @@ class Pipeline:
             enc.unsupported.clear()
 
     def _flush_batch(self, batch: _Batch) -> None:
-        """One WAL record per drain, already shaped as an ingest body (plus "t"), so the
-        uploader can forward it without decoding. Key order is fixed: a points-only
-        record ("t": "p") starts with POINTS_PREFIX, which lets the uploader splice
-        several of them into one request at the byte level."""
+        """One WAL record per drain, already an ingest body, so the uploader forwards it
+        without decoding: a binary batch (batchfmt) when it has points or system values,
+        with the other parts in its header; a JSON record ("t": "b") otherwise."""
         record: dict[str, Any] = {"t": "b", "heartbeat": True}
-        if batch.enc.points:
-            record["points"] = batch.enc.points
-        if batch.system:
-            record["system"] = batch.system
+        points, system = batch.enc.points, batch.system
         if batch.enc.histograms:
             self._write_histograms(batch.enc.histograms)
         summary = {k: v for k, v in batch.summary_auto.items() if k not in batch.summary}
@@ -318,9 +326,11 @@ class Pipeline:
         if batch.console:
             record["console"] = batch.console
             record["console_offset"] = batch.console_offset
-        if len(record) == 3 and "points" in record:
-            record["t"] = "p"
-        if len(record) > 2:
+        if len(points) or len(system):
+            del record["t"]
+            used = max(max(points.key, default=-1), max(system.key, default=-1)) + 1
+            self._append(batchfmt.encode(self.keys.names[:used], points, system, record))
+        elif len(record) > 2:
             self._append(record)
 
     def _write_histograms(self, rows: list) -> None:
@@ -345,12 +355,13 @@ class Pipeline:
             self._hist_dirty = False
             self._append({"t": "file", "path": HISTOGRAM_FILE})
 
-    def _append(self, data: dict) -> None:
+    def _append(self, data: dict | bytes) -> None:
+        """Append a record (a dict, or a binary batch's bytes) to the WAL."""
         if self._memory_mode:
             self._append_memory(data)
             return
         try:
-            payload = orjson.dumps(data)
+            payload = data if isinstance(data, bytes) else orjson.dumps(data)
         except TypeError as exc:
             self._report_once("encode", f"gradline: could not encode a record: {exc}")
             return
@@ -368,15 +379,18 @@ class Pipeline:
             return
         self._wake_uploader.set()
 
-    def _append_memory(self, data: dict) -> None:
+    def _append_memory(self, data: dict | bytes) -> None:
         if self._uploader is None:
             return  # offline with a broken disk: nowhere to keep it (reported once above)
-        payload = orjson.dumps(data)
+        if isinstance(data, bytes):
+            payload, decoded = data, None
+        else:
+            payload, decoded = orjson.dumps(data), data
         size = len(encode_frame(payload))
         start = self.wal.offset
         self.wal.offset = start + size
         with self.tail.lock:
-            self.tail.memory.append(Record(start, start + size, payload, data))
+            self.tail.memory.append(Record(start, start + size, payload, decoded))
         self._wake_uploader.set()
 
     # -- files -------------------------------------------------------------------------
@@ -478,14 +492,18 @@ class _Batch:
         "console_offset",
         "enc",
         "hist_seen",
+        "pkey",
+        "skey",
         "summary",
         "summary_auto",
         "system",
     )
 
-    def __init__(self):
-        self.enc = Encoded()
-        self.system: list = []
+    def __init__(self, keys: KeyTable):
+        self.enc = Encoded(keys)
+        self.system = Columns()
+        self.pkey = self.enc.points.key  # the key columns, for cheap length checks
+        self.skey = self.system.key
         self.console: list = []
         self.console_offset = 0
         self.config: dict = {}

@@ -2,7 +2,9 @@
 and `gradline sync`.
 
 Protocol: records are read from the acknowledged offset on; consecutive batch records
-("b") are merged into one ingest request; other records (file, finish, alert) are
+(binary "bin", JSON "b"/"p") are merged into one ingest request — binary batches by
+joining their columns, sent as application/x-gradline-batch (JSON to a server that
+does not take it); other records (file, finish, alert) are
 barriers sent on their own. The acknowledged offset advances only after the server
 answered 2xx, and is saved in `upload.json`. Anything re-sent after a lost response
 or a crash is stored once by the server (exactly-once per (run, key, step), console
@@ -20,8 +22,9 @@ from urllib.parse import quote
 
 import orjson
 
+from gradline import batchfmt
 from gradline.transport import CommError, HttpClient, gzip_bytes
-from gradline.wal import Record
+from gradline.wal import BINARY_KIND, Record
 
 STATE_FILE = "upload.json"
 WAL_FILE = "run.wal"
@@ -122,6 +125,7 @@ class Uploader:
         self._create_attempted = False
         self._reported: set = set()
         self.create_response: dict | None = None
+        self.binary = True  # False once the server refused the binary format
 
     # -- run creation ------------------------------------------------------------------
     def create(self, timeout: float | None = None) -> dict:
@@ -213,6 +217,8 @@ class Uploader:
         taken: list[Record] = []
         points = 0
         size = 0
+        family: str | None = None
+        keys: list = []
         for record in self._queue:
             if record.kind not in BATCH_KINDS:
                 break
@@ -222,6 +228,16 @@ class Uploader:
                 break
             if taken and not _console_follows(taken, record):
                 break
+            mine = _family(record)
+            if taken and family and mine and mine != family:
+                break  # binary and JSON point records are sent in separate requests
+            if mine == BINARY_KIND:
+                theirs = record.data.get("keys") or []
+                shorter, longer = sorted((keys, theirs), key=len)
+                if longer[: len(shorter)] != shorter:
+                    break  # another process's key table (a resumed run's WAL)
+                keys = longer
+            family = family or mine
             taken.append(record)
             points += n
             size += rsize
@@ -230,23 +246,35 @@ class Uploader:
         self._ack(taken[-1].end)
 
     def _post_ingest(self, body: dict | bytes, depth: int = 0) -> None:
-        """POST one ingest body (a dict, or JSON bytes forwarded as they are)."""
+        """POST one ingest body: a dict, JSON bytes or a binary batch (both forwarded as
+        they are, gzipped)."""
+        binary = isinstance(body, bytes) and batchfmt.is_batch(body)
+        if binary and not self.binary:
+            body, binary = batchfmt.to_json_body(body), False
         try:
             if isinstance(body, bytes):
+                ctype = batchfmt.CONTENT_TYPE if binary else "application/json"
                 resp = self.client.json(
                     "POST",
                     f"{self.info.run_path()}/ingest",
                     data=gzip_bytes(body),
-                    headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+                    headers={"Content-Type": ctype, "Content-Encoding": "gzip"},
                 )
             else:
                 resp = self.client.json(
                     "POST", f"{self.info.run_path()}/ingest", json=body, compress=True
                 )
         except CommError as exc:
+            # A server without the binary format: 415, or (older) 400 "not valid JSON".
+            if binary and (exc.status == 415 or (exc.status == 400 and exc.code == "invalid_json")):
+                self.binary = False
+                self._post_ingest(batchfmt.to_json_body(body), depth)
+                return
             too_big = exc.status == 413 or (exc.status == 400 and exc.code == "too_many_points")
             if too_big:
-                if isinstance(body, bytes):
+                if binary:
+                    body = batchfmt.to_json_body(body)
+                elif isinstance(body, bytes):
                     body = orjson.loads(body)
                 halves = split_ingest(body)
                 if halves is None or depth > 16:
@@ -340,12 +368,16 @@ class Uploader:
             self.report(message)
 
 
-BATCH_KINDS = frozenset({"b", "p"})
-# What every points-only record ("t": "p") starts with (see Pipeline._flush_batch).
+BATCH_KINDS = frozenset({"b", "p", BINARY_KIND})
+# What every points-only JSON record ("t": "p") starts with: SDKs before the binary
+# format wrote them; such WALs still sync, spliced at the byte level.
 POINTS_PREFIX = b'{"t":"p","heartbeat":true,"points":['
 
 
 def _points_of(record: Record) -> int:
+    if record.kind == BINARY_KIND:
+        data = record.data
+        return int(data.get("n_points") or 0) + int(data.get("n_system") or 0)
     payload = record.payload
     if payload.startswith(POINTS_PREFIX):
         # Counting separators is exact unless a key contains "],[" (then it over-counts,
@@ -353,6 +385,16 @@ def _points_of(record: Record) -> int:
         return payload.count(b"],[") + 1
     data = record.data
     return len(data.get("points") or ()) + len(data.get("system") or ())
+
+
+def _family(record: Record) -> str | None:
+    """How a batch record carries points: "bin", "json", or None (it has none)."""
+    if record.kind == BINARY_KIND:
+        return BINARY_KIND
+    if record.kind == "p":
+        return "json"
+    data = record.data
+    return "json" if data.get("points") or data.get("system") else None
 
 
 def _console_follows(taken: list[Record], record: Record) -> bool:
@@ -368,13 +410,27 @@ def _console_follows(taken: list[Record], record: Record) -> bool:
 
 def _request_body(records: list[Record]) -> dict | bytes:
     """The ingest body for consecutive batch records: the payload itself for one record,
-    a byte-level splice for points-only records, a decoded merge otherwise."""
+    the columns of binary records joined (their parts merged), a byte-level splice for
+    JSON points-only records, a decoded merge otherwise."""
     if len(records) == 1 and records[0].payload:
         return records[0].payload
+    binary = [batchfmt.Decoded(r.payload) for r in records if r.kind == BINARY_KIND]
+    if binary:
+        parts = build_ingest(
+            [d.parts() for d in binary] if len(binary) == len(records) else _parts_of(records)
+        )
+        keys = max((d.keys for d in binary), key=len)
+        return batchfmt.merge(binary, keys, parts)
     if all(r.payload.startswith(POINTS_PREFIX) for r in records):
         cut = len(POINTS_PREFIX)
         return POINTS_PREFIX + b",".join(r.payload[cut:-2] for r in records) + b"]}"
     return build_ingest([r.data for r in records])
+
+
+def _parts_of(records: list[Record]) -> list[dict]:
+    """Each record's non-point parts, in order (binary headers, JSON records)."""
+    skip = ("t", "keys", "n_points", "n_system")
+    return [{k: v for k, v in r.data.items() if k not in skip} for r in records]
 
 
 _LIST_PARTS = ("points", "system", "console")

@@ -9,8 +9,11 @@ histograms, nested dicts already flattened with "/").
 from __future__ import annotations
 
 import math
+from array import array
+from itertools import repeat
 from typing import Any
 
+from gradline.batchfmt import Columns, KeyTable
 from gradline.data_types import Histogram
 
 _PLAIN = frozenset({float, int, bool, str, type(None)})
@@ -85,60 +88,71 @@ def wire_number(value: float) -> Any:
 
 
 class Encoded:
-    """Result of encoding rows: points for the metric store, and everything else."""
+    """Result of encoding rows: points for the metric store (columns, keys indexed in the
+    run's key table), and everything else."""
 
-    __slots__ = ("histograms", "last", "points", "unsupported")
+    __slots__ = ("histograms", "keys", "last", "points", "unsupported")
 
-    def __init__(self):
-        self.points: list = []  # [key, step, value, wall_time]
+    def __init__(self, keys: KeyTable | None = None):
+        self.keys = keys if keys is not None else KeyTable()
+        self.points = Columns()
         self.histograms: list = []  # [key, step, {"bins", "values"}, wall_time]
         self.last: dict = {}  # key -> last non-point value (strings, None) for the summary
         self.unsupported: set = set()
 
+    def point_rows(self, start: int = 0) -> list:
+        """[key, step, value, wall_time] of the points from `start` on (tests, observers)."""
+        names = self.keys.names
+        p = self.points
+        return [[names[p.key[i]], p.step[i], p.value[i], p.wall[i]] for i in range(start, len(p))]
+
 
 _FLOAT_INT = frozenset({float, int})
 _STR = frozenset({str})
-_MAX_SAFE = float(2**53)
-
-
-def is_plain_numeric(row: dict) -> bool:
-    """True when every key is a str and every value a finite float or a float-exact int:
-    the row can go to the wire as it is. Checked with C-level passes only."""
-    if not (_FLOAT_INT.issuperset(map(type, row.values())) and _STR.issuperset(map(type, row))):
-        return False
-    if "_step" in row or "_runtime" in row or "_timestamp" in row:
-        return False
-    try:
-        total = sum(map(abs, row.values()))  # NaN/inf propagate; so do huge ints
-    except OverflowError:
-        return False
-    return total - total == 0 and total < _MAX_SAFE * len(row)
 
 
 def encode_row(step: int, row: dict, wall_time: float, out: Encoded) -> bool:
     """Append the row's points to `out`. Returns True when the row was plain numbers (its
     dict then holds exactly the values that went out)."""
-    if is_plain_numeric(row):
-        out.points.extend([[k, step, v, wall_time] for k, v in row.items()])
-        return True
+    points = out.points
+    values = row.values()
+    if (
+        _FLOAT_INT.issuperset(map(type, values))
+        and _STR.issuperset(map(type, row))
+        and "_step" not in row
+        and "_runtime" not in row
+        and "_timestamp" not in row
+    ):
+        # All in C: one float array of the values (NaN/±Inf travel as they are; an int
+        # beyond the float range raises here, before anything was appended), then the
+        # columns, step first (the one append that can still fail: int64).
+        try:
+            column = array("d", values)
+        except OverflowError:
+            pass  # the slow path reports it
+        else:
+            n = len(column)
+            points.step.extend(repeat(step, n))
+            points.wall.extend(repeat(wall_time, n))
+            points.value.extend(column)
+            points.key.extend(map(out.keys.__getitem__, row))
+            return True
     if "_step" in row or "_runtime" in row or "_timestamp" in row:
         row = {k: v for k, v in row.items() if k not in RESERVED}
-    points = out.points
+    keys = out.keys
     for key, value in row.items():
         if type(key) is not str:
             key = str(key)
         kind = type(value)
         if kind is float:
-            if value - value == 0.0:  # finite
-                points.append([key, step, value, wall_time])
-            else:
-                points.append([key, step, wire_number(value), wall_time])
-        elif kind is int:
-            points.append(
-                [key, step, value if -(2**53) <= value <= 2**53 else float(value), wall_time]
-            )
-        elif kind is bool:
-            points.append([key, step, int(value), wall_time])
+            points.append(keys[key], step, value, wall_time)
+        elif kind is int or kind is bool:
+            try:
+                number = float(value)
+            except OverflowError:
+                out.unsupported.add(f"{key} (an int beyond the float range)")
+                continue
+            points.append(keys[key], step, number, wall_time)
         else:
             _encode_other(key, step, value, wall_time, out)
     return False

@@ -2,7 +2,9 @@
 
 File layout: an 8-byte file header, then frames of
     marker (2 bytes, b"GL") | payload length (u32 LE) | crc32(payload) (u32 LE) | payload
-Every payload is one orjson-encoded dict. A frame is written with a single os.write,
+Every payload is one orjson-encoded dict, or a binary metric batch (gradline.batchfmt,
+starting with b"GLB1") that is also exactly the ingest body the uploader sends. A
+frame is written with a single os.write,
 so a crash leaves at most one torn frame at the tail. The reader returns every frame
 whose checksum matches; after a damaged frame it scans forward for the next marker
 whose frame verifies, so one bad record never hides the records after it.
@@ -21,6 +23,9 @@ import zlib
 
 import orjson
 
+from gradline.batchfmt import Decoded, is_batch
+
+BINARY_KIND = "bin"  # Record.kind of a binary metric batch
 FILE_HEADER = b"GLWAL01\n"
 MARKER = b"GL"
 FRAME = struct.Struct("<2sII")
@@ -105,10 +110,14 @@ class Record:
 
     @property
     def data(self) -> dict:
+        """The decoded record; for a binary batch its header (parts, keys, counts)."""
         if self._data is None:
             try:
-                data = orjson.loads(self.payload)
-            except orjson.JSONDecodeError:
+                if is_batch(self.payload):
+                    data = {**Decoded(self.payload).header, "t": BINARY_KIND}
+                else:
+                    data = orjson.loads(self.payload)
+            except (ValueError, KeyError, TypeError, struct.error):
                 data = None
             self._data = data if isinstance(data, dict) else {"t": "bad"}
         return self._data
@@ -116,6 +125,8 @@ class Record:
     @property
     def kind(self) -> str:
         """The "t" field, read off the payload's first bytes when it is there."""
+        if is_batch(self.payload):
+            return BINARY_KIND
         if self._data is None and self.payload.startswith(b'{"t":"'):
             close = self.payload.find(b'"', 6)
             if close > 0:
@@ -184,7 +195,7 @@ def parse(buf: bytes, base: int = 0, *, final: bool = True) -> ReadResult:
                 pos = nxt
                 continue
             payload = buf[body : body + length]
-            if zlib.crc32(payload) == crc and payload[:1] == b"{":
+            if zlib.crc32(payload) == crc and (payload[:1] == b"{" or is_batch(payload)):
                 result.records.append(Record(base + pos, base + body + length, payload))
                 pos = body + length
                 continue

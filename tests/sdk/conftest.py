@@ -114,3 +114,13 @@ def checksum(points) -> str:
     for key, step, value in sorted(points):
         digest.update(key.encode() + b"\0" + struct.pack("<qd", step, value))
     return digest.hexdigest()
+
+
+def wal_points(record) -> list:
+    """The [key, step, value, wall_time] points of a WAL record, binary or JSON."""
+    from gradline.batchfmt import Decoded
+    from gradline.wal import BINARY_KIND
+
+    if record.kind == BINARY_KIND:
+        return Decoded(record.payload).records()[0]
+    return record.data.get("points", [])

@@ -232,7 +232,9 @@ class FaultProxy:
     - "blackhole": accept the request and never answer (until the mode changes)
     Faults are taken from `faults` (a queue, one per request); `mode` applies when empty.
     `error_paths` maps a path suffix to an HTTP status answered (as a JSON error, without
-    forwarding) to every request whose path ends with it: a server bug on one route.
+    forwarding) to every request whose path ends with it: a server bug on one route;
+    `refuse_types` does the same by Content-Type (a server without a body format).
+    `content_types` counts the Content-Type of every request seen.
     """
 
     def __init__(self, upstream: str):
@@ -243,6 +245,8 @@ class FaultProxy:
         self.faults: collections.deque = collections.deque()
         self.mode: str | None = None
         self.error_paths: dict[str, int] = {}
+        self.refuse_types: dict[str, int] = {}
+        self.content_types: collections.Counter = collections.Counter()
         self.errors_answered = 0
         self.requests = 0
         self.paths: list[tuple[str, str]] = []  # (method, path) of every request seen
@@ -260,9 +264,11 @@ class FaultProxy:
                 body = self.rfile.read(length) if length else b""
                 proxy.requests += 1
                 proxy.paths.append((self.command, self.path))
+                ctype = self.headers.get("Content-Type") or ""
+                proxy.content_types[ctype] += 1
                 status = next(
                     (code for end, code in proxy.error_paths.items() if self.path.endswith(end)),
-                    None,
+                    proxy.refuse_types.get(ctype),
                 )
                 if status is not None:
                     proxy.errors_answered += 1

@@ -5,6 +5,7 @@ WAL of an offline run."""
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import subprocess
@@ -23,7 +24,7 @@ from gradline.transport import Backoff
 from gradline.uploader import build_ingest, split_ingest
 from gradline.values import Encoded, encode_row, merge_into
 from gradline.wal import FILE_HEADER, WalWriter, encode_frame, parse, read_all
-from tests.sdk.conftest import stored_points
+from tests.sdk.conftest import stored_points, wal_points
 from tests.sdk.harness import REPO
 
 
@@ -117,17 +118,17 @@ def test_encode_row_types():
         10.0,
         out,
     )
-    points = {p[0]: p[2] for p in out.points}
+    points = {p[0]: p[2] for p in out.point_rows()}
+    assert math.isnan(points.pop("nan"))
     assert points == {
         "f": 1.5,
-        "i": 2,
-        "b": 1,
-        "nan": "NaN",
-        "inf": "-Infinity",
+        "i": 2.0,
+        "b": 1.0,
+        "inf": float("-inf"),  # the binary format carries IEEE values as they are
         "np": 0.5,
         "big": float(2**60),
     }
-    assert all(p[1] == 3 and p[3] == 10.0 for p in out.points)
+    assert all(p[1] == 3 and p[3] == 10.0 for p in out.point_rows())
     assert out.last == {"s": "text", "none": None}
     assert out.histograms[0][0] == "h" and sum(out.histograms[0][2]["values"]) == 3
     assert out.unsupported == {"obj (object)"}
@@ -287,7 +288,7 @@ def _offline(tmp_path, **settings):
 def _rows(run):
     rows: dict = {}
     for record in read_all(os.path.join(run.dir, "run.wal")).records:
-        for key, step, value, _ in record.data.get("points", []):
+        for key, step, value, _ in wal_points(record):
             rows.setdefault(step, {})[key] = value
     return rows
 

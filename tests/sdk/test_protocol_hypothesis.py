@@ -2,8 +2,10 @@
 behind a fault-injecting HTTP proxy: requests lost before the server sees them,
 responses lost after it stored them, requests delivered twice, uploader restarts (with
 and without its acknowledgement file), batch sizes changing, and a crash that leaves a
-torn record at the WAL's tail. After a final `sync`, what the server stored must equal
-what was logged, exactly once."""
+torn record at the WAL's tail. Records are binary batches (as the SDK writes them, with
+key tables that change as they would between processes) or legacy JSON ones, and the
+server may stop taking the binary format (415: the uploader falls back to JSON). After
+a final `sync`, what the server stored must equal what was logged, exactly once."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from gradline import batchfmt
 from gradline.settings import Settings
 from gradline.sync import sync_dir
 from gradline.tracked_run import generate_id
@@ -62,6 +65,7 @@ class WalUploadMachine(RuleBasedStateMachine):
         self.step = 0
         self.max_points = 50
         self.torn = False
+        self.keys = batchfmt.KeyTable()
         self._new_uploader()
 
     def _new_uploader(self):
@@ -80,19 +84,51 @@ class WalUploadMachine(RuleBasedStateMachine):
         keys=st.lists(st.sampled_from(KEYS), min_size=1, unique=True),
         # Any finite float, 1e19 and 1e300 included (the run JSON reads them back as floats).
         values=st.floats(allow_nan=False, allow_infinity=False),
+        binary=st.booleans(),
+        system=st.booleans(),
     )
-    def log(self, rows, keys, values):
+    def log(self, rows, keys, values, binary, system):
         if self.torn:
             return
-        points = []
+        points, sys_points = [], []
         for i in range(rows):
             for j, key in enumerate(keys):
                 value = values + i + j / 8
                 points.append([key, self.step, value, 1.7e9 + self.step])
                 self.expected[(key, self.step)] = value
+            if system:
+                sys_points.append(["system/cpu", self.step, float(i), 1.7e9 + self.step])
+                self.expected[("system/cpu", self.step)] = float(i)
             self.step += 1
-        # As the pipeline writes them: a points-only record, wire-shaped.
-        self.writer.append(orjson.dumps({"t": "p", "heartbeat": True, "points": points}))
+        if binary:  # as the pipeline writes them now
+            cols = {"points": batchfmt.Columns(), "system": batchfmt.Columns()}
+            for part, rows_ in (("points", points), ("system", sys_points)):
+                for key, step, value, wall in rows_:
+                    cols[part].append(self.keys[key], step, value, wall)
+            used = max(max(c.key, default=-1) for c in cols.values()) + 1
+            payload = batchfmt.encode(
+                self.keys.names[:used], cols["points"], cols["system"], {"heartbeat": True}
+            )
+        elif sys_points:  # JSON, as SDKs wrote them before the binary format
+            payload = orjson.dumps({"t": "b", "points": points, "system": sys_points})
+        else:
+            payload = orjson.dumps({"t": "p", "heartbeat": True, "points": points})
+        self.writer.append(payload)
+
+    @rule(order=st.permutations([*KEYS, "system/cpu"]))
+    def new_process_key_table(self, order):
+        """Records written by another process number their keys in another order."""
+        self.keys = batchfmt.KeyTable()
+        for key in order:
+            self.keys[key]
+
+    @rule(refuse=st.booleans())
+    def server_without_binary(self, refuse):
+        """The server (an older one) refuses binary batches with 415, or takes them again."""
+        if refuse:
+            ENV["proxy"].refuse_types[batchfmt.CONTENT_TYPE] = 415
+        else:
+            ENV["proxy"].refuse_types.clear()
 
     @rule(
         lines=st.lists(
@@ -153,6 +189,7 @@ class WalUploadMachine(RuleBasedStateMachine):
         if not hasattr(self, "dir"):
             return
         try:
+            ENV["proxy"].refuse_types.clear()
             self.engine.client.close()
             self.writer.close()
             server = ENV["server"]

@@ -21,7 +21,7 @@ import pytest
 
 import gradline
 from gradline.wal import read_all
-from tests.sdk.conftest import checksum, stored_points
+from tests.sdk.conftest import checksum, stored_points, wal_points
 from tests.sdk.harness import REPO, BlackHole, FaultProxy, wait_for
 
 
@@ -253,7 +253,7 @@ def test_truncated_wal_tail_recovers_every_complete_record(server, sdk_db, tmp_p
     run = _offline_run(tmp_path, "rel-truncated", 3000)
     wal = Path(run.dir) / "run.wal"
     full = read_all(str(wal))
-    batches = [r for r in full.records if r.kind in ("b", "p")]
+    batches = [r for r in full.records if r.kind in ("b", "p", "bin")]
     last = full.records[-1]
     assert last.kind == "fin"
     # Cut into the middle of the last batch record: it and everything after are partial.
@@ -262,8 +262,8 @@ def test_truncated_wal_tail_recovers_every_complete_record(server, sdk_db, tmp_p
         fh.truncate(cut_record.start + (cut_record.end - cut_record.start) // 2)
     recovered = read_all(str(wal))
     assert recovered.truncated_tail
-    expected_points = sum(len(r.data.get("points", [])) for r in recovered.records)
-    assert expected_points == sum(len(r.data.get("points", [])) for r in batches[:-1])
+    expected_points = sum(len(wal_points(r)) for r in recovered.records)
+    assert expected_points == sum(len(wal_points(r)) for r in batches[:-1])
 
     env = cli_env(server.url, sdk_db.seed.owner_key, tmp_path)
     result = cli("sync", run.dir, "--no-progress", env=env)
@@ -271,7 +271,7 @@ def test_truncated_wal_tail_recovers_every_complete_record(server, sdk_db, tmp_p
     assert "cut short" in result.stderr
     points = stored_points(sdk_db, run.id, "rel-truncated")
     assert len(points) == expected_points > 0
-    complete = {(k, s, v) for r in recovered.records for k, s, v, _ in r.data.get("points", [])}
+    complete = {(k, s, v) for r in recovered.records for k, s, v, _ in wal_points(r)}
     assert set(points) == complete
     # The run had no finish record left: it is marked failed, not left running.
     remote = gradline.Api(api_key=sdk_db.seed.owner_key, base_url=server.url)
@@ -282,7 +282,7 @@ def test_damaged_record_in_the_middle_and_a_corrupt_dir_do_not_stop_sync(server,
     good = _offline_run(tmp_path, "rel-damaged", 2000, console=True)
     wal = Path(good.dir) / "run.wal"
     records = read_all(str(wal)).records
-    victim = next(r for r in records if r.kind in ("b", "p") and r.data.get("points"))
+    victim = next(r for r in records if wal_points(r))
     with open(wal, "r+b") as fh:  # flip one byte inside the payload: its CRC fails
         fh.seek(victim.start + 20)
         byte = fh.read(1)
@@ -296,9 +296,7 @@ def test_damaged_record_in_the_middle_and_a_corrupt_dir_do_not_stop_sync(server,
     assert result.returncode == 1  # the garbage directory failed ...
     assert "offline-run-garbage" in result.stderr and "no readable run record" in result.stderr
     points = stored_points(sdk_db, good.id, "rel-damaged")  # ... the good one was synced
-    expected = {
-        (k, s, v) for r in records if r is not victim for k, s, v, _ in r.data.get("points", [])
-    }
+    expected = {(k, s, v) for r in records if r is not victim for k, s, v, _ in wal_points(r)}
     assert set(points) == expected and len(points) == len(expected)
     assert "damaged bytes" in result.stderr
 

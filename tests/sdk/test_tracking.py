@@ -400,3 +400,37 @@ def test_forked_child_logs_nothing_and_leaves_the_run_alone(server, sdk_db, sdk_
     run.finish()
     assert stored_points(sdk_db, run.id, "fork") == [("x", 0, 1.0), ("x", 1, 3.0)]
     assert [t for _, _, t in stored_console(sdk_db, run.id)] == ["from the parent"]
+
+
+def test_points_travel_as_binary_batches_and_fall_back_to_json_on_415(server, sdk_db, sdk_settings):
+    """The uploader sends application/x-gradline-batch; a server that answers 415 gets
+    the same batches as JSON from then on, and nothing is lost or stored twice."""
+    from gradline.batchfmt import CONTENT_TYPE
+
+    values = [1.5, math.nan, math.inf, -math.inf, -0.0, 2**60, True]
+    for refuse in (False, True):
+        proxy = FaultProxy(server.url)
+        if refuse:
+            proxy.refuse_types[CONTENT_TYPE] = 415
+        try:
+            run = gradline.init(project="binary", settings=sdk_settings(base_url=proxy.url))
+            for step in range(300):
+                run.log({"loss": values[step % len(values)], "acc": step / 300})
+            run.log({"sys": 1.0}, step=1000)
+            run.finish()
+        finally:
+            proxy.close()
+        assert run._pipeline.failed is None
+        sent = proxy.content_types
+        if refuse:
+            assert sent[CONTENT_TYPE] == 1 and sent["application/json"] >= 1, sent
+        else:
+            assert sent[CONTENT_TYPE] >= 1 and run._pipeline.engine.binary is True, sent
+        stored = {(k, s): v for k, s, v in stored_points(sdk_db, run.id, "binary")}
+        assert len(stored) == 601
+        for step in range(300):
+            want = float(values[step % len(values)])
+            got = stored[("loss", step)]
+            assert got == want or (math.isnan(got) and math.isnan(want))
+            assert math.copysign(1, got) == math.copysign(1, want)
+        assert stored[("sys", 1000)] == 1.0
