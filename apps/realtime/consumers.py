@@ -18,23 +18,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from apps.core.access import NotAuthenticated, open_scope
 from apps.core.errors import DomainError, NotFound
 from apps.realtime import groups
+from apps.realtime.events import merge
 
 COALESCE_S = 0.1  # <= 10 messages per second per subscription
-
-
-def merge(pending: dict | None, event: dict) -> dict:
-    """Fold `event` into the pending message: latest state, max step per key, summary."""
-    if pending is None or pending.get("type") != event.get("type"):
-        return {**event, "steps": dict(event.get("steps") or {})}
-    merged = {**pending, **event}
-    steps = dict(pending.get("steps") or {})
-    for key, step in (event.get("steps") or {}).items():
-        steps[key] = max(step, steps.get(key, step))
-    merged["steps"] = steps
-    merged["summary"] = {**(pending.get("summary") or {}), **(event.get("summary") or {})}
-    merged["accepted"] = pending.get("accepted", 0) + event.get("accepted", 0)
-    merged["console"] = pending.get("console", 0) + event.get("console", 0)
-    return merged
 
 
 class RunEventsConsumer(AsyncJsonWebsocketConsumer):

@@ -113,3 +113,41 @@ async def test_subscriber_receives_events_and_outsiders_are_refused(
     event = await socket.receive_json()
     assert event["run"] == run.uid and event["steps"] == {"acc": 3} and event["console"] == 1
     await socket.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hung_redis_never_delays_ingest(team, project, member_user, settings):
+    """Publishing happens on a background thread: with a channel layer whose Redis
+    accepts connections and never answers, ingest answers (and stores the batch) while
+    its live event is still waiting for Redis."""
+    import socket
+
+    from rest_framework.test import APIClient
+
+    from apps.realtime.events import SEND_TIMEOUT_S, publisher
+    from apps.runs.models import MetricKey
+    from tests.factories import make_key
+    from tests.runs.conftest import ingest
+
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(16)
+    run = make_run(team, project, member_user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_key(member_user)}")
+    try:
+        settings.CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {"hosts": [f"redis://127.0.0.1:{hole.getsockname()[1]}/0"]},
+            }
+        }
+        response = ingest(client, run.uid, {"points": [["a", 0, 1.0, T0]]})
+        assert response.status_code == 200
+        assert not publisher.wait_idle(0)  # the event still waits; the request did not
+        assert MetricKey.objects.for_team(team).get(run=run, name="a").count == 1
+    finally:
+        # The publisher gives up on the hung send after SEND_TIMEOUT_S; wait for that, so
+        # the next test's events are not queued behind it.
+        assert publisher.wait_idle(SEND_TIMEOUT_S * 4)
+        hole.close()
