@@ -3,8 +3,9 @@
     .venv/bin/python bench/ingest.py [--procs 4] [--points-per-proc 500000] [--batch 10000]
 
 In one invocation, with the same number of client processes each time:
-  gradline  POST .../runs/<run>/ingest, orjson + gzip (level 1) bodies of `--batch` points
-            ([key, step, value, wall_time] over `--keys` keys), as the SDK sends them;
+  gradline  POST .../runs/<run>/ingest, gzip (level 1) bodies of `--batch` points over
+            `--keys` keys, as the SDK sends them: binary batches (application/x-gradline-
+            batch, encoded by gradline.batchfmt); `--body json` sends JSON lists instead;
             each client owns one run and waits for each answer (like the SDK's uploader).
   copy      PostgreSQL binary COPY of the same points straight into an equivalent table
             (run_id, key_id, step, value, wall_time, PK (run_id, key_id, step)) in the
@@ -76,10 +77,20 @@ def _gradline_client(url, api_key, path, args, index, barrier, results):
     bodies = []
     sent = 0
     for rows in _points(index, args.points_per_proc, args.keys, args.batch):
-        payload = {"points": [[names[k], step, value, wall] for k, step, value, wall in rows]}
-        bodies.append((gzip.compress(orjson.dumps(payload), args.gzip_level), len(rows)))
+        if args.body == "binary":
+            from gradline import batchfmt
+
+            columns = batchfmt.Columns()
+            for k, step, value, wall in rows:
+                columns.append(k, step, value, wall)
+            raw = batchfmt.encode(names, columns, batchfmt.Columns(), {"heartbeat": True})
+        else:
+            payload = {"points": [[names[k], step, value, wall] for k, step, value, wall in rows]}
+            raw = orjson.dumps(payload)
+        bodies.append((gzip.compress(raw, args.gzip_level), len(rows)))
     http = Http(url, api_key)
-    headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    ctype = "application/x-gradline-batch" if args.body == "binary" else "application/json"
+    headers = {"Content-Encoding": "gzip", "Content-Type": ctype}
     # Warm the connection and the worker (auth, imports) outside the clock.
     warm = orjson.dumps({"points": [["warmup", 0, 0.0, time.time()]]})
     status, _, data = http.request("POST", path, warm, {"Content-Type": "application/json"})
@@ -303,6 +314,9 @@ def main(argv=None) -> int:
         help="hash partitions of the COPY table (runs_point has 16; 0 = plain table)",
     )
     parser.add_argument("--gzip-level", type=int, default=1)
+    parser.add_argument(
+        "--body", choices=["binary", "json"], default="binary", help="ingest body format"
+    )
     parser.add_argument("--server-workers", type=int, default=2, help="Gradline uvicorn workers")
     parser.add_argument("--max-seconds", type=float, default=120, help="cap per client")
     parser.add_argument("--mlflow-seconds", type=float, default=15)
@@ -317,6 +331,7 @@ def main(argv=None) -> int:
     emit_context("ingest")
     emit("procs", args.procs)
     emit("batch_points", args.batch)
+    emit("gradline_body", args.body)
     results: dict = {}
     gradline_db = None
     if "gradline" not in args.skip:
