@@ -1,5 +1,9 @@
 """The ingest hot path (DESIGN.md §4): parse, validate and store one batch of a run.
 
+Two body formats carry the same batch: JSON ([key, step, value, wall_time] lists) and
+the binary columnar format (`validate_binary`), which is checked with whole-array
+operations and builds no Python object per point. Both end as the same `Batch`.
+
 Guarantees:
 - Exactly once per (run, key, step): the primary key of runs_point makes a second copy
   impossible; a re-sent batch reports its points as duplicates, a different value for a
@@ -60,11 +64,6 @@ _PG_TRAILER = b"\xff\xff"
 
 
 # --------------------------------------------------------------------------- parsing
-
-
-def decode_body(raw: bytes, content_encoding: str = "") -> dict:
-    """Bytes of a request body (gzip allowed) -> the batch object; 400/413 on bad input."""
-    return json_object(inflate(raw, content_encoding))
 
 
 @dataclass
