@@ -84,7 +84,7 @@ TEMPLATES = [
 DATABASES = {"default": database_settings()}
 # A connection pool per process (psycopg_pool). Its timeout bounds the wait for a free
 # connection: when the pool is exhausted, API calls answer 503 + Retry-After within that
-# time instead of hanging (apps/runs/api_views.RunsAPIView). DB_POOL_MAX_SIZE=0 disables.
+# time instead of hanging (apps/api/errors.py). DB_POOL_MAX_SIZE=0 disables.
 if env_int("DB_POOL_MAX_SIZE", 20) > 0 and DATABASES["default"]["CONN_MAX_AGE"] == 0:
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env_int("DB_POOL_MIN_SIZE", 1),
