@@ -82,6 +82,10 @@ def test_team_administration(live_server, acme, browser, screenshots_dir, color_
     alan.get_by_role("combobox").select_option("viewer")
     expect(page.get_by_text("alan@acme.example is now viewer.")).to_be_visible()
     expect(page.locator('tr[data-member="alan@acme.example"] select')).to_have_value("viewer")
+    # The swapped-in table must be settled (htmx bound to its selects) before the next change.
+    page.wait_for_function(
+        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
 
     # The last admin cannot demote herself: a friendly error, the select goes back.
     grace = page.locator('tr[data-member="grace@acme.example"]')
