@@ -49,6 +49,19 @@ def run_script(code: str, env: dict, cwd: Path, **kwargs) -> subprocess.Complete
     )
 
 
+def gradline_sync(env: dict, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """`gradline sync ARGS` as a user would type it."""
+    return subprocess.run(
+        [sys.executable, "-m", "gradline", "sync", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def remote_run(server, sdk_db, path: str):
     return Api(api_key=sdk_db.seed.owner_key, base_url=server.url).run(path)
 
@@ -138,15 +151,7 @@ def test_sigkilled_script_keeps_its_wal_for_sync(script_env, tmp_path, server, s
     )
     assert result.returncode == -signal.SIGKILL
     _, run_id, run_dir = result.stdout.split()
-    sync = subprocess.run(
-        [sys.executable, "-m", "gradline", "sync", run_dir, "--no-progress"],
-        cwd=tmp_path,
-        env=script_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    sync = gradline_sync(script_env, tmp_path, run_dir, "--no-progress")
     assert sync.returncode == 0, sync.stderr
     assert [s for _, s, _ in stored_points(sdk_db, run_id, "killed")] == list(range(5000))
     assert remote_run(server, sdk_db, f"sdk-team/killed/{run_id}").state == "failed"
@@ -169,15 +174,7 @@ def test_offline_mode_then_sync(script_env, tmp_path, server, sdk_db):
     assert "gradline sync" in result.stderr
     run_id = result.stdout.split("RUN ")[1].split()[0]
     assert stored_points(sdk_db, run_id, "offline-sync") == []
-    sync = subprocess.run(
-        [sys.executable, "-m", "gradline", "sync"],
-        cwd=tmp_path,
-        env=script_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    sync = gradline_sync(script_env, tmp_path)
     assert sync.returncode == 0, sync.stderr
     assert len(stored_points(sdk_db, run_id, "offline-sync")) == 200
     remote = remote_run(server, sdk_db, f"sdk-team/offline-sync/{run_id}")
