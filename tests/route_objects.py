@@ -180,3 +180,100 @@ def _run_file_path(world: World):
         run=world.get("run"), path="checkpoints/model.pt", stream=io.BytesIO(b"weights")
     )
     return record.path
+
+
+# --- registry kwargs (apps/registry) ---------------------------------------------------
+
+
+def _model_version(world: World):
+    """Team A's model artifact `classifier` v0 (one file), logged by the matrix run."""
+    import hashlib
+    import io
+
+    from apps.registry import services as registry_services
+
+    if "model_version" not in world._objects:
+        content = b"model weights"
+        sha256 = hashlib.sha256(content).hexdigest()
+        registry_services.blob_put(team=world.team, sha256=sha256, stream=io.BytesIO(content))
+        version, _ = registry_services.version_create(
+            team=world.team,
+            project=world.project,
+            name="classifier",
+            data={
+                "type": "model",
+                "run": world.value("run"),
+                "aliases": ["best"],
+                "files": [{"path": "model.pkl", "sha256": sha256, "size": len(content)}],
+            },
+            actor=world.member,
+        )
+        world.keep("model_version", version)
+        world.keep("blob_sha256", sha256)
+    return world.get("model_version")
+
+
+@registers("name")
+def _artifact_name(world: World):
+    return _model_version(world).artifact.name
+
+
+@registers("ref")
+def _artifact_ref(world: World):
+    return _model_version(world).label
+
+
+@registers("alias")
+def _artifact_alias(world: World):
+    _model_version(world)
+    return "best"
+
+
+@registers("sha256")
+def _blob_sha256(world: World):
+    _model_version(world)
+    return world.get("blob_sha256")
+
+
+@registers("api:artifact-file.path")
+def _artifact_file_path(world: World):
+    _model_version(world)
+    return "model.pkl"
+
+
+def _registered_model(world: World):
+    from apps.registry import services as registry_services
+
+    if "registered_model_link" not in world._objects:
+        link, _ = registry_services.registered_model_link(
+            team=world.team,
+            name="prod-classifier",
+            source=_model_version(world),
+            aliases=["production"],
+            actor=world.admin,
+            permissions=frozenset({"registry:promote"}),
+        )
+        world.keep("registered_model_link", link)
+    return world.get("registered_model_link")
+
+
+@registers(
+    "api:registered-model-detail.name",
+    "api:registered-model-version-list.name",
+    "api:registered-model-version-detail.name",
+    "api:registered-model-alias.name",
+    "api:registered-model-alias-events.name",
+)
+def _registered_model_name(world: World):
+    return _registered_model(world).registered_model.name
+
+
+@registers("api:registered-model-version-detail.ref")
+def _registered_model_ref(world: World):
+    return _registered_model(world).label
+
+
+@registers("api:registered-model-alias.alias")
+def _registered_model_alias(world: World):
+    _registered_model(world)
+    return "production"

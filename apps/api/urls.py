@@ -2,6 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.api import views as v
+from apps.registry import api_urls as registry_urls
 
 app_name = "api"
 
@@ -50,4 +51,6 @@ urlpatterns = [
     path(PROJECT, v.ProjectDetailView.as_view(), name="project-detail"),
     # Run tracking (apps/runs/api_urls.py) mounts under the project path.
     path(f"{PROJECT}/", include("apps.runs.api_urls")),
+    path(f"{PROJECT}/", include(registry_urls.project_urlpatterns)),
+    path(f"{TEAM}/", include(registry_urls.team_urlpatterns)),
 ]

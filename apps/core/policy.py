@@ -146,6 +146,31 @@ ROUTES: dict[str, Route] = {
     "api:run-console": project(GET=p.RUNS_READ),
     "api:project-history": project(GET=p.RUNS_READ),
     "api:metric-key-list": project(GET=p.RUNS_READ),
+    # --- API: registry (docs/registry.md) -----------------------------------------
+    # Object rules in the services: aliases set while linking need registry:promote.
+    "api:artifact-blob-missing": project(POST=p.ARTIFACTS_WRITE),
+    "api:artifact-blob": project(PUT=p.ARTIFACTS_WRITE),
+    "api:artifact-list": project(GET=p.ARTIFACTS_READ),
+    "api:artifact-detail": project(
+        GET=p.ARTIFACTS_READ, PATCH=p.ARTIFACTS_WRITE, DELETE=p.ARTIFACTS_DELETE
+    ),
+    "api:artifact-version-list": project(POST=p.ARTIFACTS_WRITE),
+    "api:artifact-version-detail": project(
+        GET=p.ARTIFACTS_READ, PATCH=p.ARTIFACTS_WRITE, DELETE=p.ARTIFACTS_DELETE
+    ),
+    "api:artifact-file": project(GET=p.ARTIFACTS_READ),
+    "api:artifact-alias": project(PUT=p.ARTIFACTS_WRITE, DELETE=p.ARTIFACTS_WRITE),
+    "api:artifact-alias-events": project(GET=p.ARTIFACTS_READ),
+    "api:run-artifacts": project(GET=p.ARTIFACTS_READ),
+    "api:run-used-artifacts": project(POST=p.RUNS_WRITE),
+    "api:registered-model-list": team(GET=p.ARTIFACTS_READ, POST=p.ARTIFACTS_WRITE),
+    "api:registered-model-detail": team(
+        GET=p.ARTIFACTS_READ, PATCH=p.ARTIFACTS_WRITE, DELETE=p.ARTIFACTS_DELETE
+    ),
+    "api:registered-model-version-list": team(POST=p.ARTIFACTS_WRITE),
+    "api:registered-model-version-detail": team(GET=p.ARTIFACTS_READ, DELETE=p.REGISTRY_PROMOTE),
+    "api:registered-model-alias": team(PUT=p.REGISTRY_PROMOTE, DELETE=p.REGISTRY_PROMOTE),
+    "api:registered-model-alias-events": team(GET=p.ARTIFACTS_READ),
     # --- web pages ----------------------------------------------------------------
     # Pages render for anyone who may read them; each form posts to a route whose
     # permission is the write it performs (viewers get 403 on every write).

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import posixpath
 import time
-from collections.abc import Iterator
 
 import orjson
-from asgiref.sync import sync_to_async
-from django.core.files.storage import default_storage
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
 from apps.api.base import GradlineAPIView
+from apps.api.responses import json_response, storage_chunks, streaming
 from apps.core.errors import DomainError, PermissionDenied
 from apps.runs import ingest, serializers, services
 from apps.runs import schema as sc
@@ -26,13 +24,6 @@ from apps.runs.bodies import request_json
 from apps.runs.selectors import history
 from apps.runs.selectors import runs as run_selectors
 from apps.teams import roles
-
-
-def json_response(data, status: int = 200, headers: dict | None = None) -> HttpResponse:
-    response = HttpResponse(orjson.dumps(data), status=status, content_type="application/json")
-    for key, value in (headers or {}).items():
-        response[key] = value
-    return response
 
 
 def _param_int(request, name: str, default=None, minimum: int = 0, maximum: int | None = None):
@@ -58,30 +49,6 @@ def _param_list(request, name: str) -> list[str] | None:
 
 def _param_bool(request, name: str) -> bool:
     return request.query_params.get(name, "").lower() in ("1", "true", "yes")
-
-
-def streaming(request, chunks: Iterator[bytes], content_type: str, **headers):
-    """A response that really streams under ASGI too: Django would buffer a synchronous
-    iterator there, so each chunk is pulled through sync_to_async on the request's thread
-    (where its database connection lives)."""
-    if request._request.META.get("wsgi.input") is not None:
-        response = StreamingHttpResponse(chunks, content_type=content_type)
-    else:
-
-        async def pull():
-            try:
-                while True:
-                    chunk = await sync_to_async(next, thread_sensitive=True)(chunks, None)
-                    if chunk is None:
-                        return
-                    yield chunk
-            finally:
-                await sync_to_async(chunks.close, thread_sensitive=True)()
-
-        response = StreamingHttpResponse(pull(), content_type=content_type)
-    for key, value in headers.items():
-        response[key.replace("_", "-")] = value
-    return response
 
 
 class RunsAPIView(GradlineAPIView):
@@ -350,12 +317,6 @@ class MetricKeyListView(RunsAPIView):
 # --------------------------------------------------------------------------- files, console
 
 
-def _file_chunks(name: str) -> Iterator[bytes]:
-    with default_storage.open(name, "rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            yield chunk
-
-
 class RunFileListView(RunsAPIView):
     @extend_schema(responses=sc.FilesOut)
     def get(self, request, team, project, run):
@@ -370,7 +331,7 @@ class RunFileDetailView(RunsAPIView):
         filename = posixpath.basename(record.path).replace('"', "")
         return streaming(
             request,
-            _file_chunks(record.storage_name),
+            storage_chunks(record.storage_name),
             record.content_type or "application/octet-stream",
             Content_Length=str(record.size),
             Content_Disposition=f'attachment; filename="{filename}"',

@@ -18,6 +18,7 @@ RUNS_DELETE_OWN = "runs:delete_own"
 RUNS_DELETE = "runs:delete"
 ARTIFACTS_READ = "artifacts:read"
 ARTIFACTS_WRITE = "artifacts:write"
+ARTIFACTS_DELETE = "artifacts:delete"
 REGISTRY_PROMOTE = "registry:promote"
 SWEEPS_READ = "sweeps:read"
 SWEEPS_WRITE = "sweeps:write"
@@ -34,7 +35,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     MEMBER: READ | WRITE,
     ADMIN: READ
     | WRITE
-    | frozenset({TEAM_MANAGE, TEAM_AUDIT, PROJECTS_DELETE, RUNS_DELETE, REGISTRY_PROMOTE}),
+    | frozenset(
+        {TEAM_MANAGE, TEAM_AUDIT, PROJECTS_DELETE, RUNS_DELETE, ARTIFACTS_DELETE, REGISTRY_PROMOTE}
+    ),
 }
 ROLE_CHOICES = [(ADMIN, "Admin"), (MEMBER, "Member"), (VIEWER, "Viewer")]
 ALL_PERMISSIONS = frozenset().union(*ROLE_PERMISSIONS.values())

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "apps.projects",
     "apps.api",
     "apps.runs",
+    "apps.registry",
     "apps.realtime",
 ]
 
@@ -198,6 +199,10 @@ CELERY_BEAT_SCHEDULE: dict = {
 RUN_CRASH_TIMEOUT_S = env_int("RUN_CRASH_TIMEOUT_S", 300)
 # Largest run file accepted by PUT …/runs/<run>/files/<path> (streamed, not held in memory).
 RUN_FILE_MAX_BYTES = env_int("RUN_FILE_MAX_BYTES", 5 * 1024**3)
+ARTIFACT_FILE_MAX_BYTES = env_int("ARTIFACT_FILE_MAX_BYTES", 50 * 1024**3)
+# Unreferenced artifact blobs older than this are removed (uploads still being committed
+# are younger).
+ARTIFACT_BLOB_GRACE_S = env_int("ARTIFACT_BLOB_GRACE_S", 24 * 3600)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

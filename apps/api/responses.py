@@ -1,0 +1,48 @@
+"""Responses shared by the API's hot paths: orjson bodies, true streaming under ASGI, and
+streamed reads of stored files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import orjson
+from asgiref.sync import sync_to_async
+from django.core.files.storage import default_storage
+from django.http import HttpResponse, StreamingHttpResponse
+
+
+def json_response(data, status: int = 200, headers: dict | None = None) -> HttpResponse:
+    response = HttpResponse(orjson.dumps(data), status=status, content_type="application/json")
+    for key, value in (headers or {}).items():
+        response[key] = value
+    return response
+
+
+def streaming(request, chunks: Iterator[bytes], content_type: str, **headers):
+    """A response that really streams under ASGI too: Django would buffer a synchronous
+    iterator there, so each chunk is pulled through sync_to_async on the request's thread
+    (where its database connection lives)."""
+    if request._request.META.get("wsgi.input") is not None:
+        response = StreamingHttpResponse(chunks, content_type=content_type)
+    else:
+
+        async def pull():
+            try:
+                while True:
+                    chunk = await sync_to_async(next, thread_sensitive=True)(chunks, None)
+                    if chunk is None:
+                        return
+                    yield chunk
+            finally:
+                await sync_to_async(chunks.close, thread_sensitive=True)()
+
+        response = StreamingHttpResponse(pull(), content_type=content_type)
+    for key, value in headers.items():
+        response[key.replace("_", "-")] = value
+    return response
+
+
+def storage_chunks(name: str) -> Iterator[bytes]:
+    with default_storage.open(name, "rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            yield chunk

@@ -1,0 +1,566 @@
+"""Registry writes (docs/registry.md). Each function is atomic and takes objects already
+resolved inside the caller's team scope.
+
+Concurrency: every change to an artifact's versions or aliases locks the artifact row
+first (and a registered model's row for its links and aliases), so version numbers are
+dense per artifact, alias moves are serialised and each move is one alias event.
+Blob references are taken under FOR KEY SHARE, which the garbage collector's
+FOR UPDATE SKIP LOCKED steps around, so a blob is never removed under a commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+from datetime import timedelta
+from typing import Any, BinaryIO
+
+import orjson
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from apps.core.errors import Conflict, DomainError, NotFound, PermissionDenied
+from apps.registry import names
+from apps.registry.models import (
+    AliasEvent,
+    Artifact,
+    ArtifactAlias,
+    ArtifactBlob,
+    ArtifactFile,
+    ArtifactUsage,
+    ArtifactVersion,
+    RegisteredModel,
+    RegisteredModelAlias,
+    RegisteredModelVersion,
+)
+from apps.registry.selectors import registered_model_version_resolve, version_resolve
+from apps.runs.bodies import TooLarge, nul_path
+from apps.runs.models import Run
+from apps.teams import roles
+
+logger = logging.getLogger(__name__)
+
+MAX_METADATA_BYTES = 1024 * 1024
+MAX_DESCRIPTION = 65_536
+
+
+# --------------------------------------------------------------------------- input
+
+
+def _description(data: dict) -> str | None:
+    value = data.get("description")
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_DESCRIPTION:
+        raise names.field_error(
+            f"description must be a string of at most {MAX_DESCRIPTION} characters.",
+            "description",
+        )
+    if "\x00" in value:
+        raise names.field_error("description must not contain NUL characters.", "description")
+    return value
+
+
+def _metadata(data: dict) -> dict | None:
+    value = data.get("metadata")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise names.field_error("metadata must be a JSON object.", "metadata")
+    where = nul_path(value, "metadata")
+    if where:
+        raise names.field_error(f"{where} must not contain NUL characters.", "metadata")
+    if len(orjson.dumps(value)) > MAX_METADATA_BYTES:
+        raise names.field_error(
+            f"metadata must encode to at most {MAX_METADATA_BYTES} bytes.", "metadata"
+        )
+    return value
+
+
+# --------------------------------------------------------------------------- blobs
+
+
+def blob_put(*, team, sha256: str, stream: BinaryIO | None) -> tuple[ArtifactBlob, bool]:
+    """Store a blob from a stream, checking its content against `sha256`. Idempotent:
+    a blob the team already holds is answered as is (created False)."""
+    existing = ArtifactBlob.objects.for_team(team).filter(sha256=sha256).first()
+    if existing is not None:
+        return existing, False
+    limit = settings.ARTIFACT_FILE_MAX_BYTES
+    digest = hashlib.sha256()
+    size = 0
+    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+        while stream is not None:
+            chunk = stream.read(1024 * 1024)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(f"File exceeds {limit} bytes.", detail={"limit_bytes": limit})
+            digest.update(chunk)
+            spool.write(chunk)
+        if digest.hexdigest() != sha256:
+            raise DomainError(
+                "The body's SHA-256 does not match the URL.",
+                code="digest_mismatch",
+                detail={"expected": sha256, "actual": digest.hexdigest(), "size": size},
+            )
+        spool.seek(0)
+        name = f"artifacts/{team.pk}/{sha256[:2]}/{sha256}"
+        stored = default_storage.save(name, File(spool, name=name))
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO registry_artifactblob (team_id, sha256, size, storage_name, created_at)"
+            " VALUES (%s, %s, %s, %s, now()) ON CONFLICT (team_id, sha256) DO NOTHING"
+            " RETURNING id",
+            [team.pk, sha256, size, stored],
+        )
+        created = cur.fetchone() is not None
+    if not created:  # a concurrent upload of the same content won; keep its copy
+        _delete_files([stored])
+    return ArtifactBlob.objects.for_team(team).get(sha256=sha256), created
+
+
+def _delete_files(storage_names: list[str]) -> None:
+    for name in storage_names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("could not delete artifact blob %s", name, exc_info=True)
+
+
+def blobs_collect_garbage(*, team, grace_s: float) -> int:
+    """Remove the team's blobs that no version lists and that are older than `grace_s`
+    (younger ones may belong to a version being committed). Idempotent."""
+    cutoff = timezone.now() - timedelta(seconds=grace_s)
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(
+            """
+            DELETE FROM registry_artifactblob b
+            WHERE b.id IN (
+                SELECT id FROM registry_artifactblob
+                WHERE team_id = %s AND created_at < %s
+                FOR UPDATE SKIP LOCKED
+            )
+            AND NOT EXISTS (SELECT 1 FROM registry_artifactfile f WHERE f.blob_id = b.id)
+            RETURNING b.storage_name
+            """,
+            [team.pk, cutoff],
+        )
+        gone = [row[0] for row in cur.fetchall()]
+        transaction.on_commit(lambda: _delete_files(gone))
+    return len(gone)
+
+
+# --------------------------------------------------------------------------- versions
+
+
+def _artifact_locked(team, project, name: str, type_: str | None, description: str | None):
+    """The artifact row, locked; created (with `type_`) when missing."""
+    qs = Artifact.objects.for_team(team).select_for_update(no_key=True)
+    artifact = qs.filter(project=project, name=name).first()
+    if artifact is not None:
+        artifact.team, artifact.project = team, project
+        return artifact
+    if type_ is None:
+        raise NotFound("Artifact not found.")
+    try:
+        with transaction.atomic():
+            Artifact.objects.for_team(team).create(
+                team=team, project=project, name=name, type=type_, description=description or ""
+            )
+    except IntegrityError:
+        pass  # created concurrently; lock that one
+    artifact = qs.get(project=project, name=name)
+    artifact.team, artifact.project = team, project
+    return artifact
+
+
+def _lock_blobs(team, digests: list[str]) -> dict[str, tuple[int, int]]:
+    """sha256 -> (blob id, size) for the held ones, locked FOR KEY SHARE against GC."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT sha256, id, size FROM registry_artifactblob"
+            " WHERE team_id = %s AND sha256 = ANY(%s) FOR KEY SHARE",
+            [team.pk, digests],
+        )
+        return {sha: (blob_id, size) for sha, blob_id, size in cur.fetchall()}
+
+
+def version_create(*, team, project, name: str, data: dict, actor) -> tuple[ArtifactVersion, bool]:
+    """Commit a version from a manifest of uploaded blobs (docs/registry.md). The same
+    manifest as an existing version returns that version (created False); the requested
+    aliases move to it either way."""
+    name = names.clean_name(name)
+    type_ = names.clean_type(data.get("type"))
+    description = _description(data)
+    metadata = _metadata(data)
+    aliases = names.clean_aliases(data.get("aliases"))
+    entries = names.clean_manifest(data.get("files"))
+    run = None
+    if data.get("run") is not None:
+        if not isinstance(data["run"], str):
+            raise names.field_error("run must be a run id.", "run")
+        run = Run.objects.for_team(team).filter(project=project, uid=data["run"]).first()
+        if run is None:
+            raise names.field_error("run names no run of this project.", "run")
+    digest = names.manifest_digest(entries)
+    with transaction.atomic():
+        artifact = _artifact_locked(team, project, name, type_, description)
+        if artifact.type != type_:
+            raise Conflict(
+                f"Artifact {name!r} has type {artifact.type!r}, not {type_!r}.",
+                code="type_mismatch",
+                detail={"type": artifact.type},
+            )
+        version = (
+            ArtifactVersion.objects.for_team(team).filter(artifact=artifact, digest=digest).first()
+        )
+        created = version is None
+        if created:
+            version = _version_insert(
+                team, artifact, entries, digest, run, actor, description, metadata
+            )
+        for alias in aliases:
+            _artifact_alias_move(team, artifact, alias, version, actor)
+        artifact.updated_at = timezone.now()
+        artifact.save(update_fields=["updated_at"])
+    version.artifact = artifact
+    return version, created
+
+
+def _version_insert(
+    team, artifact, entries, digest, run, actor, description, metadata
+) -> ArtifactVersion:
+    held = _lock_blobs(team, sorted({e.sha256 for e in entries}))
+    missing = sorted({e.sha256 for e in entries} - set(held))
+    if missing:
+        raise Conflict(
+            f"{len(missing)} file(s) were not uploaded.",
+            code="missing_blobs",
+            detail={"missing": missing},
+        )
+    for i, entry in enumerate(entries):
+        if held[entry.sha256][1] != entry.size:
+            raise names.field_error(
+                f"size {entry.size} does not match the uploaded content "
+                f"({held[entry.sha256][1]} bytes).",
+                f"files[{i}].size",
+            )
+    version = ArtifactVersion.objects.for_team(team).create(
+        team=team,
+        artifact=artifact,
+        index=artifact.next_index,
+        digest=digest,
+        description=description or "",
+        metadata=metadata or {},
+        size=sum(e.size for e in entries),
+        file_count=len(entries),
+        run=run,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    ArtifactFile.objects.for_team(team).bulk_create(
+        [
+            ArtifactFile(team=team, version=version, path=e.path, blob_id=held[e.sha256][0])
+            for e in entries
+        ],
+        batch_size=5000,
+    )
+    artifact.next_index += 1
+    artifact.save(update_fields=["next_index"])
+    return version
+
+
+def artifact_update(*, artifact: Artifact, data: dict) -> Artifact:
+    description = _description(data)
+    if description is not None:
+        artifact.description = description
+        artifact.updated_at = timezone.now()
+        artifact.save(update_fields=["description", "updated_at"])
+    return artifact
+
+
+def version_update(*, version: ArtifactVersion, data: dict) -> ArtifactVersion:
+    description, metadata = _description(data), _metadata(data)
+    if description is not None:
+        version.description = description
+    if metadata is not None:
+        version.metadata = metadata
+    version.save(update_fields=["description", "metadata"])
+    return version
+
+
+def version_delete(*, version: ArtifactVersion, delete_aliases: bool, actor) -> None:
+    team = version.team
+    with transaction.atomic():
+        artifact = version.artifact
+        artifact = _artifact_locked(team, artifact.project, artifact.name, None, None)
+        if RegisteredModelVersion.objects.for_team(team).filter(source=version).exists():
+            raise Conflict("A registered model links this version; unlink it first.", code="linked")
+        held = list(ArtifactAlias.objects.for_team(team).filter(version=version))
+        if held and not delete_aliases:
+            raise Conflict(
+                "This version holds aliases; move them or pass delete_aliases=true.",
+                code="has_aliases",
+                detail={"aliases": sorted(a.alias for a in held)},
+            )
+        for alias in held:
+            _event(team, alias.alias, version.label, "", actor, artifact=artifact)
+        ArtifactVersion.objects.for_team(team).filter(pk=version.pk).delete()
+
+
+def artifact_delete(*, artifact: Artifact) -> None:
+    team = artifact.team
+    with transaction.atomic():
+        artifact = _artifact_locked(team, artifact.project, artifact.name, None, None)
+        linked = RegisteredModelVersion.objects.for_team(team).filter(source__artifact=artifact)
+        if linked.exists():
+            raise Conflict(
+                "A registered model links a version of this artifact; unlink it first.",
+                code="linked",
+            )
+        Artifact.objects.for_team(team).filter(pk=artifact.pk).delete()
+
+
+def _event(team, alias, from_label, to_label, actor, **target) -> None:
+    AliasEvent.objects.for_team(team).create(
+        team=team,
+        alias=alias,
+        from_version=from_label,
+        to_version=to_label,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        **target,
+    )
+
+
+def _artifact_alias_move(team, artifact, alias: str, version: ArtifactVersion, actor) -> None:
+    """Point `alias` at `version` (the artifact row is locked by the caller)."""
+    current = (
+        ArtifactAlias.objects.for_team(team)
+        .filter(artifact=artifact, alias=alias)
+        .select_related("version")
+        .first()
+    )
+    if current is not None and current.version_id == version.pk:
+        return
+    if current is None:
+        ArtifactAlias.objects.for_team(team).create(
+            team=team, artifact=artifact, version=version, alias=alias
+        )
+        _event(team, alias, "", version.label, actor, artifact=artifact)
+        return
+    previous = current.version.label
+    current.version = version
+    current.updated_at = timezone.now()
+    current.save(update_fields=["version", "updated_at"])
+    _event(team, alias, previous, version.label, actor, artifact=artifact)
+
+
+def artifact_alias_set(*, artifact: Artifact, alias: str, ref: Any, actor) -> ArtifactVersion:
+    alias = names.clean_alias(alias)
+    if not isinstance(ref, str) or not names.NAME_RE.fullmatch(ref):
+        raise names.field_error("version must be a version label like 'v2' or an alias.", "version")
+    team = artifact.team
+    with transaction.atomic():
+        artifact = _artifact_locked(team, artifact.project, artifact.name, None, None)
+        try:
+            version = version_resolve(team, artifact, ref)
+        except NotFound as exc:
+            raise names.field_error(exc.message, "version") from None
+        _artifact_alias_move(team, artifact, alias, version, actor)
+    return version
+
+
+def artifact_alias_delete(*, artifact: Artifact, alias: str, actor) -> None:
+    team = artifact.team
+    with transaction.atomic():
+        artifact = _artifact_locked(team, artifact.project, artifact.name, None, None)
+        current = (
+            ArtifactAlias.objects.for_team(team)
+            .filter(artifact=artifact, alias=alias)
+            .select_related("version")
+            .first()
+        )
+        if current is None:
+            raise NotFound(f"Artifact {artifact.name!r} has no alias {alias!r}.")
+        current.delete()
+        _event(team, alias, current.version.label, "", actor, artifact=artifact)
+
+
+def usage_record(*, run: Run, version: ArtifactVersion) -> None:
+    """Lineage: `run` used `version`. Idempotent."""
+    ArtifactUsage.objects.for_team(run.team).bulk_create(
+        [ArtifactUsage(team_id=run.team_id, run=run, version=version)], ignore_conflicts=True
+    )
+
+
+# --------------------------------------------------------------------------- registered models
+
+
+def _model_locked(team, name: str, *, create: bool = False, actor=None, description=None):
+    qs = RegisteredModel.objects.for_team(team).select_for_update(no_key=True)
+    model = qs.filter(name=name).first()
+    if model is not None:
+        model.team = team
+        return model
+    if not create:
+        raise NotFound("Registered model not found.")
+    try:
+        with transaction.atomic():
+            RegisteredModel.objects.for_team(team).create(
+                team=team,
+                name=name,
+                description=description or "",
+                created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            )
+    except IntegrityError:
+        pass  # created concurrently; lock that one
+    model = qs.get(name=name)
+    model.team = team
+    return model
+
+
+def registered_model_create(*, team, data: dict, actor) -> RegisteredModel:
+    name = names.clean_name(data.get("name"))
+    description = _description(data)
+    try:
+        with transaction.atomic():
+            return RegisteredModel.objects.for_team(team).create(
+                team=team,
+                name=name,
+                description=description or "",
+                created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            )
+    except IntegrityError:
+        raise Conflict(
+            f"A registered model named {name!r} exists.", code="exists", detail={"field": "name"}
+        ) from None
+
+
+def registered_model_update(*, model: RegisteredModel, data: dict) -> RegisteredModel:
+    description = _description(data)
+    if description is not None:
+        model.description = description
+        model.updated_at = timezone.now()
+        model.save(update_fields=["description", "updated_at"])
+    return model
+
+
+def registered_model_delete(*, model: RegisteredModel) -> None:
+    RegisteredModel.objects.for_team(model.team).filter(pk=model.pk).delete()
+
+
+def registered_model_link(
+    *,
+    team,
+    name: str,
+    source: ArtifactVersion,
+    aliases: Any,
+    actor,
+    permissions: frozenset[str],
+) -> tuple[RegisteredModelVersion, bool]:
+    """Link a model version into the team's registered model `name` (created on first
+    link). Linking the same source again returns the existing link (created False).
+    Setting aliases other than `latest` is a promotion: it needs registry:promote."""
+    name = names.clean_name(name)
+    aliases = names.clean_aliases(aliases)
+    if aliases and roles.REGISTRY_PROMOTE not in permissions:
+        raise PermissionDenied(
+            f"Setting aliases {aliases} on a registered model needs the "
+            f"{roles.REGISTRY_PROMOTE!r} permission."
+        )
+    if source.artifact.type != "model":
+        raise names.field_error(
+            f"Only artifacts of type 'model' can be linked (this one is {source.artifact.type!r}).",
+            "artifact",
+        )
+    with transaction.atomic():
+        model = _model_locked(team, name, create=True, actor=actor)
+        link = (
+            RegisteredModelVersion.objects.for_team(team)
+            .filter(registered_model=model, source=source)
+            .first()
+        )
+        created = link is None
+        if created:
+            link = RegisteredModelVersion.objects.for_team(team).create(
+                team=team,
+                registered_model=model,
+                index=model.next_index,
+                source=source,
+                linked_by=actor if getattr(actor, "is_authenticated", False) else None,
+            )
+            model.next_index += 1
+        model.updated_at = timezone.now()
+        model.save(update_fields=["next_index", "updated_at"])
+        for alias in aliases:
+            _model_alias_move(team, model, alias, link, actor)
+    return link, created
+
+
+def _model_alias_move(team, model, alias: str, link: RegisteredModelVersion, actor) -> None:
+    current = (
+        RegisteredModelAlias.objects.for_team(team)
+        .filter(registered_model=model, alias=alias)
+        .select_related("version")
+        .first()
+    )
+    if current is not None and current.version_id == link.pk:
+        return
+    if current is None:
+        RegisteredModelAlias.objects.for_team(team).create(
+            team=team, registered_model=model, version=link, alias=alias
+        )
+        _event(team, alias, "", link.label, actor, registered_model=model)
+        return
+    previous = current.version.label
+    current.version = link
+    current.updated_at = timezone.now()
+    current.save(update_fields=["version", "updated_at"])
+    _event(team, alias, previous, link.label, actor, registered_model=model)
+
+
+def registered_model_alias_set(
+    *, model: RegisteredModel, alias: str, ref: Any, actor
+) -> RegisteredModelVersion:
+    alias = names.clean_alias(alias)
+    if not isinstance(ref, str) or not names.NAME_RE.fullmatch(ref):
+        raise names.field_error("version must be a version label like 'v2' or an alias.", "version")
+    team = model.team
+    with transaction.atomic():
+        model = _model_locked(team, model.name)
+        try:
+            link = registered_model_version_resolve(team, model, ref)
+        except NotFound as exc:
+            raise names.field_error(exc.message, "version") from None
+        _model_alias_move(team, model, alias, link, actor)
+    return link
+
+
+def registered_model_alias_delete(*, model: RegisteredModel, alias: str, actor) -> None:
+    team = model.team
+    with transaction.atomic():
+        model = _model_locked(team, model.name)
+        current = (
+            RegisteredModelAlias.objects.for_team(team)
+            .filter(registered_model=model, alias=alias)
+            .select_related("version")
+            .first()
+        )
+        if current is None:
+            raise NotFound(f"Registered model {model.name!r} has no alias {alias!r}.")
+        current.delete()
+        _event(team, alias, current.version.label, "", actor, registered_model=model)
+
+
+def registered_model_unlink(*, link: RegisteredModelVersion, actor) -> None:
+    team = link.team
+    with transaction.atomic():
+        model = _model_locked(team, link.registered_model.name)
+        for alias in RegisteredModelAlias.objects.for_team(team).filter(version=link):
+            _event(team, alias.alias, link.label, "", actor, registered_model=model)
+        RegisteredModelVersion.objects.for_team(team).filter(pk=link.pk).delete()
