@@ -195,6 +195,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE: dict = {
     # Runs without a heartbeat for RUN_CRASH_TIMEOUT_S become "crashed".
     "runs-detect-crashed": {"task": "runs.detect_crashed_runs", "schedule": 60.0},
+    # Artifact blobs no version lists any more (deleted versions, abandoned uploads).
+    "registry-collect-blobs": {"task": "registry.collect_blob_garbage", "schedule": 3600.0},
 }
 RUN_CRASH_TIMEOUT_S = env_int("RUN_CRASH_TIMEOUT_S", 300)
 # Largest run file accepted by PUT …/runs/<run>/files/<path> (streamed, not held in memory).

@@ -1,0 +1,36 @@
+"""Periodic registry jobs (Celery beat, see CELERY_BEAT_SCHEDULE). Tasks take ids, act
+inside one team's scope and are idempotent."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from apps.core.tasks import team_task
+from apps.registry import services
+from apps.registry.models import ArtifactBlob
+
+
+@shared_task(name="registry.collect_blob_garbage")
+def collect_blob_garbage() -> int:
+    """Fan out one `collect_team_blobs` per team holding blobs old enough to collect."""
+    cutoff = timezone.now() - timedelta(seconds=settings.ARTIFACT_BLOB_GRACE_S)
+    team_ids = (
+        ArtifactBlob.objects.across_teams()
+        .filter(created_at__lt=cutoff)
+        .values_list("team_id", flat=True)
+        .distinct()
+    )
+    count = 0
+    for team_id in team_ids:
+        collect_team_blobs.delay(team_id)
+        count += 1
+    return count
+
+
+@team_task(name="registry.collect_team_blobs")
+def collect_team_blobs(team) -> int:
+    return services.blobs_collect_garbage(team=team, grace_s=settings.ARTIFACT_BLOB_GRACE_S)
