@@ -7,7 +7,9 @@ import re
 from django.db import IntegrityError, transaction
 
 from apps.core.errors import Conflict, DomainError, PermissionDenied
+from apps.core.storage import delete_stored_on_commit
 from apps.projects.models import Project, Visibility
+from apps.runs.models import RunFile
 from apps.teams import audit
 from apps.teams.models import Membership
 from apps.teams.roles import TEAM_MANAGE, role_has
@@ -130,4 +132,9 @@ def project_update(*, project: Project, actor, **changes) -> Project:
 
 @transaction.atomic
 def project_delete(*, project: Project) -> None:
+    """Delete a project with its runs and artifacts. Run files leave storage after the
+    commit; artifact blobs are team-level and go with blob garbage collection once no
+    version lists them."""
+    run_files = RunFile.objects.for_team(project.team).filter(run__project=project)
+    delete_stored_on_commit(run_files.values_list("storage_name", flat=True))
     project.delete()

@@ -11,7 +11,6 @@ FOR UPDATE SKIP LOCKED steps around, so a blob is never removed under a commit.
 from __future__ import annotations
 
 import hashlib
-import logging
 import tempfile
 from datetime import timedelta
 from typing import Any, BinaryIO
@@ -24,6 +23,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.core.errors import Conflict, DomainError, NotFound, PermissionDenied
+from apps.core.storage import delete_stored, delete_stored_on_commit
 from apps.registry import names
 from apps.registry.models import (
     AliasEvent,
@@ -41,8 +41,6 @@ from apps.registry.selectors import registered_model_version_resolve, version_re
 from apps.runs.bodies import TooLarge, nul_path
 from apps.runs.models import Run
 from apps.teams import roles
-
-logger = logging.getLogger(__name__)
 
 MAX_METADATA_BYTES = 1024 * 1024
 MAX_DESCRIPTION = 65_536
@@ -121,16 +119,8 @@ def blob_put(*, team, sha256: str, stream: BinaryIO | None) -> tuple[ArtifactBlo
         )
         created = cur.fetchone() is not None
     if not created:  # a concurrent upload of the same content won; keep its copy
-        _delete_files([stored])
+        delete_stored([stored])
     return ArtifactBlob.objects.for_team(team).get(sha256=sha256), created
-
-
-def _delete_files(storage_names: list[str]) -> None:
-    for name in storage_names:
-        try:
-            default_storage.delete(name)
-        except OSError:
-            logger.warning("could not delete artifact blob %s", name, exc_info=True)
 
 
 def blobs_collect_garbage(*, team, grace_s: float) -> int:
@@ -152,7 +142,7 @@ def blobs_collect_garbage(*, team, grace_s: float) -> int:
             [team.pk, cutoff],
         )
         gone = [row[0] for row in cur.fetchall()]
-        transaction.on_commit(lambda: _delete_files(gone))
+        delete_stored_on_commit(gone)
     return len(gone)
 
 

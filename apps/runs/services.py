@@ -5,7 +5,6 @@ files. Every function receives objects already resolved inside the caller's team
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 import secrets
 import tempfile
@@ -20,14 +19,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.core.errors import Conflict, DomainError, NotFound, PermissionDenied
+from apps.core.storage import delete_stored, delete_stored_on_commit
 from apps.projects import services as project_services
 from apps.realtime import events, groups
 from apps.runs import ingest
 from apps.runs.bodies import nul_path
 from apps.runs.models import MetricKey, Run, RunFile, RunState
 from apps.teams import roles
-
-logger = logging.getLogger(__name__)
 
 UID_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
 MAX_TAGS = 100
@@ -302,15 +300,7 @@ def run_delete(*, run: Run, actor, permissions: frozenset[str]) -> None:
     with transaction.atomic():
         # The statement trigger on runs_run deletes the run's points and rollups.
         Run.objects.for_team(run.team).filter(pk=run.pk).delete()
-        transaction.on_commit(lambda: _delete_blobs(blobs))
-
-
-def _delete_blobs(names: list[str]) -> None:
-    for name in names:
-        try:
-            default_storage.delete(name)
-        except OSError:
-            logger.warning("could not delete run file blob %s", name, exc_info=True)
+        delete_stored_on_commit(blobs)
 
 
 def runs_mark_crashed(*, team, timeout_s: float) -> list[int]:
@@ -419,7 +409,7 @@ def run_file_put(
                 if attempt:  # a concurrent upload created the row; the retry replaces it
                     raise
     except Exception:
-        _delete_blobs([stored])
+        delete_stored([stored])
         raise
     raise RuntimeError("unreachable")  # pragma: no cover
 
@@ -439,7 +429,7 @@ def _run_file_record(run, path, stored, size, sha256, content_type) -> RunFile:
     record.updated_at = now
     record.save()
     if old_blob:
-        transaction.on_commit(lambda: _delete_blobs([old_blob]))
+        delete_stored_on_commit([old_blob])
     return record
 
 
@@ -449,4 +439,4 @@ def run_file_delete(*, run: Run, path: str) -> None:
         raise NotFound("No such file.")
     with transaction.atomic():
         record.delete()
-        transaction.on_commit(lambda: _delete_blobs([record.storage_name]))
+        delete_stored_on_commit([record.storage_name])

@@ -14,6 +14,9 @@ from django.utils.text import slugify
 from apps.accounts import services as account_services
 from apps.accounts.models import ApiKey, User
 from apps.core.errors import Conflict, DomainError, NotFound, PermissionDenied
+from apps.core.storage import delete_stored_on_commit
+from apps.registry.models import ArtifactBlob
+from apps.runs.models import RunFile
 from apps.teams import audit
 from apps.teams.models import Invitation, Membership, ServiceAccount, Team
 from apps.teams.roles import ADMIN, ROLE_PERMISSIONS
@@ -101,7 +104,14 @@ def team_delete(*, team: Team) -> None:
     """Delete a team and everything it owns. A personal team lives as long as its user."""
     if team.is_personal:
         raise Conflict("A personal team cannot be deleted.", code="personal_team")
-    team.delete()
+    with transaction.atomic():
+        delete_stored_on_commit(
+            [
+                *RunFile.objects.for_team(team).values_list("storage_name", flat=True),
+                *ArtifactBlob.objects.for_team(team).values_list("storage_name", flat=True),
+            ]
+        )
+        team.delete()
 
 
 def _free_personal_slug(email: str) -> str:

@@ -382,3 +382,49 @@ def test_large_manifest_round_trip(member_api, project):
     assert r.status_code == 201 and r.json()["file_count"] == 2000
     got = member_api.get(f"{P}/artifacts/shards/versions/v0").json()["files"]
     assert {f["path"]: f["sha256"] for f in got} == {p: sha(c) for p, c in files.items()}
+
+
+def test_deleting_a_project_or_team_takes_its_artifacts_and_stored_files(
+    member_api,
+    admin_api,
+    member_user,
+    admin_user,
+    team,
+    project,
+    django_capture_on_commit_callbacks,
+):
+    import io
+
+    from apps.runs import services as run_services
+    from apps.teams import services as team_services
+    from tests.factories import make_project
+
+    make_project(team, "other", actor=admin_user)
+    run = make_run(team, project, member_user, uid="producer")
+    run_file = run_services.run_file_put(run=run, path="log.txt", stream=io.BytesIO(b"log"))
+    log_version(member_api, "model", {"m": b"shared"}, type="model", run="producer")
+    post_json(
+        member_api,
+        f"{T}/registered-models/clf/versions",
+        {"project": "resnet", "artifact": "model"},
+    )
+    manifest = upload(member_api, {"m": b"shared"})
+    r = post_json(
+        member_api,
+        "/api/v1/teams/team-a/projects/other/artifacts/copy/versions",
+        {"type": "model", "files": manifest},
+    )
+    assert r.status_code == 201
+    blob = ArtifactBlob.objects.for_team(team).get()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin_api.delete(P).status_code == 204
+    assert not default_storage.exists(run_file.storage_name)
+    # The registry link went with its source; the blob stays for the other project.
+    assert admin_api.get(f"{T}/registered-models/clf").json()["versions"] == []
+    assert default_storage.exists(blob.storage_name)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        team_services.team_delete(team=team)
+    assert not default_storage.exists(blob.storage_name)
+    assert not ArtifactBlob.objects.across_teams().filter(pk=blob.pk).exists()
