@@ -428,3 +428,33 @@ def test_deleting_a_project_or_team_takes_its_artifacts_and_stored_files(
         team_services.team_delete(team=team)
     assert not default_storage.exists(blob.storage_name)
     assert not ArtifactBlob.objects.across_teams().filter(pk=blob.pk).exists()
+
+
+def test_blob_size_limit_and_streamed_content(member_api, team, project, settings):
+    import os
+
+    big = os.urandom(9 * 1024 * 1024 + 5)  # beyond the in-memory spool
+    assert upload(member_api, {"big.bin": big})
+    r = member_api.generic(  # uploading held content again is a no-op answer
+        "PUT", f"{P}/artifact-blobs/{sha(big)}", data=big, content_type="application/octet-stream"
+    )
+    assert r.status_code == 200 and r.json() == {
+        "sha256": sha(big),
+        "size": len(big),
+        "created": False,
+    }
+    settings.ARTIFACT_FILE_MAX_BYTES = 1000
+    small_enough, too_big = b"a" * 1000, b"b" * 1001
+    r = member_api.generic(
+        "PUT",
+        f"{P}/artifact-blobs/{sha(too_big)}",
+        data=too_big,
+        content_type="application/octet-stream",
+    )
+    assert r.status_code == 413 and r.json()["error"]["detail"] == {"limit_bytes": 1000}
+    assert upload(member_api, {"ok": small_enough})
+    held = set(ArtifactBlob.objects.for_team(team).values_list("sha256", flat=True))
+    assert held == {sha(big), sha(small_enough)}
+    r = log_version(member_api, "big", {"big.bin": big, "ok": small_enough})
+    assert r.status_code == 201
+    assert download(member_api, "big", "v0", "big.bin") == big
