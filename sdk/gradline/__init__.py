@@ -15,22 +15,17 @@ from typing import Any
 
 from gradline import settings as _settings_mod
 from gradline.api import Api
+from gradline.artifacts import Artifact
 from gradline.data_types import Histogram
 from gradline.hooks import HOOKS as _HOOKS
 from gradline.later import (
-    Artifact,
     Image,
     NotAvailableYet,
     Table,
     agent,
     deploy,
-    link_model,
-    log_artifact,
-    log_model,
     plot,
     sweep,
-    use_artifact,
-    use_model,
 )
 from gradline.metrics import Metric
 from gradline.run_config import Config, ConfigError
@@ -62,6 +57,7 @@ __all__ = [
     "deploy",
     "finish",
     "init",
+    "link_artifact",
     "link_model",
     "log",
     "log_artifact",
@@ -127,6 +123,7 @@ def init(
     **kwargs: Any,
 ) -> Run:
     """Start a run (see sdk/README.md for every setting). Returns the Run."""
+    started_by = kwargs.pop("_started_by", None)
     global run
     if run is not None and not run._finished:
         if reinit in (True, "finish_previous", "create_new"):
@@ -176,6 +173,7 @@ def init(
         group=group,
         job_type=job_type,
         resume=resume,
+        started_by=started_by,
     )
     _set_current(new)
     if resolved.exit_hooks and new.mode != "disabled":
@@ -226,6 +224,53 @@ def define_metric(
         hidden=hidden,
         summary=summary,
         goal=goal,
+    )
+
+
+def _run_for(call: str, job_type: str) -> Run:
+    """The active run, or (for the model calls, as the product brief uses them without
+    init()) a run started for this call, finished when the script exits."""
+    if run is not None and not run._finished:
+        return run
+    return init(job_type=job_type, _started_by=call)
+
+
+def log_artifact(
+    artifact_or_path: Any,
+    name: str | None = None,
+    type: str | None = None,
+    aliases: list[str] | None = None,
+) -> Artifact:
+    return _current().log_artifact(artifact_or_path, name=name, type=type, aliases=aliases)
+
+
+def use_artifact(artifact_or_name: Any, type: str | None = None) -> Artifact:
+    return _current().use_artifact(artifact_or_name, type=type)
+
+
+def link_artifact(artifact: Artifact, target_path: str, aliases: list[str] | None = None) -> None:
+    _current().link_artifact(artifact, target_path, aliases=aliases)
+
+
+def log_model(path: Any, name: str | None = None, aliases: list[str] | None = None) -> Artifact:
+    """W&B's log_model(path, name); the product brief's log_model(name, path) works too."""
+    return _run_for("log_model", "log-model").log_model(path, name=name, aliases=aliases)
+
+
+def use_model(name: str) -> str:
+    """Download a model ("name:alias", "team/model-registry/name:production"); returns the
+    local path (the file of a single-file model, else the directory)."""
+    return _run_for("use_model", "use-model").use_model(name)
+
+
+def link_model(
+    path: Any,
+    registered_model_name: str,
+    name: str | None = None,
+    aliases: list[str] | None = None,
+) -> Artifact:
+    return _run_for("link_model", "log-model").link_model(
+        path, registered_model_name, name=name, aliases=aliases
     )
 
 

@@ -17,6 +17,8 @@ from urllib.parse import quote
 import orjson
 
 from gradline import settings as settings_mod
+from gradline.artifact_store import parse_path as parse_artifact_path
+from gradline.artifacts import Artifact, artifact_versions, fetch_artifact
 from gradline.transport import CommError, HttpClient, UsageError
 
 HIDDEN_CONFIG_PREFIX = "_gradline"
@@ -52,6 +54,17 @@ class Api:
         self.client = HttpClient(settings.base_url, settings.api_key, timeout or 60.0)
         self._default_entity = overrides.get("entity") or settings.entity
         self._default_project = overrides.get("project") or settings.project
+
+    @classmethod
+    def _from_settings(cls, settings: settings_mod.Settings, entity: str | None = None) -> Api:
+        """An Api on a run's resolved settings (its cache and artifact folders included)."""
+        api = cls.__new__(cls)
+        api.settings = settings
+        api.base_url = settings.base_url
+        api.client = HttpClient(settings.base_url, settings.api_key, max(settings.http_timeout, 60))
+        api._default_entity = entity or settings.entity
+        api._default_project = settings.project
+        return api
 
     # -- paths -------------------------------------------------------------------------
     @property
@@ -109,6 +122,44 @@ class Api:
 
     def viewer(self) -> dict:
         return self.client.json("GET", "/api/v1/viewer")
+
+    # -- artifacts ---------------------------------------------------------------------
+    def _artifact_path(self, path: str) -> tuple[str, str, str, str]:
+        team, project, name, ref = parse_artifact_path(path)
+        project = project or self._default_project
+        if not project:
+            raise ValueError(f"give the project: 'team/project/{name}:{ref}' or 'project/...'")
+        return team or self.default_entity, project, name, ref
+
+    def artifact(self, name: str, type: str | None = None) -> Artifact:
+        """A version: "team/project/name:alias", "project/name:v2" (default team) …;
+        project "model-registry" reads the team's registered models."""
+        team, project, art_name, ref = self._artifact_path(name)
+        artifact = fetch_artifact(self, team, project, art_name, ref)
+        if type is not None and artifact.type != type:
+            raise ValueError(f"artifact {name} has type {artifact.type!r}, not {type!r}")
+        return artifact
+
+    def artifacts(self, type_name: str | None, name: str, per_page: int = 50) -> list[Artifact]:
+        """Every version of "team/project/name", newest first."""
+        team, project, art_name, _ = self._artifact_path(name.partition(":")[0])
+        versions = artifact_versions(self, team, project, art_name)
+        if type_name is not None and versions and versions[0].type != type_name:
+            raise ValueError(f"artifact {name} has type {versions[0].type!r}, not {type_name!r}")
+        return versions
+
+    artifact_versions = artifacts
+
+    def artifact_exists(self, name: str, type: str | None = None) -> bool:
+        try:
+            self.artifact(name, type)
+        except CommError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        except ValueError:
+            return False
+        return True
 
 
 def _project_url(entity: str, project: str) -> str:
@@ -434,6 +485,25 @@ class Run:
             if f.name == name:
                 return f
         raise CommError(f"run {self.id} has no file {name!r}", status=404)
+
+    # -- artifacts ---------------------------------------------------------------------
+    def _artifacts(self, which: str) -> list[Artifact]:
+        data = self._api.client.json("GET", f"{self._url}/artifacts")
+        out = []
+        for summary in (data or {}).get(which) or []:
+            art = Artifact(summary["name"], summary.get("type") or "unspecified")
+            art._apply_version(summary, self.entity, self._api)
+            art._loaded = False
+            out.append(art)
+        return out
+
+    def logged_artifacts(self, per_page: int = 100) -> list[Artifact]:
+        """The versions this run logged."""
+        return self._artifacts("logged")
+
+    def used_artifacts(self, per_page: int = 100) -> list[Artifact]:
+        """The versions this run used (use_artifact / use_model)."""
+        return self._artifacts("used")
 
     def console(self, offset: int = 0, limit: int = 1000) -> list[dict]:
         data = self._api.client.json(

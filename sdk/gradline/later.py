@@ -1,5 +1,5 @@
-"""Names from the W&B API whose features arrive with later issues (model registry, media
-and charts, sweeps, deployments). They exist so `import gradline as wandb` scripts import
+"""Names from the W&B API whose features arrive with later issues (media and charts,
+sweeps, deployments). They exist so `import gradline as wandb` scripts import
 and fail at the call with a clear message instead of an AttributeError."""
 
 from __future__ import annotations
@@ -15,31 +15,6 @@ class NotAvailableYet(GradlineError, NotImplementedError):
 
 def _missing(feature: str, issue: str) -> NoReturn:
     raise NotAvailableYet(f"gradline: {feature} is not available yet (it arrives with {issue}).")
-
-
-def log_model(path: Any, name: Any = None, aliases: Any = None, **kwargs: Any) -> Any:
-    _missing("log_model", "the model registry")
-
-
-def use_model(name: Any, **kwargs: Any) -> Any:
-    _missing("use_model", "the model registry")
-
-
-def link_model(path: Any, registered_model_name: Any, **kwargs: Any) -> Any:
-    _missing("link_model", "the model registry")
-
-
-def log_artifact(artifact_or_path: Any, **kwargs: Any) -> Any:
-    _missing("log_artifact", "the model registry")
-
-
-def use_artifact(artifact_or_name: Any, **kwargs: Any) -> Any:
-    _missing("use_artifact", "the model registry")
-
-
-class Artifact:
-    def __init__(self, *args: Any, **kwargs: Any):
-        _missing("Artifact", "the model registry")
 
 
 class Table:

@@ -50,6 +50,8 @@ _ENV: dict[str, tuple[str, str | None]] = {
     "heartbeat_interval": ("GRADLINE_HEARTBEAT_INTERVAL", None),
     "live_files_interval": ("GRADLINE_LIVE_FILES_INTERVAL", None),
     "config_dir": ("GRADLINE_CONFIG_DIR", "WANDB_CONFIG_DIR"),
+    "cache_dir": ("GRADLINE_CACHE_DIR", "WANDB_CACHE_DIR"),
+    "artifact_dir": ("GRADLINE_ARTIFACT_DIR", "WANDB_ARTIFACT_DIR"),
     "exit_hooks": ("GRADLINE_EXIT_HOOKS", None),
 }
 
@@ -90,6 +92,8 @@ class Settings:
     live_files_interval: float = 15.0
     config_dir: str | None = None
     exit_hooks: bool = True
+    cache_dir: str | None = None  # artifact content cache; default <dir>/artifact-cache
+    artifact_dir: str | None = None  # where download() puts artifacts; default ./artifacts
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from gradline.artifact_upload import has_unfinished, sync_records
 from gradline.settings import DEFAULT_BASE_URL, Settings
 from gradline.transport import Backoff, CommError, HttpClient
 from gradline.uploader import (
@@ -58,6 +59,7 @@ class SyncResult:
         self.accepted = 0
         self.duplicates = 0
         self.rejected = 0
+        self.artifacts = 0  # artifact records (versions, usages, links) sent
         self.url: str | None = None
 
     @property
@@ -94,13 +96,14 @@ def find_run_dirs(paths: list[str] | None, settings: Settings) -> list[Path]:
 
 
 def is_synced(run_dir: Path) -> bool:
-    """Cheap check: everything in the WAL acknowledged (no parse needed)."""
+    """Cheap check: everything in the WAL acknowledged (no parse needed) and no artifact
+    record pending."""
     state = UploadState(run_dir)
     try:
         size = os.path.getsize(run_dir / WAL_FILE)
     except OSError:
         return False
-    return state.created and state.acked >= size
+    return state.created and state.acked >= size and not has_unfinished(run_dir)
 
 
 class Progress:
@@ -213,7 +216,8 @@ def _sync_locked(
         state.acked = 0
     last_end = read.records[-1].end if read.records else 0
     has_finish = any(r.kind == "fin" for r in read.records)
-    if state.created and state.acked >= last_end and not force:
+    wal_done = state.created and state.acked >= last_end and not force
+    if wal_done and not has_unfinished(run_dir):
         result.status = "already"
         result.message = "already synced"
         result.url = state.server.get("url")
@@ -233,7 +237,7 @@ def _sync_locked(
     backoff = Backoff(cap=settings.retry_max_backoff)
     deadline = time.monotonic() + max_wait
     try:
-        while True:
+        while not wal_done:
             try:
                 if not state.created or engine.create_response is None:
                     engine.create()
@@ -253,11 +257,19 @@ def _sync_locked(
             state.finished = True
             state.save()
         hist = run_dir / FILES_DIR / HISTOGRAM_FILE
-        if hist.exists():
+        if hist.exists() and not wal_done:
             with open(hist, "rb") as fh:
                 client.request(
                     "PUT", f"{info.run_path()}/files/{HISTOGRAM_FILE}", data=fh, compress=False
                 )
+        if has_unfinished(run_dir):
+            if not info.entity:  # a run started offline without a team, synced before
+                info.entity = (client.json("GET", "/api/v1/viewer") or {}).get("default_team")
+            result.artifacts, errors = sync_records(
+                run_dir, client, info, settings=settings, deadline=deadline, report=report
+            )
+            if errors:
+                raise CommError(f"{len(errors)} artifact record(s) failed: {errors[0]}")
     except CommError as exc:
         bar.close()
         result.status = "failed"
@@ -269,8 +281,10 @@ def _sync_locked(
     _fill_stats(result, engine)
     result.status = "synced"
     result.url = state.server.get("url")
-    result.message = f"{engine.stats.accepted} stored, {engine.stats.duplicates} already there" + (
-        f", {engine.stats.rejected} rejected" if engine.stats.rejected else ""
+    result.message = (
+        f"{engine.stats.accepted} stored, {engine.stats.duplicates} already there"
+        + (f", {engine.stats.rejected} rejected" if engine.stats.rejected else "")
+        + (f", {result.artifacts} artifact record(s) sent" if result.artifacts else "")
     )
     bar.close()
     return result

@@ -18,7 +18,8 @@ from typing import Any
 
 import orjson
 
-from gradline import meta
+from gradline import artifacts, meta
+from gradline.artifact_upload import ArtifactWorker
 from gradline.console import ConsoleCapture
 from gradline.metrics import Metric
 from gradline.pipeline import (
@@ -93,6 +94,8 @@ class Run:
         self.job_type: str | None = None
         self.settings: Settings = Settings(mode="disabled")
         self._report = stderr_report(True)
+        self._artifacts: ArtifactWorker | None = None
+        self._api = None  # an Api on this run's settings, for artifact reads
 
     # -- identity ----------------------------------------------------------------------
     @property
@@ -272,6 +275,73 @@ class Run:
             )
         )
 
+    # -- artifacts and models (gradline/artifacts.py) --------------------------------
+    def log_artifact(
+        self,
+        artifact_or_path: Any,
+        name: str | None = None,
+        type: str | None = None,
+        aliases: list[str] | None = None,
+    ) -> artifacts.Artifact:
+        """Log an Artifact (or a file/directory path). The files are hashed into the local
+        cache now; the upload happens in the background (`artifact.wait()` blocks)."""
+        return artifacts.log_artifact(self, artifact_or_path, name, type, aliases)
+
+    def use_artifact(self, artifact_or_name: Any, type: str | None = None) -> artifacts.Artifact:
+        """Get a version ("name:alias", "project/name:v2", "team/project/name:latest") and
+        record that this run used it."""
+        return artifacts.use_artifact(self, artifact_or_name, type)
+
+    def log_model(
+        self, path: Any, name: str | None = None, aliases: list[str] | None = None
+    ) -> artifacts.Artifact:
+        return artifacts.log_model(self, path, name, aliases)
+
+    def use_model(self, name: str) -> str:
+        return artifacts.use_model(self, name)
+
+    def link_model(
+        self,
+        path: Any,
+        registered_model_name: str,
+        name: str | None = None,
+        aliases: list[str] | None = None,
+    ) -> artifacts.Artifact:
+        return artifacts.link_model(self, path, registered_model_name, name, aliases)
+
+    def link_artifact(
+        self, artifact: artifacts.Artifact, target_path: str, aliases: list[str] | None = None
+    ) -> None:
+        artifacts.link_artifact(self, artifact, target_path, aliases)
+
+    def _artifact_worker(self) -> ArtifactWorker:
+        if self._artifacts is None:
+            pipeline = self._pipeline
+            if pipeline is None:
+                raise UsageError("this run cannot log artifacts (it belongs to another process)")
+            self._artifacts = ArtifactWorker(
+                pipeline.run_dir,
+                self.settings,
+                pipeline.info,
+                pipeline.state,
+                upload=pipeline.engine is not None,
+                report=self._report,
+            )
+        return self._artifacts
+
+    def _artifact_api(self):
+        if self._api is None:
+            from gradline.api import Api
+
+            entity = self._pipeline.info.entity if self._pipeline is not None else self.entity
+            self._api = Api._from_settings(self.settings, entity or self.entity)
+        return self._api
+
+    def _cache_root(self) -> Path:
+        if self.settings.cache_dir:
+            return Path(self.settings.cache_dir).expanduser()
+        return Path(self.dir).parent / "artifact-cache"  # beside the run folders
+
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         """Flush and upload (waiting at most the finish_timeout setting), then mark the run
         finished (or failed for a non-zero exit code). Never raises on network trouble."""
@@ -291,11 +361,16 @@ class Run:
             return
         code = int(exit_code) if exit_code is not None else 0
         state = "finished" if code == 0 else "failed"
-        self._buffer.append((SAVE_END,))
-        self._buffer.append((RECORD, {"t": "fin", "exit_code": code, "state": state}))
         pipeline = self._pipeline
         timeout = self.settings.finish_timeout
-        complete = pipeline.close(timeout)
+        deadline = time.monotonic() + timeout
+        unsent_artifacts = 0
+        if self._artifacts is not None:  # before "fin": the run is live while they upload
+            self._artifacts.close(timeout)
+            unsent_artifacts = len(self._artifacts.unfinished())
+        self._buffer.append((SAVE_END,))
+        self._buffer.append((RECORD, {"t": "fin", "exit_code": code, "state": state}))
+        complete = pipeline.close(max(0.0, deadline - time.monotonic()))
         self._release_lock()
         quiet = self.settings.silent if quiet is None else quiet
         always = stderr_report(False)
@@ -304,12 +379,13 @@ class Run:
                 f"gradline: offline run saved in {self.dir}\n"
                 f"gradline: upload it with: gradline sync {self.dir}"
             )
-        elif not complete:
-            reason = (
-                f"the server refused the upload ({pipeline.failed.message})"
-                if pipeline.failed is not None
-                else f"the upload did not finish within {timeout:g}s"
-            )
+        elif not complete or unsent_artifacts:
+            if pipeline.failed is not None:
+                reason = f"the server refused the upload ({pipeline.failed.message})"
+            elif not complete:
+                reason = f"the upload did not finish within {timeout:g}s"
+            else:
+                reason = f"{unsent_artifacts} artifact record(s) were not uploaded"
             always(
                 f"gradline: {reason}; what is missing is safe in {self.dir}\n"
                 f"gradline: upload it with: gradline sync {self.dir}"
@@ -350,6 +426,7 @@ class Run:
         self._pipeline = None
         self._console = None
         self._monitor = None
+        self._artifacts = None
         self._finished = True
         self._warned.add("finished")  # silently: the child never owned the run
         self._lock_fd = None
@@ -434,7 +511,10 @@ def start_run(
     group: str | None,
     job_type: str | None,
     resume: Any,
+    started_by: str | None = None,
 ) -> Run:
+    """Start a run. `started_by` names the call (log_model …) that started it for the
+    script, which the one line printed says."""
     run = Run()
     run.settings = settings
     run.mode = settings.mode
@@ -574,7 +654,14 @@ def start_run(
     if not settings.silent:
         where = run.url if run.mode == "online" else run.dir
         verb = "resumed" if run.resumed else "started"
-        run._report(f"gradline: run {run.name} {verb} ({run.mode}): {where}")
+        if started_by:
+            run._report(
+                f"gradline: {started_by}() started run {run.name} (job type {run.job_type}, "
+                f"{run.mode}) in {run.entity or '<team>'}/{run.project}; it finishes when the "
+                f"script exits: {where}"
+            )
+        else:
+            run._report(f"gradline: run {run.name} {verb} ({run.mode}): {where}")
     return run
 
 
