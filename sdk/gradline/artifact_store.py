@@ -119,7 +119,7 @@ def cache_root(settings: Settings) -> Path:
 
 
 def artifacts_root(settings: Settings) -> Path:
-    return Path(settings.artifact_dir or "artifacts").expanduser()
+    return Path(settings.artifact_dir or "artifacts").expanduser().absolute()
 
 
 class ContentCache:

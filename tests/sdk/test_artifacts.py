@@ -84,7 +84,7 @@ def test_dataset_artifact_round_trip(server, sdk_db, sdk_settings, tmp_path):
         b"\x89PNG-b"
     )
     default_root = Path(remote.download())
-    assert default_root == Path("artifacts") / "mnist:v0"
+    assert default_root == tmp_path / "artifacts" / "mnist:v0"
     assert tree(default_root) == expected_files
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from gradline import Api
-from gradline.later import NotAvailableYet
 from tests.sdk.conftest import stored_points
 
 
@@ -208,10 +207,22 @@ wandb.init(
 
 # Log metrics
 wandb.log({"accuracy": 0.95, "loss": 0.05})
-"""
-LOG_MODEL_LINE = """
+
 # Log model
 wandb.log_model("model", "path/to/model.pkl")
+"""
+MODEL_REGISTRY = """
+import wandb
+
+# Log model to registry
+wandb.log_model(
+    "model",
+    "path/to/model.pkl",
+    aliases=["latest", "production"]
+)
+
+# Use model from registry
+model = wandb.use_model("model:latest")
 """
 EXPERIMENT_MANAGEMENT = """
 # Compare experiments
@@ -242,9 +253,18 @@ def as_gradline(sample: str) -> str:
     return sample.replace("import wandb", "import gradline as wandb")
 
 
+def model_file(cwd: Path, content: bytes) -> bytes:
+    """The samples' path/to/model.pkl, relative to the script's working directory."""
+    path = cwd / "path" / "to" / "model.pkl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return content
+
+
 def test_product_brief_samples_run_unchanged(script_env, tmp_path, server, sdk_db):
     # The samples name the team "my-project" (api.runs("my-project/my-project")).
     env = {**script_env, "GRADLINE_ENTITY": "my-project"}
+    weights = model_file(tmp_path, os.urandom(2048))
     tracking = run_script(as_gradline(EXPERIMENT_TRACKING), env, tmp_path)
     assert tracking.returncode == 0, tracking.stderr
     management = run_script("import gradline as wandb\n" + EXPERIMENT_MANAGEMENT, env, tmp_path)
@@ -264,14 +284,27 @@ def test_product_brief_samples_run_unchanged(script_env, tmp_path, server, sdk_d
     [tracked] = list(api.runs("my-project/my-project"))
     assert tracked.name == "experiment-1"
     assert tracked.config == {"learning_rate": 0.01, "epochs": 100, "batch_size": 32}
+    [model] = tracked.logged_artifacts()
+    assert (model.name, model.type) == ("model:v0", "model")
+    assert Path(model.file(tmp_path / "check")).read_bytes() == weights
 
 
-def test_log_model_line_fails_clearly_until_the_registry_exists(script_env, tmp_path):
-    env = {**script_env, "GRADLINE_ENTITY": "my-project"}
-    result = run_script(as_gradline(EXPERIMENT_TRACKING + LOG_MODEL_LINE), env, tmp_path)
-    assert result.returncode == 1
-    assert "log_model is not available yet" in result.stderr
-    assert NotAvailableYet.__name__ in result.stderr
+def test_product_brief_model_registry_sample_runs_unchanged(script_env, tmp_path, server, sdk_db):
+    """No init(): log_model starts a run of its own; use_model gets the logged bytes."""
+    env = {**script_env, "GRADLINE_ENTITY": "my-project", "GRADLINE_PROJECT": "registry-sample"}
+    weights = model_file(tmp_path, os.urandom(4096))
+    check = '\nprint("MODEL", model, open(model, "rb").read().hex())\n'
+    result = run_script(as_gradline(MODEL_REGISTRY) + check, env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "log_model() started run" in result.stderr
+    _, path, content = result.stdout.split()
+    assert bytes.fromhex(content) == weights
+    assert Path(path) == tmp_path / "artifacts" / "model:v0" / "model.pkl"
+    api = Api(api_key=sdk_db.seed.owner_key, base_url=server.url)
+    [run] = list(api.runs("my-project/registry-sample"))
+    assert (run.job_type, run.state) == ("log-model", "finished")
+    version = api.artifact("my-project/registry-sample/model:production")
+    assert version.version == "v0" and [r.id for r in version.used_by()] == [run.id]
 
 
 def test_log_from_the_caller_thread_does_no_io(script_env, tmp_path):
