@@ -1,4 +1,4 @@
-"""The `gradline` command: login, sync, runs ls, status."""
+"""The `gradline` command: login, sync, runs ls, artifact get/put, status."""
 
 from __future__ import annotations
 
@@ -138,6 +138,57 @@ def _short(value) -> str:
     return "" if value is None else str(value)
 
 
+def _cmd_artifact_get(args: argparse.Namespace) -> int:
+    from gradline.api import Api
+
+    try:
+        artifact = Api(base_url=args.base_url).artifact(args.path, type=args.type)
+    except ValueError as exc:
+        print(f"gradline: {exc}", file=sys.stderr)
+        return 1
+    root = artifact.download(root=args.root)
+    print(f"gradline: {artifact.qualified_name} -> {root}", file=sys.stderr)
+    print(root)
+    return 0
+
+
+def _cmd_artifact_put(args: argparse.Namespace) -> int:
+    """Upload through a short run (job type artifact-put), as W&B does: the project is
+    created if needed, and an interrupted upload stays pending for `gradline sync`."""
+    import gradline
+    from gradline.artifact_store import parse_path
+    from gradline.artifacts import artifact_from_path
+
+    try:
+        team, project, name, _ = parse_path(args.name)
+        artifact = artifact_from_path(args.path, name, args.type, "cli")
+        artifact.description = args.description
+    except ValueError as exc:
+        print(f"gradline: {exc}", file=sys.stderr)
+        return 1
+    run = gradline.init(
+        project=project,
+        entity=team,
+        job_type="artifact-put",
+        settings={
+            "base_url": args.base_url,
+            "console": "off",
+            "system_metrics": False,
+            "silent": True,
+            "exit_hooks": False,
+        },
+    )
+    try:
+        run.log_artifact(artifact, aliases=args.alias or None).wait()
+    except (gradline.GradlineError, ValueError) as exc:
+        run.finish(exit_code=1)
+        print(f"gradline: {exc}", file=sys.stderr)
+        return 1
+    run.finish()
+    print(artifact.qualified_name)
+    return 0
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
     from gradline.sync import find_run_dirs, is_synced
 
@@ -210,6 +261,23 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.add_argument("--base-url")
     ls.set_defaults(func=_cmd_runs_ls)
+
+    artifact = sub.add_parser("artifact", help="download or upload artifacts")
+    artifact_sub = artifact.add_subparsers(dest="artifact_command")
+    get = artifact_sub.add_parser("get", help="download an artifact version")
+    get.add_argument("path", help="TEAM/PROJECT/NAME:ALIAS (or PROJECT/NAME:ALIAS)")
+    get.add_argument("--root", help="where to put the files (default ./artifacts/NAME:VERSION)")
+    get.add_argument("--type", help="fail unless the artifact has this type")
+    get.add_argument("--base-url")
+    get.set_defaults(func=_cmd_artifact_get)
+    put = artifact_sub.add_parser("put", help="upload a file or directory as a new version")
+    put.add_argument("path", help="a file or directory")
+    put.add_argument("--name", required=True, help="[TEAM/]PROJECT/NAME or NAME")
+    put.add_argument("--type", default="dataset", help="artifact type (default dataset)")
+    put.add_argument("--alias", action="append", help="alias to set (repeatable)")
+    put.add_argument("--description")
+    put.add_argument("--base-url")
+    put.set_defaults(func=_cmd_artifact_put)
 
     status = sub.add_parser("status", help="configuration, login and unsynced runs")
     status.set_defaults(func=_cmd_status)

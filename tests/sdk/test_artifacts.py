@@ -298,3 +298,38 @@ def test_bad_input_is_refused_clearly(server, sdk_db, sdk_settings, tmp_path):
     with pytest.raises(gradline.CommError, match="not found"):
         run.use_artifact("missing:latest")
     run.finish()
+
+
+def test_cli_artifact_put_then_get(server, sdk_db, tmp_path):
+    src = dataset(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADLINE_", "WANDB_"))}
+    env.update(
+        GRADLINE_BASE_URL=server.url,
+        GRADLINE_API_KEY=sdk_db.seed.owner_key,
+        GRADLINE_DIR=str(tmp_path / "runs"),
+        GRADLINE_CONFIG_DIR=str(tmp_path / "config"),
+        GRADLINE_GIT="false",
+        GRADLINE_PIP_FREEZE="false",
+    )
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "gradline", "artifact", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    put = cli("put", str(src), "--name", "sdk-team/art-cli/cli-data", "--alias", "gold")
+    assert put.returncode == 0, put.stderr
+    assert put.stdout.strip() == "sdk-team/art-cli/cli-data:v0"
+    got = cli("get", "sdk-team/art-cli/cli-data:gold", "--root", str(tmp_path / "got"))
+    assert got.returncode == 0, got.stderr
+    assert tree(Path(got.stdout.strip())) == tree(src)
+    missing = cli("get", "sdk-team/art-cli/nothing:latest")
+    assert missing.returncode == 1 and "not found" in missing.stderr
+    bad = cli("put", str(tmp_path / "absent"), "--name", "sdk-team/art-cli/x")
+    assert bad.returncode == 1 and "not an existing file" in bad.stderr
