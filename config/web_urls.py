@@ -7,4 +7,5 @@ app_name = "web"
 urlpatterns = [
     path("", include("apps.teams.web_urls")),
     path("", include("apps.projects.web_urls")),
+    path("", include("apps.registry.web_urls")),
 ]

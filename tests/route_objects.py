@@ -277,3 +277,25 @@ def _registered_model_ref(world: World):
 def _registered_model_alias(world: World):
     _registered_model(world)
     return "production"
+
+
+# --- registry web pages (apps/registry/web_urls.py) -------------------------------------
+
+
+@registers("web:artifact-file.path")
+def _web_artifact_file_path(world: World):
+    return _artifact_file_path(world)
+
+
+@registers(
+    "web:registered-model-detail.name",
+    "web:registered-model-alias-set.name",
+    "web:registered-model-alias-delete.name",
+)
+def _web_registered_model_name(world: World):
+    return _registered_model_name(world)
+
+
+@registers("web:registered-model-alias-delete.alias")
+def _web_registered_model_alias(world: World):
+    return _registered_model_alias(world)

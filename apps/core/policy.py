@@ -194,6 +194,17 @@ ROUTES: dict[str, Route] = {
     "web:project-detail": project(GET=p.PROJECTS_READ),
     "web:project-settings": project(GET=p.PROJECTS_WRITE, POST=p.PROJECTS_WRITE),
     "web:project-delete": project(POST=p.PROJECTS_DELETE),
+    # --- web: registry (templates/registry; docs/registry.md) ------------------------
+    "web:artifact-list": project(GET=p.ARTIFACTS_READ),
+    "web:artifact-detail": project(GET=p.ARTIFACTS_READ),
+    "web:artifact-alias-set": project(POST=p.ARTIFACTS_WRITE),
+    "web:artifact-alias-delete": project(POST=p.ARTIFACTS_WRITE),
+    "web:artifact-version-detail": project(GET=p.ARTIFACTS_READ),
+    "web:artifact-file": project(GET=p.ARTIFACTS_READ),
+    "web:registered-model-list": team(GET=p.ARTIFACTS_READ),
+    "web:registered-model-detail": team(GET=p.ARTIFACTS_READ),
+    "web:registered-model-alias-set": team(POST=p.REGISTRY_PROMOTE),
+    "web:registered-model-alias-delete": team(POST=p.REGISTRY_PROMOTE),
     # --- WebSockets ---------------------------------------------------------------
     "ws:run-events": project(WS=p.RUNS_READ),  # live events of one run (subscribe only)
 }

@@ -1,0 +1,278 @@
+"""Artifact and model-registry pages (docs/registry.md): a project's artifacts, an
+artifact with its versions and aliases, one version (metadata, files, lineage), the
+team's registered models and one registered model.
+
+TeamScopeMiddleware has already checked the route's permission (apps/core/policy.py):
+alias forms post to routes that need artifacts:write (artifacts) or registry:promote
+(registered models), so a viewer gets 403 before these views run. Objects named by the
+URL are looked up before any form field is read, so another team's name is a 404
+whatever the form holds. Writes go through apps.registry.services; apps/core/htmx.py
+fixes how success and errors are answered.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections import defaultdict
+
+from django.shortcuts import render
+from django.urls import reverse
+from rest_framework.request import Request
+
+from apps.api.responses import storage_chunks, streaming
+from apps.core.htmx import perform
+from apps.core.web_input import form_text
+from apps.registry import selectors, services, web_selectors
+from apps.teams import roles
+
+
+def _project_context(request, **extra) -> dict:
+    """What templates/projects/project_base.html needs, on the Artifacts tab."""
+    scope = request.team_scope
+    return {
+        "team": scope.team,
+        "project": scope.project,
+        "section": "projects",
+        "tab": "artifacts",
+        "can_write": scope.has(roles.PROJECTS_WRITE),
+        "can_write_artifacts": scope.has(roles.ARTIFACTS_WRITE),
+        **extra,
+    }
+
+
+# --- a project's artifacts ------------------------------------------------------------
+
+
+def artifact_list(request, team, project):
+    scope = request.team_scope
+    types = web_selectors.artifact_types(scope.team, scope.project)
+    selected = request.GET.get("type") or None
+    # Only a type the project has is queried: anything else (a typo, a NUL byte) is
+    # simply a filter that matches nothing.
+    known = selected is None or any(selected == name for name, _ in types)
+    artifacts = selectors.artifacts_list(scope.team, scope.project, type=selected) if known else []
+    groups = defaultdict(list)
+    for artifact in artifacts:
+        groups[artifact.type].append(artifact)
+    return render(
+        request,
+        "registry/artifact_list.html",
+        _project_context(
+            request,
+            types=types,
+            selected_type=selected,
+            groups=sorted(groups.items()),
+            has_artifacts=bool(types),
+        ),
+    )
+
+
+# --- one artifact ---------------------------------------------------------------------
+
+
+def _artifact_page(artifact):
+    """A page renderer for `perform`: the artifact page, or its body fragment for htmx."""
+
+    def page(request, status=200, fragment=False, form_data=None):
+        team = request.team_scope.team
+        [artifact_] = selectors.artifact_stats(team, [artifact])
+        versions = web_selectors.artifact_versions_table(team, artifact_)
+        context = _project_context(
+            request,
+            artifact=artifact_,
+            versions=versions,
+            aliases=sorted(artifact_.alias_map.items()),
+            events=selectors.artifact_alias_events(team, artifact_),
+            form_data=form_data,
+            fragment=fragment,
+        )
+        template = (
+            "registry/partials/artifact_body.html" if fragment else "registry/artifact_detail.html"
+        )
+        return render(request, template, context, status=status)
+
+    return page
+
+
+def artifact_detail(request, team, project, name):
+    scope = request.team_scope
+    return _artifact_page(selectors.artifact_get(scope.team, scope.project, name))(request)
+
+
+def artifact_alias_set(request, team, project, name):
+    scope = request.team_scope
+    artifact = selectors.artifact_get(scope.team, scope.project, name)
+
+    def move():
+        alias = form_text(request, "alias", max_length=128)
+        version = services.artifact_alias_set(
+            artifact=artifact,
+            alias=alias,
+            ref=form_text(request, "version", max_length=128),
+            actor=request.user,
+        )
+        return alias, version
+
+    return perform(
+        request,
+        _artifact_page(artifact),
+        move,
+        success=lambda moved: f"{moved[0]} now points at {moved[1].label}.",
+        redirect_to=_artifact_url(artifact),
+    )
+
+
+def artifact_alias_delete(request, team, project, name, alias):
+    scope = request.team_scope
+    artifact = selectors.artifact_get(scope.team, scope.project, name)
+    return perform(
+        request,
+        _artifact_page(artifact),
+        lambda: services.artifact_alias_delete(artifact=artifact, alias=alias, actor=request.user),
+        success=f"Alias {alias} removed.",
+        redirect_to=_artifact_url(artifact),
+    )
+
+
+def _artifact_url(artifact) -> str:
+    kwargs = {"team": artifact.team.slug, "project": artifact.project.name, "name": artifact.name}
+    return reverse("web:artifact-detail", kwargs=kwargs)
+
+
+# --- one version ----------------------------------------------------------------------
+
+
+def artifact_version_detail(request, team, project, name, ref):
+    scope = request.team_scope
+    artifact = selectors.artifact_get(scope.team, scope.project, name)
+    version = selectors.version_resolve(scope.team, artifact, ref)
+    files = web_selectors.version_files_shown(scope.team, version)
+    return render(
+        request,
+        "registry/version_detail.html",
+        _project_context(
+            request,
+            artifact=artifact,
+            version=version,
+            ref=ref,
+            metadata=json.dumps(version.metadata, indent=2, sort_keys=True, ensure_ascii=False),
+            files=files,
+            files_truncated=version.file_count > len(files),
+            lineage=web_selectors.version_lineage(
+                scope.team, version, membership=scope.membership, user=request.user
+            ),
+            events=web_selectors.version_alias_events(scope.team, artifact, version.label),
+        ),
+    )
+
+
+def artifact_file(request, team, project, name, ref, path):
+    """A file of a version, streamed from the blob store (as api:artifact-file does)."""
+    scope = request.team_scope
+    artifact = selectors.artifact_get(scope.team, scope.project, name)
+    record = selectors.version_file_get(
+        scope.team, selectors.version_resolve(scope.team, artifact, ref), path
+    )
+    filename = posixpath.basename(record.path).replace('"', "")
+    # `streaming` reads the server kind (WSGI or ASGI) from a DRF request's wrapped one.
+    return streaming(
+        Request(request),
+        storage_chunks(record.blob.storage_name),
+        "application/octet-stream",
+        Content_Length=str(record.blob.size),
+        Content_Disposition=f'attachment; filename="{filename}"',
+        ETag=f'"{record.blob.sha256}"',
+    )
+
+
+# --- the team's registry --------------------------------------------------------------
+
+
+def _registry_context(request, **extra) -> dict:
+    scope = request.team_scope
+    return {
+        "team": scope.team,
+        "section": "registry",
+        "can_promote": scope.has(roles.REGISTRY_PROMOTE),
+        **extra,
+    }
+
+
+def registered_model_list(request, team):
+    scope = request.team_scope
+    return render(
+        request,
+        "registry/registered_model_list.html",
+        _registry_context(request, models=selectors.registered_models_list(scope.team)),
+    )
+
+
+def _model_page(model):
+    def page(request, status=200, fragment=False, form_data=None):
+        scope = request.team_scope
+        links = web_selectors.registered_model_links(
+            scope.team, model, membership=scope.membership, user=request.user
+        )
+        context = _registry_context(
+            request,
+            model=model,
+            links=links,
+            aliases=sorted(model.alias_map.items()),
+            events=selectors.registered_model_alias_events(scope.team, model),
+            form_data=form_data,
+            fragment=fragment,
+        )
+        template = (
+            "registry/partials/model_body.html"
+            if fragment
+            else "registry/registered_model_detail.html"
+        )
+        return render(request, template, context, status=status)
+
+    return page
+
+
+def registered_model_detail(request, team, name):
+    return _model_page(selectors.registered_model_get(request.team_scope.team, name))(request)
+
+
+def registered_model_alias_set(request, team, name):
+    model = selectors.registered_model_get(request.team_scope.team, name)
+
+    def promote():
+        alias = form_text(request, "alias", max_length=128)
+        link = services.registered_model_alias_set(
+            model=model,
+            alias=alias,
+            ref=form_text(request, "version", max_length=128),
+            actor=request.user,
+        )
+        return alias, link
+
+    return perform(
+        request,
+        _model_page(model),
+        promote,
+        success=lambda moved: f"{moved[0]} now points at {moved[1].label}.",
+        redirect_to=_model_url(model),
+    )
+
+
+def registered_model_alias_delete(request, team, name, alias):
+    model = selectors.registered_model_get(request.team_scope.team, name)
+    return perform(
+        request,
+        _model_page(model),
+        lambda: services.registered_model_alias_delete(
+            model=model, alias=alias, actor=request.user
+        ),
+        success=f"Alias {alias} removed.",
+        redirect_to=_model_url(model),
+    )
+
+
+def _model_url(model) -> str:
+    return reverse(
+        "web:registered-model-detail", kwargs={"team": model.team.slug, "name": model.name}
+    )

@@ -1,0 +1,469 @@
+"""Artifact and registry pages through the Django test client against PostgreSQL: the
+project's Artifacts tab, an artifact with its versions and aliases, a version (metadata,
+files, lineage, history), downloads, the team's registry and a registered model; alias
+forms write alias events, viewers see no forms and get 403, other teams get 404, and
+bad input answers 4xx with a message, never 500."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from html import unescape
+
+import pytest
+from django.urls import reverse
+
+from apps.registry import services
+from apps.registry.models import AliasEvent, ArtifactAlias, RegisteredModelAlias
+from apps.runs import services as run_services
+from tests.factories import make_project
+from tests.web.conftest import login
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+WEIGHTS_V0 = b"weights of v0"
+
+
+def _run(team, project, uid: str, actor):
+    run, _, _ = run_services.run_create_or_resume(
+        team=team, project=project, project_name=project.name, actor=actor, data={"id": uid}
+    )
+    return run
+
+
+def _log(team, project, name, type_, files, actor, **data):
+    """Log a version the way the API does: blobs first, then the manifest."""
+    manifest = []
+    for path, content in files.items():
+        digest = hashlib.sha256(content).hexdigest()
+        services.blob_put(team=team, sha256=digest, stream=io.BytesIO(content))
+        manifest.append({"path": path, "sha256": digest, "size": len(content)})
+    version, _ = services.version_create(
+        team=team,
+        project=project,
+        name=name,
+        data={"type": type_, "files": manifest, **data},
+        actor=actor,
+    )
+    return version
+
+
+@pytest.fixture
+def logged(team, project, admin_user, member_user):
+    """classifier (model) v0 + v1 logged by run train-1, `best` on v0; mnist (dataset);
+    run eval-1 used classifier v0; registered model resnet-classifier links v0
+    (`production`) and v1."""
+    train = _run(team, project, "train-1", member_user)
+    v0 = _log(
+        team,
+        project,
+        "classifier",
+        "model",
+        {"model.pkl": WEIGHTS_V0},
+        member_user,
+        run="train-1",
+        aliases=["best"],
+        metadata={"accuracy": 0.91, "layers": [64, 32]},
+    )
+    v1 = _log(
+        team,
+        project,
+        "classifier",
+        "model",
+        {"model.pkl": b"weights of v1", "config/params.json": b"{}"},
+        member_user,
+        run="train-1",
+    )
+    _log(team, project, "mnist", "dataset", {"train.csv": b"a,b\n1,2\n"}, member_user)
+    evaluation = _run(team, project, "eval-1", member_user)
+    services.usage_record(run=evaluation, version=v0)
+    promote = frozenset({"registry:promote"})
+    link0, _ = services.registered_model_link(
+        team=team,
+        name="resnet-classifier",
+        source=v0,
+        aliases=["production"],
+        actor=admin_user,
+        permissions=promote,
+    )
+    services.registered_model_link(
+        team=team,
+        name="resnet-classifier",
+        source=v1,
+        aliases=[],
+        actor=admin_user,
+        permissions=promote,
+    )
+    return {"v0": v0, "v1": v1, "train": train, "eval": evaluation, "link0": link0}
+
+
+def url(route: str, **kwargs) -> str:
+    base = {"team": "team-a"}
+    if not route.startswith("web:registered-model"):
+        base["project"] = "resnet"
+    return reverse(route, kwargs={**base, **kwargs})
+
+
+ARTIFACT = "web:artifact-detail"
+ALIAS_SET = "web:artifact-alias-set"
+ALIAS_DELETE = "web:artifact-alias-delete"
+MODEL = "web:registered-model-detail"
+PROMOTE = "web:registered-model-alias-set"
+DEMOTE = "web:registered-model-alias-delete"
+
+
+def _html(response) -> str:
+    return response.content.decode()
+
+
+def _artifact_events(artifact) -> list[tuple[str, str, str, str | None]]:
+    return [
+        (e.alias, e.from_version, e.to_version, e.actor.email if e.actor else None)
+        for e in AliasEvent.objects.for_team(artifact.team)
+        .filter(artifact=artifact)
+        .select_related("actor")
+        .order_by("id")
+    ]
+
+
+# --- pages ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["member_user", "viewer_user"])
+def test_artifacts_tab_groups_by_type(role, request, logged):
+    client = login(request.getfixturevalue(role))
+    html = _html(client.get(url("web:artifact-list")))
+    assert 'aria-current="page">Artifacts</a>' in html
+    model_section = html.split('data-artifact-type="model"')[1].split("</section>")[0]
+    dataset_section = html.split('data-artifact-type="dataset"')[1].split("</section>")[0]
+    assert 'data-artifact="classifier"' in model_section and "mnist" not in model_section
+    assert 'data-artifact="mnist"' in dataset_section
+    row = model_section.split('data-artifact="classifier"')[1].split("</tr>")[0]
+    assert "<td>2</td>" in row  # two versions
+    assert ">v1</a>" in row  # latest
+    assert "best <span" in row and "v0" in row  # alias best -> v0
+
+
+def test_artifacts_tab_filters_by_type(member_user, logged):
+    client = login(member_user)
+    html = _html(client.get(url("web:artifact-list") + "?type=dataset"))
+    assert 'data-artifact="mnist"' in html and 'data-artifact="classifier"' not in html
+    assert 'aria-current="page">dataset' in html
+    # A type the project does not have (or one no column could hold) matches nothing.
+    for bad in ("nope", "a\x00b", "x" * 5000):
+        response = client.get(url("web:artifact-list"), {"type": bad})
+        assert response.status_code == 200
+        assert "No artifacts of type" in _html(response)
+
+
+def test_empty_states_explain_logging_and_linking(member_user, project):
+    client = login(member_user)
+    html = _html(client.get(url("web:artifact-list")))
+    assert 'data-testid="artifacts-empty"' in html
+    for call in ('wandb.Artifact("mnist", type="dataset")', "art.add_file(", "run.log_artifact("):
+        assert call in html
+    registry = _html(client.get(url("web:registered-model-list")))
+    assert 'data-testid="registry-empty"' in registry
+    assert "run.link_model(" in registry and 'entity="team-a"' in registry
+
+
+def test_navigation_links_registry_and_artifacts(member_user, project):
+    html = _html(
+        login(member_user).get(
+            reverse("web:project-detail", kwargs={"team": "team-a", "project": "resnet"})
+        )
+    )
+    assert f'href="{url("web:artifact-list")}"' in html
+    assert f'href="{url("web:registered-model-list")}"' in html
+
+
+def test_artifact_page_for_member(member_user, logged):
+    html = _html(login(member_user).get(url(ARTIFACT, name="classifier")))
+    v0 = html.split('data-version="v0"')[1].split("</tr>")[0]
+    v1 = html.split('data-version="v1"')[1].split("</tr>")[0]
+    assert '<span class="alias">best</span>' in v0 and "latest" not in v0
+    assert "alias latest" in v1
+    assert "13\xa0bytes" in v0 and "<td>1</td>" in v0  # size and file count
+    assert "train-1" in v0 and "member@a.example" in v0  # logged by run, by whom
+    assert 'data-testid="alias-form"' in html
+    assert url(ALIAS_DELETE, name="classifier", alias="best") in html
+    history = html.split('data-testid="alias-history"')[1]
+    assert "set on v0" in history
+
+
+def test_artifact_page_for_viewer_has_no_forms(viewer_user, logged):
+    html = _html(login(viewer_user).get(url(ARTIFACT, name="classifier")))
+    assert 'data-version="v0"' in html and 'data-alias="best"' in html
+    assert 'data-testid="alias-form"' not in html
+    assert "/aliases" not in html and "Remove" not in html
+
+
+def test_version_page(viewer_user, logged):
+    client = login(viewer_user)
+    html = _html(client.get(url("web:artifact-version-detail", name="classifier", ref="best")))
+    assert "classifier:v0" in html
+    metadata = unescape(html.split('data-testid="metadata"')[1].split("</section>")[0])
+    assert '"accuracy": 0.91' in metadata and '"layers": [\n    64,' in metadata
+    files = html.split('data-testid="files"')[1].split("</section>")[0]
+    download = url("web:artifact-file", name="classifier", ref="v0", path="model.pkl")
+    assert f'href="{download}"' in files
+    lineage = html.split('data-testid="lineage"')[1].split("</section>")[0]
+    assert "train-1" in lineage.split("Used by")[0]
+    assert 'data-used-by="eval-1"' in lineage
+    assert "set on v0" in html.split('data-testid="alias-history"')[1]
+    # v1: two files, a nested path, no history of its own yet.
+    html = _html(client.get(url("web:artifact-version-detail", name="classifier", ref="latest")))
+    assert 'data-file="config/params.json"' in html and 'data-file="model.pkl"' in html
+    assert "No alias has been set or moved yet." in html
+
+
+def test_download_streams_the_file(viewer_user, logged):
+    response = login(viewer_user).get(
+        url("web:artifact-file", name="classifier", ref="best", path="model.pkl")
+    )
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == WEIGHTS_V0
+    assert response["Content-Disposition"] == 'attachment; filename="model.pkl"'
+    assert response["Content-Length"] == str(len(WEIGHTS_V0))
+    missing = login(viewer_user).get(
+        url("web:artifact-file", name="classifier", ref="v0", path="nope.bin")
+    )
+    assert missing.status_code == 404
+
+
+def test_hidden_lineage_is_counted_not_named(team, admin_user, member_user, logged):
+    secret = make_project(team, "secret", actor=admin_user, visibility="restricted")
+    services.usage_record(run=_run(team, secret, "hidden-run", admin_user), version=logged["v0"])
+    page = url("web:artifact-version-detail", name="classifier", ref="v0")
+    member_html = _html(login(member_user).get(page))
+    assert "hidden-run" not in member_html
+    assert "1 run in projects you cannot see." in member_html
+    admin_html = _html(login(admin_user).get(page))
+    assert 'data-used-by="hidden-run"' in admin_html and "you cannot see" not in admin_html
+
+
+# --- artifact alias forms -------------------------------------------------------------
+
+
+def test_member_moves_an_alias(member_user, logged):
+    client = login(member_user)
+    response = client.post(url(ALIAS_SET, name="classifier"), {"alias": "best", "version": "v1"})
+    assert response.status_code == 302
+    assert response["Location"] == url(ARTIFACT, name="classifier")
+    artifact = logged["v0"].artifact
+    alias = ArtifactAlias.objects.for_team(artifact.team).get(artifact=artifact, alias="best")
+    assert alias.version_id == logged["v1"].pk
+    assert _artifact_events(artifact)[-1] == ("best", "v0", "v1", "member@a.example")
+    html = _html(client.get(response["Location"]))
+    assert "best now points at v1." in html
+    assert "v0 → v1" in html.split('data-testid="alias-history"')[1]
+
+
+def test_member_adds_an_alias_with_htmx(member_user, logged):
+    response = login(member_user).post(
+        url(ALIAS_SET, name="classifier"), {"alias": "staging", "version": "v0"}, **HTMX
+    )
+    assert response.status_code == 200
+    html = _html(response)
+    assert html.lstrip().startswith('<div id="flash"')  # the fragment, flash out of band
+    assert 'hx-swap-oob="true"' in html and "staging now points at v0." in html
+    assert '<section id="artifact-body"' in html and "<!doctype" not in html
+    assert 'data-alias="staging"' in html
+    assert ("staging", "", "v0", "member@a.example") in _artifact_events(logged["v0"].artifact)
+
+
+def test_member_removes_an_alias(member_user, logged):
+    client = login(member_user)
+    response = client.post(url(ALIAS_DELETE, name="classifier", alias="best"))
+    assert response.status_code == 302
+    artifact = logged["v0"].artifact
+    assert not ArtifactAlias.objects.for_team(artifact.team).filter(artifact=artifact).exists()
+    assert _artifact_events(artifact)[-1] == ("best", "v0", "", "member@a.example")
+    assert "removed from v0" in _html(client.get(url(ARTIFACT, name="classifier")))
+
+
+def test_viewer_posts_get_403_and_change_nothing(viewer_user, logged):
+    client = login(viewer_user)
+    artifact = logged["v0"].artifact
+    before = _artifact_events(artifact)
+    for target, form in [
+        (url(ALIAS_SET, name="classifier"), {"alias": "best", "version": "v1"}),
+        (url(ALIAS_DELETE, name="classifier", alias="best"), {}),
+    ]:
+        for headers in ({}, HTMX):
+            assert client.post(target, form, **headers).status_code == 403
+    assert _artifact_events(artifact) == before
+
+
+@pytest.mark.parametrize(
+    "form,status,message",
+    [
+        ({"alias": "latest", "version": "v0"}, 400, "cannot be set"),
+        ({"alias": "v3", "version": "v0"}, 400, "reserved for version labels"),
+        ({"alias": "", "version": "v0"}, 400, "alias must be 1-128 letters"),
+        ({"alias": "has space", "version": "v0"}, 400, "alias must be 1-128 letters"),
+        ({"alias": "best", "version": "v99"}, 400, "has no version &#x27;v99&#x27;"),
+        ({"alias": "best", "version": ""}, 400, "version must be a version label"),
+        ({"alias": "a\x00b", "version": "v0"}, 400, "alias must not contain NUL"),
+        ({"alias": "best", "version": "v\x000"}, 400, "version must not contain NUL"),
+        ({"alias": "x" * 200, "version": "v0"}, 400, "alias must be at most 128"),
+    ],
+)
+def test_bad_alias_input_is_a_4xx_with_a_message(member_user, logged, form, status, message):
+    client = login(member_user)
+    artifact = logged["v0"].artifact
+    before = _artifact_events(artifact)
+    target = url(ALIAS_SET, name="classifier")
+    page = client.post(target, form)
+    assert page.status_code == status
+    assert message in _html(page) and 'data-testid="alias-form"' in _html(page)
+    fragment = client.post(target, form, **HTMX)
+    assert fragment.status_code == status
+    assert _html(fragment).startswith('<div class="alert error"') and message in _html(fragment)
+    assert _artifact_events(artifact) == before
+
+
+def test_removing_a_missing_alias_is_404_with_a_message(member_user, logged):
+    response = login(member_user).post(url(ALIAS_DELETE, name="classifier", alias="gone"))
+    assert response.status_code == 404
+    assert "has no alias &#x27;gone&#x27;" in _html(response)
+
+
+def test_other_team_gets_404(other_admin, logged):
+    client = login(other_admin)
+    for target in [
+        url("web:artifact-list"),
+        url(ARTIFACT, name="classifier"),
+        url("web:artifact-version-detail", name="classifier", ref="v0"),
+        url("web:artifact-file", name="classifier", ref="v0", path="model.pkl"),
+        url("web:registered-model-list"),
+        url(MODEL, name="resnet-classifier"),
+    ]:
+        assert client.get(target).status_code == 404, target
+    for target in [
+        url(ALIAS_SET, name="classifier"),
+        url(ALIAS_DELETE, name="classifier", alias="best"),
+        url(PROMOTE, name="resnet-classifier"),
+        url(DEMOTE, name="resnet-classifier", alias="production"),
+    ]:
+        assert client.post(target, {"alias": "x", "version": "v0"}).status_code == 404, target
+
+
+def test_missing_objects_are_404(member_user, logged):
+    client = login(member_user)
+    assert client.get(url(ARTIFACT, name="nope")).status_code == 404
+    assert (
+        client.get(url("web:artifact-version-detail", name="classifier", ref="v7")).status_code
+        == 404
+    )
+    assert client.get(url(MODEL, name="nope")).status_code == 404
+    assert (
+        client.post(url(ALIAS_SET, name="nope"), {"alias": "a", "version": "v0"}).status_code == 404
+    )
+
+
+# --- the team's registry --------------------------------------------------------------
+
+
+def test_registry_page_lists_models_with_aliases(viewer_user, logged):
+    html = _html(login(viewer_user).get(url("web:registered-model-list")))
+    assert 'aria-current="page">Registry</a>' in html
+    row = html.split('data-model="resnet-classifier"')[1].split("</tr>")[0]
+    assert "<td>2</td>" in row
+    assert "production <span" in row and "v0" in row
+
+
+def test_registered_model_page_for_member_has_no_promote_form(member_user, logged):
+    html = _html(login(member_user).get(url(MODEL, name="resnet-classifier")))
+    v0 = html.split('data-version="v0"')[1].split("</tr>")[0]
+    assert '<span class="alias">production</span>' in v0
+    source = url("web:artifact-version-detail", name="classifier", ref="v0")
+    assert f'href="{source}"' in v0 and "resnet/classifier:v0" in v0
+    assert "admin@a.example" in v0  # linked by
+    assert "alias latest" in html.split('data-version="v1"')[1].split("</tr>")[0]
+    assert "set on v0" in html.split('data-testid="alias-history"')[1]
+    assert 'data-testid="promote-form"' not in html and "/aliases" not in html
+
+
+def test_admin_promotes_and_removes_a_model_alias(admin_user, logged):
+    client = login(admin_user)
+    page = _html(client.get(url(MODEL, name="resnet-classifier")))
+    assert 'data-testid="promote-form"' in page
+    response = client.post(
+        url(PROMOTE, name="resnet-classifier"), {"alias": "production", "version": "v1"}
+    )
+    assert response.status_code == 302
+    model = logged["link0"].registered_model
+    alias = RegisteredModelAlias.objects.for_team(model.team).get(
+        registered_model=model, alias="production"
+    )
+    assert alias.version.label == "v1"
+    html = _html(client.get(response["Location"]))
+    assert "production now points at v1." in html
+    assert "v0 → v1" in html.split('data-testid="alias-history"')[1]
+
+    fragment = client.post(url(DEMOTE, name="resnet-classifier", alias="production"), **HTMX)
+    assert fragment.status_code == 200
+    assert '<section id="model-body"' in _html(fragment)
+    assert "removed from v1" in _html(fragment)
+    assert (
+        not RegisteredModelAlias.objects.for_team(model.team)
+        .filter(registered_model=model)
+        .exists()
+    )
+    events = AliasEvent.objects.for_team(model.team).filter(registered_model=model)
+    assert [(e.from_version, e.to_version, e.actor_id) for e in events.order_by("id")][1:] == [
+        ("v0", "v1", admin_user.pk),
+        ("v1", "", admin_user.pk),
+    ]
+
+
+@pytest.mark.parametrize("role", ["member_user", "viewer_user"])
+def test_only_admins_promote(role, request, logged):
+    client = login(request.getfixturevalue(role))
+    model = logged["link0"].registered_model
+    before = AliasEvent.objects.for_team(model.team).filter(registered_model=model).count()
+    form = {"alias": "production", "version": "v1"}
+    assert client.post(url(PROMOTE, name="resnet-classifier"), form).status_code == 403
+    assert client.post(url(DEMOTE, name="resnet-classifier", alias="production")).status_code == 403
+    assert AliasEvent.objects.for_team(model.team).filter(registered_model=model).count() == before
+
+
+@pytest.mark.parametrize(
+    "form,message",
+    [
+        ({"alias": "latest", "version": "v0"}, "cannot be set"),
+        ({"alias": "staging", "version": "v9"}, "has no version"),
+        ({"alias": "st\x00ging", "version": "v0"}, "alias must not contain NUL"),
+        ({}, "alias must be 1-128 letters"),
+    ],
+)
+def test_bad_promotion_is_400_with_a_message(admin_user, logged, form, message):
+    client = login(admin_user)
+    response = client.post(url(PROMOTE, name="resnet-classifier"), form)
+    assert response.status_code == 400 and message in _html(response)
+    fragment = client.post(url(PROMOTE, name="resnet-classifier"), form, **HTMX)
+    assert fragment.status_code == 400 and message in _html(fragment)
+    missing = client.post(url(DEMOTE, name="resnet-classifier", alias="staging"))
+    assert missing.status_code == 404 and "has no alias" in _html(missing)
+
+
+def test_restricted_source_is_named_not_linked(team, admin_user, member_user, logged):
+    secret = make_project(team, "secret", actor=admin_user, visibility="restricted")
+    hidden = _log(team, secret, "secret-model", "model", {"m.bin": b"secret"}, admin_user)
+    services.registered_model_link(
+        team=team,
+        name="resnet-classifier",
+        source=hidden,
+        aliases=[],
+        actor=admin_user,
+        permissions=frozenset(),
+    )
+    html = _html(login(member_user).get(url(MODEL, name="resnet-classifier")))
+    row = html.split('data-version="v2"')[1].split("</tr>")[0]
+    assert "secret/secret-model:v0" in row and "(restricted project)" in row
+    assert "<a" not in row.split("secret/secret-model")[0].rsplit("<td>", 1)[1]
+    admin_row = _html(login(admin_user).get(url(MODEL, name="resnet-classifier")))
+    admin_row = admin_row.split('data-version="v2"')[1].split("</tr>")[0]
+    assert "(restricted project)" not in admin_row and "/secret/artifacts/secret-model" in admin_row
