@@ -471,7 +471,8 @@ class Artifact:
                     f"artifact {self._base_name} was not uploaded within {timeout}s"
                 )
             return self.wait(timeout)
-        self._refresh_from_record()
+        if self._version is None:  # later alias/metadata edits are the user's: keep them
+            self._refresh_from_record()
         if self._api is None and self._run is not None:
             self._api = self._run._artifact_api()
             self._entity = self._entity or self._api.default_entity
@@ -805,7 +806,7 @@ def log_artifact(
     if run._finished:
         raise UsageError("log_artifact() after finish(): start a new run with gradline.init()")
     artifact._ensure_loaded()
-    cache = ContentCache(run._cache_root())
+    cache = ContentCache(run._cache_root(), fsync=run.settings.wal_fsync == "always")
     files = artifact._stage(cache)
     record = {
         "kind": "log",
