@@ -18,8 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db import connection
+
 from apps.core.errors import DomainError, NotFound, PermissionDenied
 from apps.core.policy import PROJECT, PUBLIC, TEAM, USER, Route, route_for
+from apps.core.rows import columns, instances
 from apps.projects.models import Project, Visibility
 from apps.teams import roles
 from apps.teams.models import Membership, Team
@@ -80,17 +83,10 @@ def open_scope(
     if route.access not in (TEAM, PROJECT) or not team_slug:
         raise PermissionDenied("Route is misclassified.", code="unclassified_route")
 
-    # One query on the common path: the caller's membership, with its team.
-    team = membership = None
-    if authenticated:
-        membership = Membership.objects.of_user(user).filter(team__slug=team_slug).first()
-        if membership is not None:
-            team = membership.team
-            if not _key_reaches(api_key, team):
-                membership = None
-    if team is None and route.access == PROJECT:
-        # Strangers may still reach a public or open project of this team.
-        team = Team.objects.filter(slug=team_slug).first()
+    # One query: the team, the caller's membership in it and the URL's project.
+    team, membership, project = _lookup(team_slug, user.pk if authenticated else None, project_name)
+    if membership is not None and not _key_reaches(api_key, team):
+        membership = None
     permissions = permissions_for(membership.role) if membership else frozenset()
 
     if route.access == TEAM:
@@ -101,11 +97,6 @@ def open_scope(
         _require(permissions, permission)
         return Scope(route=route, team=team, membership=membership, permissions=permissions)
 
-    project = (
-        Project.objects.for_team(team).filter(name=project_name).first()
-        if team is not None and project_name is not None
-        else None
-    )
     if project is None:
         if team is None or membership is None:
             if not authenticated:
@@ -137,6 +128,31 @@ def open_scope(
     # The project is visible to the caller here, so a missing permission is a 403.
     _require(permissions, permission)
     return Scope(route, team, membership, project, permissions)
+
+
+# Column names come from model metadata; every value is bound.
+_LOOKUP_SQL = f"""
+    SELECT {columns(Team, "t")}, {columns(Membership, "m")}, {columns(Project, "p")}
+    FROM {Team._meta.db_table} t
+    LEFT JOIN {Membership._meta.db_table} m ON m.team_id = t.id AND m.user_id = %s
+    LEFT JOIN {Project._meta.db_table} p ON p.team_id = t.id AND p.name = %s
+    WHERE t.slug = %s
+"""  # noqa: S608
+
+
+def _lookup(team_slug: str, user_id: int | None, project_name: str | None):
+    """(team, the user's membership, the project) by slug and name, each None when
+    missing: one round trip on every scoped request instead of three ORM queries."""
+    with connection.cursor() as cur:
+        cur.execute(_LOOKUP_SQL, [user_id, project_name, team_slug])
+        row = cur.fetchone()
+    if row is None:
+        return None, None, None
+    team, membership, project = instances(row, Team, Membership, Project)
+    for owned in (membership, project):
+        if owned is not None:
+            owned.team = team
+    return team, membership, project
 
 
 def _visibility_grants(project: Project, authenticated: bool) -> frozenset[str]:
