@@ -10,6 +10,8 @@ from asgiref.sync import sync_to_async
 from django.core.files.storage import default_storage
 from django.http import HttpResponse, StreamingHttpResponse
 
+from apps.core.errors import DomainError
+
 
 def json_response(data, status: int = 200, headers: dict | None = None) -> HttpResponse:
     response = HttpResponse(orjson.dumps(data), status=status, content_type="application/json")
@@ -43,6 +45,21 @@ def streaming(request, chunks: Iterator[bytes], content_type: str, **headers):
 
 
 def storage_chunks(name: str) -> Iterator[bytes]:
-    with default_storage.open(name, "rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            yield chunk
+    """The stored file's bytes in 1 MiB chunks. The file is opened here, before any
+    header is sent, so a file lost from storage answers 410 instead of a stream that
+    breaks after its Content-Length was promised."""
+    try:
+        handle = default_storage.open(name, "rb")
+    except FileNotFoundError:
+        raise DomainError(
+            "The stored content of this file is missing from storage.",
+            code="file_missing",
+            status=410,
+        ) from None
+
+    def chunks() -> Iterator[bytes]:
+        with handle:
+            while chunk := handle.read(1024 * 1024):
+                yield chunk
+
+    return chunks()

@@ -1,6 +1,7 @@
 """Test settings: the machine's PostgreSQL when DATABASE_URL is set, embedded otherwise."""
 
 import os
+from pathlib import Path
 
 from .base import *  # noqa: F403
 
@@ -14,6 +15,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 DATABASES["default"]["TEST"] = {"NAME": f"test_gradline_{os.getpid()}"}  # noqa: F405
 # Tasks run eagerly unless a test starts a real worker (tests/celery_worker.py).
 CELERY_TASK_ALWAYS_EAGER = True
-MEDIA_ROOT = VAR_DIR / f"test-media-{os.getpid()}"  # noqa: F405
+# Per process, unless servers started by a test share one (tests/sdk/harness.py).
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / f"test-media-{os.getpid()}")  # noqa: F405
 # The API parses JSON only; APIClient.post(url, data) then sends JSON like the SDK does.
 REST_FRAMEWORK = {**REST_FRAMEWORK, "TEST_REQUEST_DEFAULT_FORMAT": "json"}  # noqa: F405

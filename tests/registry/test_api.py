@@ -458,3 +458,10 @@ def test_blob_size_limit_and_streamed_content(member_api, team, project, setting
     r = log_version(member_api, "big", {"big.bin": big, "ok": small_enough})
     assert r.status_code == 201
     assert download(member_api, "big", "v0", "big.bin") == big
+
+
+def test_a_file_lost_from_storage_answers_410_before_any_byte(member_api, team, project):
+    log_version(member_api, "data", {"a.bin": b"content"})
+    default_storage.delete(ArtifactBlob.objects.for_team(team).get().storage_name)
+    r = member_api.get(f"{P}/artifacts/data/versions/v0/files/a.bin")
+    assert r.status_code == 410 and r.json()["error"]["code"] == "file_missing"

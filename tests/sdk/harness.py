@@ -98,6 +98,8 @@ class ServerProcess:
             DJANGO_SETTINGS_MODULE="config.settings.test",
             DATABASE_URL=self.db.url,
             GRADLINE_VAR_DIR=str(self.var_dir),
+            # One storage for every server on this database (restarts, second servers).
+            MEDIA_ROOT=str(self.var_dir / "media"),
             PUBLIC_BASE_URL=self.url,
             RATE_LIMIT_API_KEY="1000000/60",
             LOG_LEVEL="WARNING",
