@@ -11,6 +11,8 @@ import io
 from html import unescape
 
 import pytest
+from asgiref.sync import async_to_sync
+from django.test import AsyncClient
 from django.urls import reverse
 
 from apps.registry import services
@@ -467,3 +469,34 @@ def test_restricted_source_is_named_not_linked(team, admin_user, member_user, lo
     admin_row = _html(login(admin_user).get(url(MODEL, name="resnet-classifier")))
     admin_row = admin_row.split('data-version="v2"')[1].split("</tr>")[0]
     assert "(restricted project)" not in admin_row and "/secret/artifacts/secret-model" in admin_row
+
+
+# --- under ASGI (as uvicorn serves the pages) -------------------------------------------
+
+
+def test_pages_and_download_through_asgi(member_user, logged):
+    """Under ASGI the download streams through an async iterator (apps.api.responses
+    .streaming); the sync client above only covers the WSGI branch."""
+    pages = [
+        url("web:artifact-list"),
+        url(ARTIFACT, name="classifier"),
+        url("web:artifact-version-detail", name="classifier", ref="v0"),
+        url("web:registered-model-list"),
+        url(MODEL, name="resnet-classifier"),
+    ]
+    download = url("web:artifact-file", name="classifier", ref="v0", path="model.pkl")
+
+    async def requests():
+        client = AsyncClient()
+        await client.aforce_login(member_user)
+        statuses = [(await client.get(page)).status_code for page in pages]
+        response = await client.get(download)
+        body = b"".join([chunk async for chunk in response.streaming_content])
+        moved = await client.post(
+            url(ALIAS_SET, name="classifier"), {"alias": "best", "version": "v1"}
+        )
+        return statuses, response.status_code, body, moved.status_code
+
+    statuses, status, body, moved = async_to_sync(requests)()
+    assert statuses == [200] * len(pages)
+    assert (status, body, moved) == (200, WEIGHTS_V0, 302)
