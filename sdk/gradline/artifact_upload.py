@@ -23,6 +23,7 @@ import orjson
 
 from gradline.artifact_store import ContentCache
 from gradline.settings import Settings
+from gradline.transfers import each_in_parallel
 from gradline.transport import Backoff, CommError, GradlineError, HttpClient
 from gradline.uploader import RunInfo, UploadState
 
@@ -130,32 +131,38 @@ def upload_version(client: HttpClient, project_path: str, record: dict, run_uid:
 
 
 def _put_blobs(client: HttpClient, project_path: str, cache: ContentCache, digests) -> None:
-    for sha256 in digests:
-        path = cache.path(sha256)
-        try:
-            size = path.stat().st_size
-            fh = open(path, "rb")  # noqa: SIM115 - closed in the finally below
-        except OSError as exc:
+    def put(thread_client: HttpClient, sha256: str) -> None:
+        _put_blob(thread_client, project_path, cache, sha256)
+
+    each_in_parallel(client, digests, put)
+
+
+def _put_blob(client: HttpClient, project_path: str, cache: ContentCache, sha256: str) -> None:
+    path = cache.path(sha256)
+    try:
+        size = path.stat().st_size
+        fh = open(path, "rb")  # noqa: SIM115 - closed in the finally below
+    except OSError as exc:
+        raise ArtifactUploadError(
+            f"the cached copy {path} is gone ({exc.strerror or exc}); log the artifact again"
+        ) from None
+    try:
+        body = fh.read() if size < SMALL_BLOB else fh
+        client.request(
+            "PUT",
+            f"{project_path}/artifact-blobs/{sha256}",
+            data=body,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+    except CommError as exc:
+        if exc.code == "digest_mismatch":
+            path.unlink(missing_ok=True)
             raise ArtifactUploadError(
-                f"the cached copy {path} is gone ({exc.strerror or exc}); log the artifact again"
+                f"the cached copy of {sha256} was damaged; log the artifact again"
             ) from None
-        try:
-            body = fh.read() if size < SMALL_BLOB else fh
-            client.request(
-                "PUT",
-                f"{project_path}/artifact-blobs/{sha256}",
-                data=body,
-                headers={"Content-Type": "application/octet-stream"},
-            )
-        except CommError as exc:
-            if exc.code == "digest_mismatch":
-                path.unlink(missing_ok=True)
-                raise ArtifactUploadError(
-                    f"the cached copy of {sha256} was damaged; log the artifact again"
-                ) from None
-            raise
-        finally:
-            fh.close()
+        raise
+    finally:
+        fh.close()
 
 
 def _source(record: dict, by_seq: dict[int, dict]) -> dict:

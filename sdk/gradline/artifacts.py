@@ -36,7 +36,8 @@ from gradline.artifact_store import (
 )
 from gradline.artifact_upload import DONE, FAILED, PENDING
 from gradline.later import NotAvailableYet
-from gradline.transport import Backoff, CommError, GradlineError, UsageError
+from gradline.transfers import each_in_parallel
+from gradline.transport import Backoff, CommError, GradlineError, HttpClient, UsageError
 from gradline.values import to_jsonable
 
 if TYPE_CHECKING:
@@ -533,23 +534,26 @@ class Artifact:
             f"{_project_url(self._entity, src['project'])}/artifacts/{_q(src['name'])}"
             f"/versions/{_q(src['ref'])}/files/"
         )
-        out = []
-        for entry in entries:
+
+        def place(client: HttpClient, entry: ManifestEntry) -> None:
             dest = root_dir / entry.path
             dest.parent.mkdir(parents=True, exist_ok=True)
-            out.append(str(dest))
             here = dest.is_file() and dest.stat().st_size == entry.size
             if here and file_sha256(dest) == entry.sha256:
-                continue  # already downloaded here
+                return  # already downloaded here
             if cache.has(entry.sha256, entry.size) and cache.verified_copy(entry.sha256, dest):
-                continue
-            self._fetch_into_cache(cache, base + quote(entry.path), entry)
+                return
+            self._fetch_into_cache(client, cache, base + quote(entry.path), entry)
             if not cache.verified_copy(entry.sha256, dest):
                 raise GradlineError(f"could not place {entry.path} in {root_dir}")
-        return out
 
-    def _fetch_into_cache(self, cache: ContentCache, url: str, entry: ManifestEntry) -> None:
-        client = self._api.client
+        each_in_parallel(self._api.client, entries, place)
+        return [str(root_dir / entry.path) for entry in entries]
+
+    @staticmethod
+    def _fetch_into_cache(
+        client: HttpClient, cache: ContentCache, url: str, entry: ManifestEntry
+    ) -> None:
         backoff = Backoff(cap=5.0)
         for attempt in range(DOWNLOAD_ATTEMPTS):
             try:
