@@ -24,7 +24,8 @@ def streaming(request, chunks: Iterator[bytes], content_type: str, **headers):
     """A response that really streams under ASGI too: Django would buffer a synchronous
     iterator there, so each chunk is pulled through sync_to_async on the request's thread
     (where its database connection lives)."""
-    if request._request.META.get("wsgi.input") is not None:
+    django_request = getattr(request, "_request", request)  # a DRF or a Django request
+    if django_request.META.get("wsgi.input") is not None:
         response = StreamingHttpResponse(chunks, content_type=content_type)
     else:
 

@@ -19,7 +19,8 @@ EXPOSED = frozenset({Visibility.PUBLIC, Visibility.OPEN})
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 # Second URL segments that are team pages (/<team>/settings/), not projects.
-RESERVED_NAMES = frozenset({"settings"})
+# Names of team-level pages that sit where a project name would (/<team>/<name>).
+RESERVED_NAMES = frozenset({"settings", "registry"})
 
 
 def validate_name(name: str) -> str:

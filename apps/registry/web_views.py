@@ -18,7 +18,6 @@ from collections import defaultdict
 
 from django.shortcuts import render
 from django.urls import reverse
-from rest_framework.request import Request
 
 from apps.api.responses import storage_chunks, streaming
 from apps.core.htmx import perform
@@ -175,9 +174,8 @@ def artifact_file(request, team, project, name, ref, path):
         scope.team, selectors.version_resolve(scope.team, artifact, ref), path
     )
     filename = posixpath.basename(record.path).replace('"', "")
-    # `streaming` reads the server kind (WSGI or ASGI) from a DRF request's wrapped one.
     return streaming(
-        Request(request),
+        request,
         storage_chunks(record.blob.storage_name),
         "application/octet-stream",
         Content_Length=str(record.blob.size),

@@ -3,11 +3,15 @@ of each kind in team A so every object route can be addressed."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+
 import pytest
 from django.test import Client
 from django.urls import get_resolver
 
 from apps.accounts import services as account_services
+from apps.registry import services as registry_services
 from apps.teams import services as team_services
 
 
@@ -32,6 +36,21 @@ def team_objects(team, admin_user, member_user, project):
         team=team, name="ci", role="member", actor=admin_user
     )
     api_key, _ = account_services.api_key_create(user=admin_user, name="laptop")
+    # Registry pages: artifact `classifier` v0, alias `best`, file `model.pkl`.
+    content = b"model weights"
+    digest = hashlib.sha256(content).hexdigest()
+    registry_services.blob_put(team=team, sha256=digest, stream=io.BytesIO(content))
+    registry_services.version_create(
+        team=team,
+        project=project,
+        name="classifier",
+        data={
+            "type": "model",
+            "aliases": ["best"],
+            "files": [{"path": "model.pkl", "sha256": digest, "size": len(content)}],
+        },
+        actor=member_user,
+    )
     return {
         "team": team.slug,
         "project": project.name,
@@ -40,6 +59,10 @@ def team_objects(team, admin_user, member_user, project):
         "key_id": api_key.pk,
         "account_id": account.pk,
         "token": token,
+        "name": "classifier",
+        "ref": "v0",
+        "alias": "best",
+        "path": "model.pkl",
     }
 
 

@@ -331,6 +331,7 @@ def test_create_project(team, member_user):
     [
         ("resnet", 409, "already exists"),
         ("settings", 400, "is reserved"),
+        ("registry", 400, "is reserved"),
         ("bad name!", 400, "Project name must be"),
     ],
 )
