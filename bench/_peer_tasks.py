@@ -322,6 +322,43 @@ def task_mlflow_log(args):
     emit(f"{prefix}_steps_stored", stored)
 
 
+def task_mlflow_artifacts(args):
+    """Model file, dataset directory, the model again, then download both (bench/artifacts.py)."""
+    _quiet_mlflow()
+    import mlflow
+
+    mlflow.set_tracking_uri(args.url)
+    mlflow.set_experiment(f"artifacts-{uuid.uuid4().hex[:8]}")
+    run = mlflow.start_run()
+
+    def timed(label, action):
+        start = time.perf_counter()
+        action()
+        emit(label, time.perf_counter() - start)
+
+    timed("mlflow_model_upload_s", lambda: mlflow.log_artifact(args.model))
+    timed("mlflow_dataset_upload_s", lambda: mlflow.log_artifacts(args.dataset, "dataset"))
+    timed("mlflow_model_relog_s", lambda: mlflow.log_artifact(args.model))
+    mlflow.end_run()
+    out = tempfile.mkdtemp(prefix="bench-mlflow-dl-")
+    run_id = run.info.run_id
+    name = os.path.basename(args.model)
+    timed(
+        "mlflow_model_download_s",
+        lambda: mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=name, dst_path=os.path.join(out, "model")
+        ),
+    )
+    timed(
+        "mlflow_dataset_download_s",
+        lambda: mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path="dataset", dst_path=os.path.join(out, "dataset")
+        ),
+    )
+    with open(args.model, "rb") as a, open(os.path.join(out, "model", name), "rb") as b:
+        emit("mlflow_download_matches", int(a.read() == b.read()))
+
+
 def main(argv=None):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     parser = argparse.ArgumentParser()
@@ -357,6 +394,11 @@ def main(argv=None):
     p.add_argument("--calls", type=int, default=1000)
     p.add_argument("--asynchronous", action="store_true")
     p.set_defaults(func=task_mlflow_log)
+    p = sub.add_parser("mlflow-artifacts")
+    p.add_argument("--url", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--dataset", required=True)
+    p.set_defaults(func=task_mlflow_artifacts)
     args = parser.parse_args(argv)
     args.func(args)
 
