@@ -3,14 +3,12 @@ scope, call a selector or service, shape the answer."""
 
 from __future__ import annotations
 
-import posixpath
-
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 
 from apps.api.base import GradlineAPIView
-from apps.api.responses import json_response, storage_chunks, streaming
+from apps.api.responses import json_response, stored_file_response
 from apps.core.errors import DomainError, NotFound
 from apps.registry import names, selectors, services
 from apps.registry import serializers as out
@@ -160,15 +158,13 @@ class VersionDetailView(RegistryAPIView):
 class VersionFileView(RegistryAPIView):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request, team, project, name, ref, path):
-        record = selectors.version_file_get(self.team, self.get_version(name, ref), path)
-        filename = posixpath.basename(record.path).replace('"', "")
-        return streaming(
+        record = selectors.version_file_by_ref(self.team, self.project, name, ref, path)
+        return stored_file_response(
             request,
-            storage_chunks(record.blob.storage_name),
-            "application/octet-stream",
-            Content_Length=str(record.blob.size),
-            Content_Disposition=f'attachment; filename="{filename}"',
-            ETag=f'"{record.blob.sha256}"',
+            record.blob.storage_name,
+            size=record.blob.size,
+            path=record.path,
+            etag=record.blob.sha256,
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Subquery
 
 from apps.core.errors import NotFound
 from apps.projects.selectors import projects_visible
@@ -143,6 +143,37 @@ def version_file_get(team, version: ArtifactVersion, path: str) -> ArtifactFile:
     )
     if record is None:
         raise NotFound("No such file in this version.")
+    return record
+
+
+def version_file_by_ref(team, project, name: str, ref: str, path: str) -> ArtifactFile:
+    """One file of the version `name:ref` in one query (the download path: a dataset
+    download asks this once per file)."""
+    qs = (
+        ArtifactFile.objects.for_team(team)
+        .filter(version__artifact__project=project, version__artifact__name=name, path=path)
+        .select_related("blob")
+    )
+    index = names.version_index(ref)
+    if index is not None:
+        qs = qs.filter(version__index=index)
+    elif ref == names.LATEST:
+        newest = (
+            ArtifactVersion.objects.for_team(team)
+            .filter(artifact__project=project, artifact__name=name)
+            .order_by("-index")
+            .values("id")[:1]
+        )
+        qs = qs.filter(version_id=Subquery(newest))
+    else:
+        qs = qs.filter(
+            version_id__in=ArtifactAlias.objects.for_team(team)
+            .filter(artifact__project=project, artifact__name=name, alias=ref)
+            .values("version_id")
+        )
+    record = qs.first()
+    if record is None:
+        raise NotFound(f"No file {path!r} in {name}:{ref}.")
     return record
 
 

@@ -13,13 +13,12 @@ fixes how success and errors are answered.
 from __future__ import annotations
 
 import json
-import posixpath
 from collections import defaultdict
 
 from django.shortcuts import render
 from django.urls import reverse
 
-from apps.api.responses import storage_chunks, streaming
+from apps.api.responses import stored_file_response
 from apps.core.htmx import perform
 from apps.core.web_input import form_text
 from apps.registry import selectors, services, web_selectors
@@ -173,14 +172,12 @@ def artifact_file(request, team, project, name, ref, path):
     record = selectors.version_file_get(
         scope.team, selectors.version_resolve(scope.team, artifact, ref), path
     )
-    filename = posixpath.basename(record.path).replace('"', "")
-    return streaming(
+    return stored_file_response(
         request,
-        storage_chunks(record.blob.storage_name),
-        "application/octet-stream",
-        Content_Length=str(record.blob.size),
-        Content_Disposition=f'attachment; filename="{filename}"',
-        ETag=f'"{record.blob.sha256}"',
+        record.blob.storage_name,
+        size=record.blob.size,
+        path=record.path,
+        etag=record.blob.sha256,
     )
 
 

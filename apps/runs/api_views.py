@@ -7,7 +7,6 @@ the policy table).
 
 from __future__ import annotations
 
-import posixpath
 import time
 
 import orjson
@@ -16,7 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
 from apps.api.base import GradlineAPIView
-from apps.api.responses import json_response, storage_chunks, streaming
+from apps.api.responses import json_response, stored_file_response, streaming
 from apps.core.errors import DomainError, PermissionDenied
 from apps.runs import ingest, serializers, services
 from apps.runs import schema as sc
@@ -328,13 +327,12 @@ class RunFileDetailView(RunsAPIView):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request, team, project, run, path):
         record = run_selectors.run_file_get(self.team, self.get_run(run), path)
-        filename = posixpath.basename(record.path).replace('"', "")
-        return streaming(
+        return stored_file_response(
             request,
-            storage_chunks(record.storage_name),
-            record.content_type or "application/octet-stream",
-            Content_Length=str(record.size),
-            Content_Disposition=f'attachment; filename="{filename}"',
+            record.storage_name,
+            size=record.size,
+            path=record.path,
+            content_type=record.content_type,
         )
 
     @extend_schema(

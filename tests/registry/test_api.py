@@ -60,7 +60,7 @@ def log_version(client, name: str, files: dict[str, bytes], **body):
 def download(client, name: str, ref: str, path: str) -> bytes:
     r = client.get(f"{P}/artifacts/{name}/versions/{ref}/files/{path}")
     assert r.status_code == 200, r.content
-    return b"".join(r.streaming_content)
+    return b"".join(r.streaming_content) if r.streaming else r.content
 
 
 def test_log_download_and_dedup_of_a_version(member_api, member_user, team, project):
@@ -465,3 +465,28 @@ def test_a_file_lost_from_storage_answers_410_before_any_byte(member_api, team, 
     default_storage.delete(ArtifactBlob.objects.for_team(team).get().storage_name)
     r = member_api.get(f"{P}/artifacts/data/versions/v0/files/a.bin")
     assert r.status_code == 410 and r.json()["error"]["code"] == "file_missing"
+
+
+def test_large_file_streams_under_asgi(member_api, member_user, project):
+    import os
+
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    from tests.factories import make_key
+
+    big = os.urandom(3 * 1024 * 1024 + 1)
+    assert log_version(member_api, "big", {"w.bin": big}).status_code == 201
+    auth = {"Authorization": f"Bearer {make_key(member_user)}"}
+
+    async def fetch():
+        url = f"{P}/artifacts/big/versions/v0/files/w.bin"
+        response = await AsyncClient().get(url, headers=auth)
+        if not response.streaming:
+            return response.status_code, False, None, response.content
+        body = b"".join([chunk async for chunk in response.streaming_content])
+        return response.status_code, response.streaming, response["Content-Length"], body
+
+    status, streamed, length, body = async_to_sync(fetch)()
+    assert (status, streamed, length) == (200, True, str(len(big))), body[:300]
+    assert body == big
