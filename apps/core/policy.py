@@ -150,6 +150,7 @@ ROUTES: dict[str, Route] = {
     # Object rules in the services: aliases set while linking need registry:promote.
     "api:artifact-blob-missing": project(POST=p.ARTIFACTS_WRITE),
     "api:artifact-blob": project(PUT=p.ARTIFACTS_WRITE),
+    "api:artifact-blob-bundle": project(POST=p.ARTIFACTS_WRITE),
     "api:artifact-list": project(GET=p.ARTIFACTS_READ),
     "api:artifact-detail": project(
         GET=p.ARTIFACTS_READ, PATCH=p.ARTIFACTS_WRITE, DELETE=p.ARTIFACTS_DELETE
@@ -159,6 +160,7 @@ ROUTES: dict[str, Route] = {
         GET=p.ARTIFACTS_READ, PATCH=p.ARTIFACTS_WRITE, DELETE=p.ARTIFACTS_DELETE
     ),
     "api:artifact-file": project(GET=p.ARTIFACTS_READ),
+    "api:artifact-files-bundle": project(POST=p.ARTIFACTS_READ),  # a read with a body
     "api:artifact-alias": project(PUT=p.ARTIFACTS_WRITE, DELETE=p.ARTIFACTS_WRITE),
     "api:artifact-alias-events": project(GET=p.ARTIFACTS_READ),
     "api:run-artifacts": project(GET=p.ARTIFACTS_READ),

@@ -13,11 +13,15 @@ MODEL = "registered-models/<artifact_name:name>"
 
 project_urlpatterns = [
     path("artifact-blobs/missing", v.BlobMissingView.as_view(), name="artifact-blob-missing"),
+    path("artifact-blobs/bundle", v.BlobBundleView.as_view(), name="artifact-blob-bundle"),
     path("artifact-blobs/<sha256:sha256>", v.BlobDetailView.as_view(), name="artifact-blob"),
     path("artifacts", v.ArtifactListView.as_view(), name="artifact-list"),
     path(ARTIFACT, v.ArtifactDetailView.as_view(), name="artifact-detail"),
     path(f"{ARTIFACT}/versions", v.VersionListView.as_view(), name="artifact-version-list"),
     path(VERSION, v.VersionDetailView.as_view(), name="artifact-version-detail"),
+    path(
+        f"{VERSION}/files-bundle", v.VersionFilesBundleView.as_view(), name="artifact-files-bundle"
+    ),
     path(f"{VERSION}/files/<run_file:path>", v.VersionFileView.as_view(), name="artifact-file"),
     path(
         f"{ARTIFACT}/aliases/<artifact_name:alias>",

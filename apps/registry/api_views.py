@@ -8,9 +8,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 
 from apps.api.base import GradlineAPIView
-from apps.api.responses import json_response, stored_file_response
+from apps.api.responses import json_response, stored_file_response, streaming
 from apps.core.errors import DomainError, NotFound
-from apps.registry import names, selectors, services
+from apps.registry import bundles, names, selectors, services
 from apps.registry import serializers as out
 from apps.runs.bodies import request_json
 from apps.runs.selectors import runs as run_selectors
@@ -84,6 +84,16 @@ class BlobDetailView(RegistryAPIView):
         blob, created = services.blob_put(team=self.team, sha256=sha256, stream=request.stream)
         body = {"sha256": blob.sha256, "size": blob.size, "created": created}
         return json_response(body, status=201 if created else 200)
+
+
+class BlobBundleView(RegistryAPIView):
+    @extend_schema(
+        request={"application/x-tar": OpenApiTypes.BINARY},
+        responses=OpenApiTypes.OBJECT,
+        summary="Upload many small blobs as one tar whose members are named by SHA-256",
+    )
+    def post(self, request, team, project):
+        return json_response(services.blobs_put_bundle(team=self.team, stream=request.stream))
 
 
 # --------------------------------------------------------------------------- artifacts
@@ -166,6 +176,27 @@ class VersionFileView(RegistryAPIView):
             path=record.path,
             etag=record.blob.sha256,
         )
+
+
+class VersionFilesBundleView(RegistryAPIView):
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={(200, "application/x-tar"): OpenApiTypes.BINARY},
+        summary="Download many files of a version as one tar stream",
+    )
+    def post(self, request, team, project, name, ref):
+        paths = request_json(request).get("paths")
+        if (
+            not isinstance(paths, list)
+            or not 0 < len(paths) <= bundles.MAX_MEMBERS
+            or not all(isinstance(p, str) for p in paths)
+        ):
+            raise names.field_error(
+                f"paths must be a list of 1-{bundles.MAX_MEMBERS} file paths.", "paths"
+            )
+        files = selectors.version_files_by_path(self.team, self.get_version(name, ref), paths)
+        members = [(path, files[path].blob.storage_name, files[path].blob.size) for path in paths]
+        return streaming(request, bundles.write_stream(members), "application/x-tar")
 
 
 class ArtifactAliasView(RegistryAPIView):

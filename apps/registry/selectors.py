@@ -146,6 +146,20 @@ def version_file_get(team, version: ArtifactVersion, path: str) -> ArtifactFile:
     return record
 
 
+def version_files_by_path(team, version: ArtifactVersion, paths: list[str]) -> dict:
+    """path -> ArtifactFile for each of `paths` (400 naming the first unknown one)."""
+    found = {
+        record.path: record
+        for record in ArtifactFile.objects.for_team(team)
+        .filter(version=version, path__in=set(paths))
+        .select_related("blob")
+    }
+    for i, path in enumerate(paths):
+        if path not in found:
+            raise names.field_error(f"No file {path!r} in this version.", f"paths[{i}]")
+    return found
+
+
 def version_file_by_ref(team, project, name: str, ref: str, path: str) -> ArtifactFile:
     """One file of the version `name:ref` in one query (the download path: a dataset
     download asks this once per file)."""

@@ -11,6 +11,7 @@ FOR UPDATE SKIP LOCKED steps around, so a blob is never removed under a commit.
 from __future__ import annotations
 
 import hashlib
+import io
 import tempfile
 from datetime import timedelta
 from typing import Any, BinaryIO
@@ -18,13 +19,14 @@ from typing import Any, BinaryIO
 import orjson
 from django.conf import settings
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from apps.core.storage import delete_stored, delete_stored_on_commit
-from apps.registry import names
+from apps.registry import bundles, names
 from apps.registry.models import (
     AliasEvent,
     Artifact,
@@ -108,19 +110,58 @@ def blob_put(*, team, sha256: str, stream: BinaryIO | None) -> tuple[ArtifactBlo
                 detail={"expected": sha256, "actual": digest.hexdigest(), "size": size},
             )
         spool.seek(0)
-        name = f"artifacts/{team.pk}/{sha256[:2]}/{sha256}"
-        stored = default_storage.save(name, File(spool, name=name))
+        stored = _blob_file_save(team, sha256, File(spool))
+    created = _blob_rows_insert(team, [(sha256, size, stored)]) == {sha256}
+    return ArtifactBlob.objects.for_team(team).get(sha256=sha256), created
+
+
+def _blob_file_save(team, sha256: str, content: File) -> str:
+    name = f"artifacts/{team.pk}/{sha256[:2]}/{sha256}"
+    content.name = name
+    return default_storage.save(name, content)
+
+
+def _blob_rows_insert(team, blobs: list[tuple[str, int, str]]) -> set[str]:
+    """Insert (sha256, size, storage name) rows; returns the digests inserted. A digest
+    inserted concurrently by another upload keeps that upload's file: ours goes."""
+    if not blobs:
+        return set()
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute(
             "INSERT INTO registry_artifactblob (team_id, sha256, size, storage_name, created_at)"
-            " VALUES (%s, %s, %s, %s, now()) ON CONFLICT (team_id, sha256) DO NOTHING"
-            " RETURNING id",
-            [team.pk, sha256, size, stored],
+            " SELECT %s, sha, size, name, now()"
+            " FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS t(sha, size, name)"
+            " ON CONFLICT (team_id, sha256) DO NOTHING RETURNING sha256",
+            [team.pk, *map(list, zip(*blobs, strict=True))],
         )
-        created = cur.fetchone() is not None
-    if not created:  # a concurrent upload of the same content won; keep its copy
-        delete_stored([stored])
-    return ArtifactBlob.objects.for_team(team).get(sha256=sha256), created
+        inserted = {row[0] for row in cur.fetchall()}
+    delete_stored(name for sha, _, name in blobs if sha not in inserted)
+    return inserted
+
+
+def blobs_put_bundle(*, team, stream: BinaryIO | None) -> dict:
+    """Store the members of a tar bundle (members named by their SHA-256; docs/registry.md).
+    Each member is checked like a single upload: a bad one is rejected with its reason,
+    the others are stored. Blobs the team holds already are counted as held."""
+    rejected: list[dict] = []
+    pending: dict[str, tuple[int, str]] = {}
+    try:
+        for member in bundles.read_members(stream or io.BytesIO()):
+            if member.content is None:
+                rejected.append({"sha256": member.name, "reason": "not a regular file"})
+            elif not names.SHA256_RE.fullmatch(member.name):
+                rejected.append({"sha256": member.name, "reason": "name is not a SHA-256"})
+            elif hashlib.sha256(member.content).hexdigest() != member.name:
+                rejected.append({"sha256": member.name, "reason": "content does not match"})
+            elif member.name not in pending:
+                saved_as = _blob_file_save(team, member.name, ContentFile(member.content))
+                pending[member.name] = (len(member.content), saved_as)
+    except BaseException:
+        delete_stored(saved_as for _, saved_as in pending.values())  # no row will name them
+        raise
+    rows = [(sha, size, saved_as) for sha, (size, saved_as) in pending.items()]
+    inserted = _blob_rows_insert(team, rows)
+    return {"stored": len(inserted), "held": len(pending) - len(inserted), "rejected": rejected}
 
 
 def blobs_collect_garbage(*, team, grace_s: float) -> int:

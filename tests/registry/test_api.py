@@ -490,3 +490,86 @@ def test_large_file_streams_under_asgi(member_api, member_user, project):
     status, streamed, length, body = async_to_sync(fetch)()
     assert (status, streamed, length) == (200, True, str(len(big))), body[:300]
     assert body == big
+
+
+def tar_of(members: dict[str, bytes], *, symlink: str | None = None) -> bytes:
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, content in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+        if symlink:
+            info = tarfile.TarInfo(symlink)
+            info.type = tarfile.SYMTYPE
+            info.linkname = "/etc/passwd"
+            archive.addfile(info)
+    return buffer.getvalue()
+
+
+def post_tar(client, url: str, body: bytes):
+    return client.generic("POST", url, data=body, content_type="application/x-tar")
+
+
+def test_bundles_upload_and_download_many_small_files(member_api, viewer_api, team, project):
+    import io
+    import tarfile
+
+    files = {f"images/{i:04d}.png": f"pixels {i}".encode() for i in range(300)}
+    upload(member_api, {"images/0000.png": files["images/0000.png"]})  # held already
+    bad_sha = sha(b"something else")
+    body = tar_of({sha(c): c for c in files.values()} | {bad_sha: b"not it"}, symlink="0" * 64)
+    r = post_tar(member_api, f"{P}/artifact-blobs/bundle", body)
+    assert r.status_code == 200, r.content
+    out = r.json()
+    assert (out["stored"], out["held"]) == (299, 1)
+    assert sorted((x["sha256"], x["reason"]) for x in out["rejected"]) == sorted(
+        [(bad_sha, "content does not match"), ("0" * 64, "not a regular file")]
+    )
+    manifest = [{"path": p, "sha256": sha(c), "size": len(c)} for p, c in files.items()]
+    r = post_json(
+        member_api, f"{P}/artifacts/images/versions", {"type": "dataset", "files": manifest}
+    )
+    assert r.status_code == 201, r.content
+
+    wanted = ["images/0299.png", "images/0007.png", "images/0150.png"]
+    r = post_json(
+        viewer_api, f"{P}/artifacts/images/versions/latest/files-bundle", {"paths": wanted}
+    )
+    assert r.status_code == 200 and r["Content-Type"] == "application/x-tar"
+    raw = b"".join(r.streaming_content)
+    with tarfile.open(fileobj=io.BytesIO(raw), mode="r|") as archive:
+        got = [(m.name, archive.extractfile(m).read()) for m in archive]
+    assert got == [(p, files[p]) for p in wanted]
+
+    r = post_json(
+        viewer_api,
+        f"{P}/artifacts/images/versions/v0/files-bundle",
+        {"paths": ["images/0001.png", "nope.png"]},
+    )
+    assert r.status_code == 400 and r.json()["error"]["detail"]["field"] == "paths[1]"
+    for bad in ({"paths": []}, {"paths": "a"}, {"paths": [1]}, {}):
+        r = post_json(viewer_api, f"{P}/artifacts/images/versions/v0/files-bundle", bad)
+        assert r.status_code == 400 and r.json()["error"]["detail"]["field"] == "paths"
+    # Viewers read bundles but may not upload them.
+    assert post_tar(viewer_api, f"{P}/artifact-blobs/bundle", body).status_code == 403
+
+
+def test_bad_bundles_are_refused_and_leave_nothing_behind(member_api, team, project, settings):
+    from apps.registry import bundles
+
+    r = post_tar(member_api, f"{P}/artifact-blobs/bundle", b"this is not a tar")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_bundle"
+    good = tar_of({sha(b"one"): b"one", sha(b"two"): b"two"})
+    # Cut inside the second member: the first, already stored, is removed again.
+    r = post_tar(member_api, f"{P}/artifact-blobs/bundle", good[: 1024 + 700])
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_bundle"
+    assert not ArtifactBlob.objects.for_team(team).exists()
+    media = settings.MEDIA_ROOT / "artifacts" / str(team.pk)
+    assert not media.exists() or not any(p.is_file() for p in media.rglob("*"))
+    big = b"x" * (bundles.MAX_MEMBER_BYTES + 1)
+    r = post_tar(member_api, f"{P}/artifact-blobs/bundle", tar_of({sha(big): big}))
+    assert r.status_code == 413
