@@ -185,6 +185,7 @@ class VersionFilesBundleView(RegistryAPIView):
         summary="Download many files of a version as one tar stream",
     )
     def post(self, request, team, project, name, ref):
+        version = self.get_version(name, ref)  # what the URL names first: 404 before 400
         paths = request_json(request).get("paths")
         if (
             not isinstance(paths, list)
@@ -194,7 +195,7 @@ class VersionFilesBundleView(RegistryAPIView):
             raise names.field_error(
                 f"paths must be a list of 1-{bundles.MAX_MEMBERS} file paths.", "paths"
             )
-        files = selectors.version_files_by_path(self.team, self.get_version(name, ref), paths)
+        files = selectors.version_files_by_path(self.team, version, paths)
         members = [(path, files[path].blob.storage_name, files[path].blob.size) for path in paths]
         return streaming(request, bundles.write_stream(members), "application/x-tar")
 
