@@ -12,7 +12,9 @@ answer stores nothing twice; a record is marked done only after the server answe
 
 from __future__ import annotations
 
+import io
 import os
+import tarfile
 import threading
 import time
 from pathlib import Path
@@ -23,13 +25,19 @@ import orjson
 
 from gradline.artifact_store import ContentCache
 from gradline.settings import Settings
-from gradline.transfers import each_in_parallel
+from gradline.transfers import (
+    SMALL_FILE,
+    each_in_parallel,
+    in_bundles,
+    note_if_route_absent,
+    route_absent,
+)
 from gradline.transport import Backoff, CommError, GradlineError, HttpClient
 from gradline.uploader import RunInfo, UploadState
 
 PENDING_DIR = "artifacts"
 MISSING_BATCH = 10_000
-SMALL_BLOB = 1024 * 1024
+BLOB_BUNDLE = "artifact-blobs/bundle"
 MAX_SERVER_ERRORS_CLOSING = 3
 DONE, PENDING, FAILED = "done", "pending", "failed"
 
@@ -108,7 +116,7 @@ def upload_version(client: HttpClient, project_path: str, record: dict, run_uid:
             json={"sha256": digests[i : i + MISSING_BATCH]},
         )
         missing.extend((answer or {}).get("missing") or [])
-    _put_blobs(client, project_path, cache, missing)
+    _put_blobs(client, project_path, cache, missing, sizes)
     body = {
         "type": record["type"],
         "description": record.get("description") or "",
@@ -124,17 +132,81 @@ def upload_version(client: HttpClient, project_path: str, record: dict, run_uid:
         except CommError as exc:
             gone = (exc.detail or {}).get("missing") if isinstance(exc.detail, dict) else None
             if exc.status == 409 and exc.code == "missing_blobs" and gone:
-                _put_blobs(client, project_path, cache, gone)  # collected since we asked
+                _put_blobs(client, project_path, cache, gone, sizes)  # collected since we asked
                 continue
             raise
     raise ArtifactUploadError(f"artifact {record['name']}: blobs keep disappearing on the server")
 
 
-def _put_blobs(client: HttpClient, project_path: str, cache: ContentCache, digests) -> None:
-    def put(thread_client: HttpClient, sha256: str) -> None:
-        _put_blob(thread_client, project_path, cache, sha256)
+def _put_blobs(
+    client: HttpClient, project_path: str, cache: ContentCache, digests, sizes: dict[str, int]
+) -> None:
+    """Small blobs in tar bundles, the others one PUT each, on parallel threads."""
+    digests = list(digests)
+    small = [d for d in digests if sizes.get(d, SMALL_FILE) < SMALL_FILE]
+    if len(small) < 2 or route_absent(client, BLOB_BUNDLE):
+        small = []  # a bundle of one saves nothing
+    bundled = set(small)
+    jobs: list[tuple[bool, list[str]]] = [(False, [d]) for d in digests if d not in bundled]
+    jobs += [(True, bundle) for bundle in in_bundles(small, lambda d: sizes[d])]
 
-    each_in_parallel(client, digests, put)
+    def put(thread_client: HttpClient, job: tuple[bool, list[str]]) -> None:
+        is_bundle, members = job
+        if is_bundle:
+            members = _put_bundle(client, thread_client, project_path, cache, members)
+        for sha256 in members:
+            _put_blob(thread_client, project_path, cache, sha256)
+
+    each_in_parallel(client, jobs, put)
+
+
+def _put_bundle(
+    client: HttpClient,
+    thread_client: HttpClient,
+    project_path: str,
+    cache: ContentCache,
+    digests: list[str],
+) -> list[str]:
+    """POST one tar of cached blobs; returns the digests to send one by one (those the
+    server rejected, or all of them when it has no bundle route or refuses the size)."""
+    if route_absent(client, BLOB_BUNDLE):
+        return digests
+    body = io.BytesIO()
+    with tarfile.open(fileobj=body, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        for sha256 in digests:
+            content = _read_cached(cache, sha256)
+            info = tarfile.TarInfo(sha256)
+            info.size, info.mode = len(content), 0o644
+            archive.addfile(info, io.BytesIO(content))
+    try:
+        answer = thread_client.json(
+            "POST",
+            f"{project_path}/{BLOB_BUNDLE}",
+            data=body.getvalue(),
+            headers={"Content-Type": "application/x-tar"},
+        )
+    except CommError as exc:
+        if note_if_route_absent(client, BLOB_BUNDLE, exc) or exc.status == 413:
+            return digests
+        raise  # retryable ones: the record is retried with back-off, as elsewhere
+    ours = set(digests)
+    rejected = [r.get("sha256") for r in (answer or {}).get("rejected") or []]
+    # A single PUT says precisely what is wrong (a damaged cached copy raises there).
+    return [sha256 for sha256 in dict.fromkeys(rejected) if sha256 in ours]
+
+
+def _read_cached(cache: ContentCache, sha256: str) -> bytes:
+    path = cache.path(sha256)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise _cached_copy_gone(path, exc) from None
+
+
+def _cached_copy_gone(path: Path, exc: OSError) -> ArtifactUploadError:
+    return ArtifactUploadError(
+        f"the cached copy {path} is gone ({exc.strerror or exc}); log the artifact again"
+    )
 
 
 def _put_blob(client: HttpClient, project_path: str, cache: ContentCache, sha256: str) -> None:
@@ -143,11 +215,9 @@ def _put_blob(client: HttpClient, project_path: str, cache: ContentCache, sha256
         size = path.stat().st_size
         fh = open(path, "rb")  # noqa: SIM115 - closed in the finally below
     except OSError as exc:
-        raise ArtifactUploadError(
-            f"the cached copy {path} is gone ({exc.strerror or exc}); log the artifact again"
-        ) from None
+        raise _cached_copy_gone(path, exc) from None
     try:
-        body = fh.read() if size < SMALL_BLOB else fh
+        body = fh.read() if size < SMALL_FILE else fh
         client.request(
             "PUT",
             f"{project_path}/artifact-blobs/{sha256}",

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tarfile
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
+
+import urllib3
 
 from gradline.artifact_store import (
     CHUNK,
@@ -36,7 +41,13 @@ from gradline.artifact_store import (
 )
 from gradline.artifact_upload import DONE, FAILED, PENDING
 from gradline.later import NotAvailableYet
-from gradline.transfers import each_in_parallel
+from gradline.transfers import (
+    SMALL_FILE,
+    each_in_parallel,
+    in_bundles,
+    note_if_route_absent,
+    route_absent,
+)
 from gradline.transport import Backoff, CommError, GradlineError, HttpClient, UsageError
 from gradline.values import to_jsonable
 
@@ -45,6 +56,7 @@ if TYPE_CHECKING:
     from gradline.tracked_run import Run
 
 DOWNLOAD_ATTEMPTS = 5
+FILES_BUNDLE = "files-bundle"
 
 
 class ArtifactNotLoggedError(GradlineError, ValueError):
@@ -529,13 +541,16 @@ class Artifact:
         self._require_version()
         root_dir = root if isinstance(root, Path) else self._root(root)
         cache = ContentCache(cache_root(self._api.settings))
+        client = self._api.client
         src = self._source_ref()
-        base = (
+        version_url = (
             f"{_project_url(self._entity, src['project'])}/artifacts/{_q(src['name'])}"
-            f"/versions/{_q(src['ref'])}/files/"
+            f"/versions/{_q(src['ref'])}"
         )
+        lacking: list[ManifestEntry] = []
+        lock = threading.Lock()
 
-        def place(client: HttpClient, entry: ManifestEntry) -> None:
+        def from_local(_client: HttpClient, entry: ManifestEntry) -> None:
             dest = root_dir / entry.path
             dest.parent.mkdir(parents=True, exist_ok=True)
             here = dest.is_file() and dest.stat().st_size == entry.size
@@ -543,11 +558,35 @@ class Artifact:
                 return  # already downloaded here
             if cache.has(entry.sha256, entry.size) and cache.verified_copy(entry.sha256, dest):
                 return
-            self._fetch_into_cache(client, cache, base + quote(entry.path), entry)
-            if not cache.verified_copy(entry.sha256, dest):
-                raise GradlineError(f"could not place {entry.path} in {root_dir}")
+            with lock:
+                lacking.append(entry)
 
-        each_in_parallel(self._api.client, entries, place)
+        each_in_parallel(client, entries, from_local)
+        # One download per content; every path with that content is placed from the cache.
+        same_content: dict[str, list[ManifestEntry]] = {}
+        for entry in lacking:
+            same_content.setdefault(entry.sha256, []).append(entry)
+        firsts = [group[0] for group in same_content.values()]
+        small = [e for e in firsts if e.size < SMALL_FILE]
+        if len(small) < 2 or route_absent(client, FILES_BUNDLE):
+            small = []
+        bundled = {e.sha256 for e in small}
+        jobs = [(False, [e]) for e in firsts if e.sha256 not in bundled]
+        jobs += [(True, bundle) for bundle in in_bundles(small, lambda e: e.size)]
+
+        def fetch(thread_client: HttpClient, job: tuple[bool, list[ManifestEntry]]) -> None:
+            is_bundle, wanted = job
+            if is_bundle:
+                wanted = _fetch_bundle(client, thread_client, cache, version_url, wanted)
+            for entry in wanted:
+                url = f"{version_url}/files/{quote(entry.path)}"
+                self._fetch_into_cache(thread_client, cache, url, entry)
+            for sha256 in {e.sha256 for e in job[1]}:
+                for entry in same_content[sha256]:
+                    if not cache.verified_copy(entry.sha256, root_dir / entry.path):
+                        raise GradlineError(f"could not place {entry.path} in {root_dir}")
+
+        each_in_parallel(client, jobs, fetch)
         return [str(root_dir / entry.path) for entry in entries]
 
     @staticmethod
@@ -685,6 +724,64 @@ class Artifact:
 
 def _is_in(cache: ContentCache, entry: ManifestEntry) -> bool:
     return entry.local_path == str(cache.path(entry.sha256)) and cache.has(entry.sha256, entry.size)
+
+
+def _fetch_bundle(
+    client: HttpClient,
+    thread_client: HttpClient,
+    cache: ContentCache,
+    version_url: str,
+    entries: list[ManifestEntry],
+) -> list[ManifestEntry]:
+    """Fetch files of a version into the cache through one files-bundle request (again,
+    for what is left, when the stream breaks). Returns the entries it did not get: the
+    caller fetches those one by one, which retries and says precisely what is wrong."""
+    left = {entry.path: entry for entry in entries}
+    backoff = Backoff(cap=5.0)
+    for attempt in range(DOWNLOAD_ATTEMPTS):
+        if route_absent(client, FILES_BUNDLE):
+            break
+        try:
+            resp = thread_client.request(
+                "POST", f"{version_url}/{FILES_BUNDLE}", json={"paths": list(left)}, stream=True
+            )
+        except CommError as exc:
+            if note_if_route_absent(client, FILES_BUNDLE, exc) or not exc.retryable:
+                break
+            if attempt == DOWNLOAD_ATTEMPTS - 1:
+                raise  # the server is unreachable: one by one would fail as well
+            time.sleep(backoff.next(exc.retry_after))
+            continue
+        try:
+            ended = _read_bundle(resp, cache, left)
+        finally:
+            resp.close()
+        if ended or not left:
+            break  # what a complete stream lacked, it will lack again
+        time.sleep(backoff.next())
+    return list(left.values())
+
+
+def _read_bundle(resp: Any, cache: ContentCache, left: dict[str, ManifestEntry]) -> bool:
+    """Store the tar members named in `left` (by path: member names are never used as
+    paths on disk) whose size and SHA-256 match, removing them from `left`; others are
+    skipped. True when the tar ended normally, False when the stream broke."""
+    resp.raw.decode_content = True
+    try:
+        with tarfile.open(fileobj=resp.raw, mode="r|") as archive:
+            for info in archive:
+                entry = left.get(info.name)
+                if entry is None or not info.isfile() or info.size != entry.size:
+                    continue
+                member = archive.extractfile(info)
+                try:
+                    cache.add_chunks(iter(partial(member.read, CHUNK), b""), expect=entry.sha256)
+                except ValueError:
+                    continue  # damaged on the way: fetched on its own
+                del left[info.name]
+    except (OSError, tarfile.TarError, urllib3.exceptions.HTTPError):
+        return False
+    return True
 
 
 def _check_metadata(metadata: Any) -> dict:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -236,7 +237,9 @@ class FaultProxy:
     `error_paths` maps a path suffix to an HTTP status answered (as a JSON error, without
     forwarding) to every request whose path ends with it: a server bug on one route;
     `refuse_types` does the same by Content-Type (a server without a body format).
-    `content_types` counts the Content-Type of every request seen.
+    `content_types` counts the Content-Type of every request seen; `paths` lists every
+    request's (method, path). `rewrite_paths` maps a path suffix to a function applied to
+    the upstream's response body before it is answered (a body damaged on the way).
     """
 
     def __init__(self, upstream: str):
@@ -248,6 +251,7 @@ class FaultProxy:
         self.mode: str | None = None
         self.error_paths: dict[str, int] = {}
         self.refuse_types: dict[str, int] = {}
+        self.rewrite_paths: dict[str, Callable[[bytes], bytes]] = {}
         self.content_types: collections.Counter = collections.Counter()
         self.errors_answered = 0
         self.requests = 0
@@ -295,13 +299,17 @@ class FaultProxy:
                 if fault == "lose_response" or resp is None:
                     self.close_connection = True
                     return
+                content = resp.content
+                for end, rewrite in list(proxy.rewrite_paths.items()):
+                    if self.path.endswith(end):
+                        content = rewrite(content)
                 self.send_response(resp.status_code)
                 for key in ("Content-Type", "Retry-After"):
                     if key in resp.headers:
                         self.send_header(key, resp.headers[key])
-                self.send_header("Content-Length", str(len(resp.content)))
+                self.send_header("Content-Length", str(len(content)))
                 self.end_headers()
-                self.wfile.write(resp.content)
+                self.wfile.write(content)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 

@@ -4,17 +4,21 @@ offline run, an unreachable server and files changed after logging."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 
 import gradline
 from gradline import Api, Artifact
-from gradline.artifact_store import manifest_digest
+from gradline.artifact_store import ContentCache, manifest_digest
 from gradline.later import NotAvailableYet
+from gradline.transfers import SMALL_FILE
 from tests.sdk.harness import FaultProxy, wait_for
 
 
@@ -333,3 +337,194 @@ def test_cli_artifact_put_then_get(server, sdk_db, tmp_path):
     assert missing.returncode == 1 and "not found" in missing.stderr
     bad = cli("put", str(tmp_path / "absent"), "--name", "sdk-team/art-cli/x")
     assert bad.returncode == 1 and "not an existing file" in bad.stderr
+
+
+# -- many small files: tar bundles (docs/registry.md) ----------------------------------
+def requests_to(proxy: FaultProxy, method: str, needle: str) -> list[str]:
+    return [path for verb, path in proxy.paths if verb == method and needle in path]
+
+
+def small_files(root: Path, count: int) -> Path:
+    """`count` files of distinct random content (no other test's blobs) in folders."""
+    for i in range(count):
+        write(root / f"part-{i // 100:02d}" / f"row-{i:05d}.txt", f"{i},".encode() + os.urandom(40))
+    return root
+
+
+def test_a_dataset_of_thousands_of_small_files_travels_in_bundles(
+    server, sdk_db, sdk_settings, tmp_path
+):
+    src = small_files(tmp_path / "many", 2000)
+    write(src / "big" / "a.bin", os.urandom(SMALL_FILE + 1))
+    write(src / "big" / "b.bin", os.urandom(2 * SMALL_FILE))
+    write(src / "copy-of-row-0.txt", (src / "part-00" / "row-00000.txt").read_bytes())
+    proxy = FaultProxy(server.url)
+    try:
+        run = gradline.init(project="art-bundles", settings=sdk_settings(base_url=proxy.url))
+        run.log_artifact(str(src), name="many", type="dataset").wait(120)
+        run.finish()
+        # 2,000 distinct small blobs: two bundles of 1,000; the two big files one PUT each.
+        assert len(requests_to(proxy, "POST", "/artifact-blobs/bundle")) == 2
+        assert len(requests_to(proxy, "PUT", "/artifact-blobs/")) == 2
+
+        proxy.paths.clear()
+        remote = Api(api_key=sdk_db.seed.owner_key, base_url=proxy.url).artifact(
+            "sdk-team/art-bundles/many:v0"
+        )
+        assert remote.file_count == 2003
+        out = Path(remote.download(tmp_path / "out"))
+        assert tree(out) == tree(src)
+        assert len(requests_to(proxy, "POST", "/files-bundle")) == 2
+        singles = requests_to(proxy, "GET", "/files/")
+        assert sorted(p.rsplit("/", 1)[-1] for p in singles) == ["a.bin", "b.bin"]
+    finally:
+        proxy.close()
+
+
+def rebuild_tar(body: bytes, change) -> bytes:
+    """The tar `body` with each member passed through change(name, data) -> data or None
+    (None drops the member)."""
+    out = io.BytesIO()
+    with (
+        tarfile.open(fileobj=io.BytesIO(body), mode="r:") as src,
+        tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as dst,
+    ):
+        for info in src:
+            data = change(info.name, src.extractfile(info).read())
+            if data is not None:
+                info.size = len(data)
+                dst.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def test_a_damaged_or_missing_bundle_member_is_fetched_on_its_own(
+    server, sdk_db, sdk_settings, tmp_path
+):
+    src = small_files(tmp_path / "src", 20)
+    damaged, dropped = "part-00/row-00003.txt", "part-00/row-00011.txt"
+
+    def damage(name: str, data: bytes) -> bytes | None:
+        if name == dropped:
+            return None
+        return bytes([data[0] ^ 0xFF]) + data[1:] if name == damaged else data
+
+    run = gradline.init(project="art-bundle-damage", settings=sdk_settings())
+    run.log_artifact(str(src), name="rows", type="dataset").wait(60)
+    run.finish()
+    proxy = FaultProxy(server.url)
+    proxy.rewrite_paths["/files-bundle"] = lambda body: rebuild_tar(body, damage)
+    try:
+        remote = Api(api_key=sdk_db.seed.owner_key, base_url=proxy.url).artifact(
+            "sdk-team/art-bundle-damage/rows:v0"
+        )
+        out = Path(remote.download(tmp_path / "out"))
+        assert tree(out) == tree(src)
+        assert len(requests_to(proxy, "POST", "/files-bundle")) == 1
+        singles = requests_to(proxy, "GET", "/files/")
+        assert sorted(p.split("/files/", 1)[1] for p in singles) == [damaged, dropped]
+    finally:
+        proxy.close()
+
+
+def test_a_bundle_member_lost_from_storage_fails_the_download_clearly(
+    server, sdk_db, sdk_settings, tmp_path
+):
+    src = small_files(tmp_path / "src", 10)
+    lost = "part-00/row-00004.txt"
+    run = gradline.init(project="art-bundle-lost", settings=sdk_settings())
+    run.log_artifact(str(src), name="rows", type="dataset").wait(60)
+    run.finish()
+    sha256 = hashlib.sha256((src / lost).read_bytes()).hexdigest()
+    [(storage_name,)] = sdk_db.query(
+        "SELECT storage_name FROM registry_artifactblob WHERE sha256 = %s", (sha256,)
+    )
+    (sdk_db.var_dir / "media" / storage_name).unlink()
+
+    remote = api_for(server, sdk_db).artifact("sdk-team/art-bundle-lost/rows:v0")
+    with pytest.raises(gradline.CommError, match="410") as failed:
+        remote.download(tmp_path / "out")
+    assert lost in str(failed.value)
+    assert not (tmp_path / "out" / lost).exists()
+
+
+def test_a_server_without_bundle_routes_gets_files_one_by_one(
+    server, sdk_db, sdk_settings, tmp_path
+):
+    first = small_files(tmp_path / "first", 30)
+    second = small_files(tmp_path / "second", 30)
+    proxy = FaultProxy(server.url)
+    proxy.error_paths["/artifact-blobs/bundle"] = 404
+    proxy.error_paths["/files-bundle"] = 405
+    try:
+        run = gradline.init(project="art-old-server", settings=sdk_settings(base_url=proxy.url))
+        run.log_artifact(str(first), name="first", type="dataset").wait(60)
+        run.log_artifact(str(second), name="second", type="dataset").wait(60)
+        run.finish()
+        # Asked once (one bundle of 30); the answer is remembered for the second artifact.
+        assert len(requests_to(proxy, "POST", "/artifact-blobs/bundle")) == 1
+        assert len(requests_to(proxy, "PUT", "/artifact-blobs/")) == 60
+
+        api = Api(api_key=sdk_db.seed.owner_key, base_url=proxy.url)
+        for name, src in (("first", first), ("second", second)):
+            remote = api.artifact(f"sdk-team/art-old-server/{name}:v0")
+            assert tree(Path(remote.download(tmp_path / "out" / name))) == tree(src)
+        assert len(requests_to(proxy, "POST", "/files-bundle")) == 1
+        assert len(requests_to(proxy, "GET", "/files/")) == 60
+    finally:
+        proxy.close()
+
+
+def test_a_bundle_stream_that_breaks_is_asked_again_for_the_rest(
+    server, sdk_db, sdk_settings, tmp_path
+):
+    src = small_files(tmp_path / "src", 50)
+    run = gradline.init(project="art-bundle-break", settings=sdk_settings())
+    run.log_artifact(str(src), name="rows", type="dataset").wait(60)
+    run.finish()
+    proxy = FaultProxy(server.url)
+    cut_once: list[bytes] = []
+
+    def cut_mid_member(body: bytes) -> bytes:
+        if cut_once:
+            return body
+        cut_once.append(body)
+        with tarfile.open(fileobj=io.BytesIO(body), mode="r:") as archive:
+            members = archive.getmembers()
+        return body[: members[len(members) // 2].offset_data + 5]  # the stream broke
+
+    proxy.rewrite_paths["/files-bundle"] = cut_mid_member
+    try:
+        remote = Api(api_key=sdk_db.seed.owner_key, base_url=proxy.url).artifact(
+            "sdk-team/art-bundle-break/rows:v0"
+        )
+        assert tree(Path(remote.download(tmp_path / "out"))) == tree(src)
+        assert len(requests_to(proxy, "POST", "/files-bundle")) == 2
+        assert requests_to(proxy, "GET", "/files/") == []
+    finally:
+        proxy.close()
+
+
+def test_a_cached_copy_damaged_before_upload_is_rejected_from_the_bundle_and_reported(
+    server, sdk_db, sdk_settings, tmp_path
+):
+    src = small_files(tmp_path / "src", 10)
+    proxy = FaultProxy(server.url)
+    proxy.error_paths["/artifact-blobs/missing"] = 503  # hold the upload back
+    try:
+        run = gradline.init(project="art-bundle-reject", settings=sdk_settings(base_url=proxy.url))
+        art = run.log_artifact(str(src), name="rows", type="dataset")
+        sha256 = hashlib.sha256((src / "part-00" / "row-00002.txt").read_bytes()).hexdigest()
+        cached = ContentCache(run._cache_root()).path(sha256)
+        cached.chmod(0o644)
+        cached.write_bytes(b"bit rot" + cached.read_bytes()[7:])
+        wait_for(lambda: proxy.errors_answered >= 1, 30, what="the held-back upload attempt")
+        proxy.error_paths.clear()
+        with pytest.raises(gradline.GradlineError, match=f"cached copy of {sha256} was damaged"):
+            art.wait(timeout=60)
+        run.finish()
+        assert len(requests_to(proxy, "POST", "/artifact-blobs/bundle")) == 1
+        assert requests_to(proxy, "PUT", "/artifact-blobs/") == [
+            f"/api/v1/teams/sdk-team/projects/art-bundle-reject/artifact-blobs/{sha256}"
+        ]
+    finally:
+        proxy.close()
