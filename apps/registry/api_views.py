@@ -245,9 +245,7 @@ class RunUsedArtifactsView(RegistryAPIView):
         data = request_json(request)
         source_project = self.visible_project(data.get("project"), "project")
         name = names.clean_name(data.get("name"))
-        ref = data.get("ref", names.LATEST)
-        if not isinstance(ref, str) or not names.NAME_RE.fullmatch(ref):
-            raise names.field_error("ref must be a version label, an alias or 'latest'.", "ref")
+        ref = names.clean_ref(data.get("ref", names.LATEST), "ref")
         try:
             artifact = selectors.artifact_get(self.team, source_project, name)
             version = selectors.version_resolve(self.team, artifact, ref)
@@ -309,9 +307,7 @@ class RegisteredModelVersionListView(RegistryAPIView):
         if project is None:
             raise names.field_error("project is required.", "project")
         artifact_name = names.clean_name(data.get("artifact"), "artifact")
-        ref = data.get("ref", names.LATEST)
-        if not isinstance(ref, str) or not names.NAME_RE.fullmatch(ref):
-            raise names.field_error("ref must be a version label, an alias or 'latest'.", "ref")
+        ref = names.clean_ref(data.get("ref", names.LATEST), "ref")
         try:
             source = selectors.version_resolve(
                 self.team, selectors.artifact_get(self.team, project, artifact_name), ref

@@ -66,6 +66,13 @@ def clean_aliases(value: Any) -> list[str]:
     return aliases
 
 
+def clean_ref(value: Any, field: str) -> str:
+    """A version reference from a body: `v<N>`, an alias or `latest`."""
+    if not isinstance(value, str) or not NAME_RE.fullmatch(value):
+        raise field_error(f"{field} must be a version label like 'v2', an alias or 'latest'.", field)
+    return value
+
+
 def version_index(ref: str) -> int | None:
     """The index of a `v<N>` reference, None for an alias."""
     return int(ref[1:]) if VERSION_RE.fullmatch(ref) else None

@@ -393,8 +393,7 @@ def _artifact_alias_move(team, artifact, alias: str, version: ArtifactVersion, a
 
 def artifact_alias_set(*, artifact: Artifact, alias: str, ref: Any, actor) -> ArtifactVersion:
     alias = names.clean_alias(alias)
-    if not isinstance(ref, str) or not names.NAME_RE.fullmatch(ref):
-        raise names.field_error("version must be a version label like 'v2' or an alias.", "version")
+    ref = names.clean_ref(ref, "version")
     team = artifact.team
     with transaction.atomic():
         artifact = _artifact_locked(team, artifact.project, artifact.name, None, None)
@@ -559,8 +558,7 @@ def registered_model_alias_set(
     *, model: RegisteredModel, alias: str, ref: Any, actor
 ) -> RegisteredModelVersion:
     alias = names.clean_alias(alias)
-    if not isinstance(ref, str) or not names.NAME_RE.fullmatch(ref):
-        raise names.field_error("version must be a version label like 'v2' or an alias.", "version")
+    ref = names.clean_ref(ref, "version")
     team = model.team
     with transaction.atomic():
         model = _model_locked(team, model.name)
