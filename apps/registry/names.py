@@ -69,7 +69,7 @@ def clean_aliases(value: Any) -> list[str]:
 def clean_ref(value: Any, field: str) -> str:
     """A version reference from a body: `v<N>`, an alias or `latest`."""
     if not isinstance(value, str) or not NAME_RE.fullmatch(value):
-        raise field_error(f"{field} must be a version label like 'v2', an alias or 'latest'.", field)
+        raise field_error(f"{field} must be a version label like 'v2', an alias or latest.", field)
     return value
 
 
