@@ -401,6 +401,7 @@ def test_a_damaged_or_missing_bundle_member_is_fetched_on_its_own(
     server, sdk_db, sdk_settings, tmp_path
 ):
     src = small_files(tmp_path / "src", 20)
+    write(src / "données" / ("long-name-" * 15 + "é.txt"), b"a PAX member name")
     damaged, dropped = "part-00/row-00003.txt", "part-00/row-00011.txt"
 
     def damage(name: str, data: bytes) -> bytes | None:
