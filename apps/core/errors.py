@@ -38,6 +38,11 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class TooLarge(DomainError):
+    status = 413
+    code = "payload_too_large"
+
+
 class PermissionDenied(DomainError):
     status = 403
     code = "permission_denied"

@@ -11,8 +11,7 @@ from typing import BinaryIO
 
 from django.core.files.storage import default_storage
 
-from apps.core.errors import DomainError
-from apps.runs.bodies import TooLarge
+from apps.core.errors import DomainError, TooLarge
 
 MAX_MEMBERS = 10_000
 MAX_MEMBER_BYTES = 16 * 1024 * 1024

@@ -84,20 +84,21 @@ def artifact_versions(team, artifact: Artifact) -> list[ArtifactVersion]:
     return versions
 
 
+def _by_ref(versions, aliases, ref: str):
+    """The version of `versions` that `ref` names (`v<N>`, `latest` or one of `aliases`)."""
+    index = names.version_index(ref)
+    if index is not None:
+        return versions.filter(index=index).first()
+    if ref == names.LATEST:
+        return versions.order_by("-index").first()
+    return versions.filter(pk__in=aliases.filter(alias=ref).values("version_id")).first()
+
+
 def version_resolve(team, artifact: Artifact, ref: str) -> ArtifactVersion:
     """`v<N>`, `latest` or an alias -> the version (404 when it names none)."""
     qs = ArtifactVersion.objects.for_team(team).filter(artifact=artifact)
-    index = names.version_index(ref)
-    if index is not None:
-        version = qs.filter(index=index).first()
-    elif ref == names.LATEST:
-        version = qs.order_by("-index").first()
-    else:
-        version = qs.filter(
-            pk__in=ArtifactAlias.objects.for_team(team)
-            .filter(artifact=artifact, alias=ref)
-            .values("version_id")
-        ).first()
+    aliases = ArtifactAlias.objects.for_team(team).filter(artifact=artifact)
+    version = _by_ref(qs, aliases, ref)
     if version is None:
         raise NotFound(f"Artifact {artifact.name!r} has no version {ref!r}.")
     version.team, version.artifact = team, artifact
@@ -284,17 +285,8 @@ def registered_model_version_resolve(
         .filter(registered_model=model)
         .select_related("source__artifact__project", "linked_by")
     )
-    index = names.version_index(ref)
-    if index is not None:
-        version = qs.filter(index=index).first()
-    elif ref == names.LATEST:
-        version = qs.order_by("-index").first()
-    else:
-        version = qs.filter(
-            pk__in=RegisteredModelAlias.objects.for_team(team)
-            .filter(registered_model=model, alias=ref)
-            .values("version_id")
-        ).first()
+    aliases = RegisteredModelAlias.objects.for_team(team).filter(registered_model=model)
+    version = _by_ref(qs, aliases, ref)
     if version is None:
         raise NotFound(f"Registered model {model.name!r} has no version {ref!r}.")
     version.team, version.registered_model = team, model

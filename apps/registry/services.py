@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import tempfile
 from datetime import timedelta
 from typing import Any, BinaryIO
 
@@ -25,7 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.core.errors import Conflict, DomainError, NotFound, PermissionDenied
-from apps.core.storage import delete_stored, delete_stored_on_commit
+from apps.core.storage import delete_stored, delete_stored_on_commit, spooled_upload
 from apps.registry import bundles, names
 from apps.registry.models import (
     AliasEvent,
@@ -40,7 +39,7 @@ from apps.registry.models import (
     RegisteredModelVersion,
 )
 from apps.registry.selectors import registered_model_version_resolve, version_resolve
-from apps.runs.bodies import TooLarge, nul_path
+from apps.runs.bodies import nul_path
 from apps.runs.models import Run
 from apps.teams import roles
 
@@ -90,27 +89,15 @@ def blob_put(*, team, sha256: str, stream: BinaryIO | None) -> tuple[ArtifactBlo
     existing = ArtifactBlob.objects.for_team(team).filter(sha256=sha256).first()
     if existing is not None:
         return existing, False
-    limit = settings.ARTIFACT_FILE_MAX_BYTES
-    digest = hashlib.sha256()
-    size = 0
-    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
-        while stream is not None:
-            chunk = stream.read(1024 * 1024)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > limit:
-                raise TooLarge(f"File exceeds {limit} bytes.", detail={"limit_bytes": limit})
-            digest.update(chunk)
-            spool.write(chunk)
-        if digest.hexdigest() != sha256:
+    with spooled_upload(stream, settings.ARTIFACT_FILE_MAX_BYTES) as upload:
+        if upload.sha256 != sha256:
             raise DomainError(
                 "The body's SHA-256 does not match the URL.",
                 code="digest_mismatch",
-                detail={"expected": sha256, "actual": digest.hexdigest(), "size": size},
+                detail={"expected": sha256, "actual": upload.sha256, "size": upload.size},
             )
-        spool.seek(0)
-        stored = _blob_file_save(team, sha256, File(spool))
+        stored = _blob_file_save(team, sha256, File(upload.spool))
+        size = upload.size
     created = _blob_rows_insert(team, [(sha256, size, stored)]) == {sha256}
     return ArtifactBlob.objects.for_team(team).get(sha256=sha256), created
 
@@ -368,27 +355,33 @@ def _event(team, alias, from_label, to_label, actor, **target) -> None:
     )
 
 
-def _artifact_alias_move(team, artifact, alias: str, version: ArtifactVersion, actor) -> None:
-    """Point `alias` at `version` (the artifact row is locked by the caller)."""
+def _alias_move(team, alias_model, owner_field: str, owner, alias: str, version, actor) -> None:
+    """Point `alias` of `owner` (an artifact or a registered model, whose row the caller
+    holds locked) at `version`, recording one alias event per actual move."""
+    owner_filter = {owner_field: owner}
     current = (
-        ArtifactAlias.objects.for_team(team)
-        .filter(artifact=artifact, alias=alias)
+        alias_model.objects.for_team(team)
+        .filter(alias=alias, **owner_filter)
         .select_related("version")
         .first()
     )
     if current is not None and current.version_id == version.pk:
         return
+    previous = ""
     if current is None:
-        ArtifactAlias.objects.for_team(team).create(
-            team=team, artifact=artifact, version=version, alias=alias
+        alias_model.objects.for_team(team).create(
+            team=team, version=version, alias=alias, **owner_filter
         )
-        _event(team, alias, "", version.label, actor, artifact=artifact)
-        return
-    previous = current.version.label
-    current.version = version
-    current.updated_at = timezone.now()
-    current.save(update_fields=["version", "updated_at"])
-    _event(team, alias, previous, version.label, actor, artifact=artifact)
+    else:
+        previous = current.version.label
+        current.version = version
+        current.updated_at = timezone.now()
+        current.save(update_fields=["version", "updated_at"])
+    _event(team, alias, previous, version.label, actor, **owner_filter)
+
+
+def _artifact_alias_move(team, artifact, alias: str, version: ArtifactVersion, actor) -> None:
+    _alias_move(team, ArtifactAlias, "artifact", artifact, alias, version, actor)
 
 
 def artifact_alias_set(*, artifact: Artifact, alias: str, ref: Any, actor) -> ArtifactVersion:
@@ -533,25 +526,7 @@ def registered_model_link(
 
 
 def _model_alias_move(team, model, alias: str, link: RegisteredModelVersion, actor) -> None:
-    current = (
-        RegisteredModelAlias.objects.for_team(team)
-        .filter(registered_model=model, alias=alias)
-        .select_related("version")
-        .first()
-    )
-    if current is not None and current.version_id == link.pk:
-        return
-    if current is None:
-        RegisteredModelAlias.objects.for_team(team).create(
-            team=team, registered_model=model, version=link, alias=alias
-        )
-        _event(team, alias, "", link.label, actor, registered_model=model)
-        return
-    previous = current.version.label
-    current.version = link
-    current.updated_at = timezone.now()
-    current.save(update_fields=["version", "updated_at"])
-    _event(team, alias, previous, link.label, actor, registered_model=model)
+    _alias_move(team, RegisteredModelAlias, "registered_model", model, alias, link, actor)
 
 
 def registered_model_alias_set(

@@ -14,15 +14,10 @@ from typing import Any
 import orjson
 from django.conf import settings
 
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, TooLarge
 
 NUL = "\x00"
 ESCAPED_NUL = "\\u0000"
-
-
-class TooLarge(DomainError):
-    status = 413
-    code = "payload_too_large"
 
 
 def inflate(raw: bytes, content_encoding: str | None = "") -> bytes:

@@ -4,10 +4,8 @@ files. Every function receives objects already resolved inside the caller's team
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
-import tempfile
 import uuid
 from datetime import timedelta
 from typing import Any, BinaryIO
@@ -19,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.core.errors import Conflict, DomainError, NotFound, PermissionDenied
-from apps.core.storage import delete_stored, delete_stored_on_commit
+from apps.core.storage import delete_stored, delete_stored_on_commit, spooled_upload
 from apps.projects import services as project_services
 from apps.realtime import events, groups
 from apps.runs import ingest
@@ -385,26 +383,14 @@ def run_file_put(
 ) -> RunFile:
     """Store (or replace) a run file from a stream, hashing it on the way."""
     path = clean_file_path(path)
-    limit = settings.RUN_FILE_MAX_BYTES
-    digest = hashlib.sha256()
-    size = 0
-    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
-        while stream is not None:
-            chunk = stream.read(1024 * 1024)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > limit:
-                raise ingest.TooLarge(f"File exceeds {limit} bytes.", detail={"limit_bytes": limit})
-            digest.update(chunk)
-            spool.write(chunk)
-        spool.seek(0)
+    with spooled_upload(stream, settings.RUN_FILE_MAX_BYTES) as upload:
         name = f"runs/{run.team_id}/{run.pk}/{uuid.uuid4().hex}"
-        stored = default_storage.save(name, File(spool, name=name))
+        stored = default_storage.save(name, File(upload.spool, name=name))
+    size, sha256 = upload.size, upload.sha256
     try:
         for attempt in range(2):
             try:
-                return _run_file_record(run, path, stored, size, digest.hexdigest(), content_type)
+                return _run_file_record(run, path, stored, size, sha256, content_type)
             except IntegrityError:
                 if attempt:  # a concurrent upload created the row; the retry replaces it
                     raise
