@@ -16,6 +16,7 @@ import orjson
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 MODES = ("online", "offline", "disabled")
+CONSOLE_MODES = ("auto", "redirect", "wrap", "off")
 
 # setting name -> (env var, W&B fallback env var or None)
 _ENV: dict[str, tuple[str, str | None]] = {
@@ -74,7 +75,9 @@ class Settings:
     tags: str | None = None  # comma separated (environment form)
     resume: str | None = None
     silent: bool = False
-    console: str = "wrap"  # "wrap" tees sys.stdout/sys.stderr; "off" disables capture
+    # "auto" (redirect where it works, else wrap) | "redirect" (file descriptors 1/2, catches
+    # C extensions and child processes) | "wrap" (sys.stdout/sys.stderr only) | "off"
+    console: str = "auto"
     system_metrics: bool = True
     system_interval: float = 10.0
     git: bool = True
@@ -182,6 +185,15 @@ def normalize_mode(mode: str | None) -> str:
     return mode
 
 
+def normalize_console(console: str | None) -> str:
+    console = str("auto" if console is None else console).strip().lower()
+    # W&B's wrap variants (how a terminal emulator or raw bytes are stored) are both "wrap" here
+    console = {"wrap_raw": "wrap", "wrap_emu": "wrap"}.get(console, console)
+    if console not in CONSOLE_MODES:
+        raise ValueError(f"console must be one of {', '.join(CONSOLE_MODES)}; got {console!r}")
+    return console
+
+
 def load(overrides: Any = None) -> Settings:
     """Resolve settings: explicit overrides > environment > login file > defaults."""
     if isinstance(overrides, Settings):
@@ -207,6 +219,7 @@ def load(overrides: Any = None) -> Settings:
             values[field.name] = _coerce(field, raw)
     settings = Settings(**values)
     settings.mode = normalize_mode(settings.mode)
+    settings.console = normalize_console(settings.console)
     settings.base_url = (settings.base_url or DEFAULT_BASE_URL).rstrip("/")
     if settings.wal_fsync not in ("always", "interval", "never"):
         raise ValueError("wal_fsync must be always, interval or never")

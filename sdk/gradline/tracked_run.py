@@ -649,7 +649,7 @@ def start_run(
         )
         run._monitor.start()
     if settings.console != "off":
-        run._console = ConsoleCapture(run._emit_console)
+        run._console = ConsoleCapture(run._emit_console, mode=settings.console)
         run._console.start()
     if not settings.silent:
         where = run.url if run.mode == "online" else run.dir

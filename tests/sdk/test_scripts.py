@@ -131,7 +131,9 @@ def test_sigkilled_script_keeps_its_wal_for_sync(script_env, tmp_path, server, s
         textwrap.dedent("""
         import os, signal
         import gradline as wandb
-        run = wandb.init(project="killed", settings={"flush_interval": 0.01})
+        # console "wrap": with fd-level capture the line printed just before the kill may
+        # still sit in the capture pipe when the process dies (see sdk/README.md)
+        run = wandb.init(project="killed", settings={"flush_interval": 0.01, "console": "wrap"})
         for i in range(5000):
             wandb.log({"x": float(i)})
         run._pipeline.wait_processed(30)   # everything is in the WAL (page cache) ...
