@@ -22,6 +22,7 @@ import fcntl
 import os
 import select
 import sys
+import termios
 import threading
 import time
 from typing import Any, Callable
@@ -111,12 +112,13 @@ class _Tee:
 class _FdRedirect:
     """The "redirect" mode for one descriptor (1 or 2).
 
-    The descriptor is dup2'ed onto a pipe's write end, so everything written to it — by
-    Python, C code or child processes that inherit it — goes through the pipe. A daemon
-    thread reads the pipe, writes each chunk straight through to a dup of the original
-    descriptor, then feeds it to the line splitter (whose emit only appends to a deque, so
-    the reader never waits on the run's pipeline and writers never wait on the reader for
-    longer than the terminal itself makes them wait)."""
+    The descriptor is dup2'ed onto a pipe's write end (a pseudo-terminal's when it was a
+    terminal), so everything written to it — by Python, C code or child processes that
+    inherit it — goes through the pipe. A daemon thread reads the pipe, writes each chunk
+    straight through to a dup of the original descriptor, then feeds it to the line
+    splitter (whose emit only appends to a deque, so the reader never waits on the run's
+    pipeline and writers never wait on the reader for longer than the terminal itself
+    makes them wait)."""
 
     def __init__(self, fd: int, name: str, emit: Emit):
         self.fd = fd
@@ -131,13 +133,13 @@ class _FdRedirect:
         try:
             self._saved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
             opened.append(self._saved)
-            self._read, write = _pipe_above_stdio(opened)
+            # _write stays open until the capture is drained: the pipe cannot hang up
+            # (and a pseudo-terminal drop what it holds) before the reader has it all.
+            self._read, self._write = _channel(fd, opened)
             # stop() writes to _wake_w: the reader then drains what is in the pipe and
             # stops capturing even while a child process still holds the pipe open.
-            self._wake_r, self._wake_w = _pipe_above_stdio(opened)
-            os.dup2(write, fd)  # the new fd is inheritable: child processes write here too
-            os.close(write)
-            opened.remove(write)
+            self._wake_r, self._wake_w = _above_stdio(os.pipe(), opened)
+            os.dup2(self._write, fd)  # inheritable: child processes write here too
         except BaseException:
             for leftover in opened:
                 with contextlib.suppress(OSError):
@@ -150,7 +152,7 @@ class _FdRedirect:
             self._thread.start()
         except BaseException:
             self.restore()
-            for leftover in (self._read, self._wake_r, self._wake_w, self._saved):
+            for leftover in (self._read, self._write, self._wake_r, self._wake_w, self._saved):
                 with contextlib.suppress(OSError):
                     os.close(leftover)
             raise
@@ -222,6 +224,8 @@ class _FdRedirect:
         with contextlib.suppress(Exception):
             self._lines.feed(self._decoder.decode(b"", final=True))
         self._drained.set()
+        with contextlib.suppress(OSError):
+            os.close(self._write)  # EOF once nobody else (a lingering child) holds it
 
     def _forward(self, data: bytes) -> None:
         """Write the chunk to the original descriptor, as the script would have."""
@@ -237,11 +241,11 @@ class _FdRedirect:
                 self._forwarding = False
 
 
-def _pipe_above_stdio(opened: list[int]) -> tuple[int, int]:
-    """os.pipe(), moved to descriptors >= 3 where it landed on a closed 0/1/2 (so a later
-    dup2 onto 1 or 2 cannot close it); every descriptor is recorded in `opened`."""
+def _above_stdio(pair: tuple[int, int], opened: list[int]) -> tuple[int, int]:
+    """The pair of new descriptors, moved to >= 3 where one landed on a closed stdin (it
+    must not pass for the script's stdin); every descriptor is recorded in `opened`."""
     ends = []
-    for end in os.pipe():
+    for end in pair:
         opened.append(end)
         if end < 3:
             moved = fcntl.fcntl(end, fcntl.F_DUPFD_CLOEXEC, 3)
@@ -251,6 +255,33 @@ def _pipe_above_stdio(opened: list[int]) -> tuple[int, int]:
             end = moved
         ends.append(end)
     return ends[0], ends[1]
+
+
+def _channel(fd: int, opened: list[int]) -> tuple[int, int]:
+    """(read end, write end) to put in place of `fd`. A terminal gets a pseudo-terminal,
+    so whatever writes to it still sees a terminal (isatty: colours, progress bars and
+    line-buffered C stdio stay as they were) of the same size; anything else a pipe."""
+    if os.isatty(fd):
+        mine: list[int] = []
+        try:
+            master, slave = _above_stdio(os.openpty(), mine)
+            attrs = termios.tcgetattr(fd)
+            attrs[1] &= ~termios.OPOST  # bytes pass unchanged; the real terminal maps \n
+            termios.tcsetattr(slave, termios.TCSANOW, attrs)
+            with contextlib.suppress(OSError):
+                size = fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
+                fcntl.ioctl(slave, termios.TIOCSWINSZ, size)
+        except (
+            OSError,
+            termios.error,
+        ):  # no pseudo-terminals here (a container without /dev/pts …)
+            for leftover in mine:
+                with contextlib.suppress(OSError):
+                    os.close(leftover)
+        else:
+            opened += mine
+            return master, slave
+    return _above_stdio(os.pipe(), opened)
 
 
 def _in_jupyter_kernel() -> bool:

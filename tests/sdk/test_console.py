@@ -5,9 +5,12 @@ in subprocesses: pytest itself captures descriptors 1 and 2."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import struct
 import subprocess
 import sys
+import termios
 import textwrap
 from pathlib import Path
 
@@ -241,3 +244,64 @@ def test_redirect_that_cannot_start_falls_back_to_wrap_with_one_warning(
     assert len(warnings) == 1 and lines[-2:] == ["python stderr", "raw stderr"], lines
     run_id = (tmp_path / "run_id").read_text()
     assert [(s, t) for _, s, t in stored_console(sdk_db, run_id)] == [("stderr", "python stderr")]
+
+
+def run_on_a_terminal(code: str, env: dict, cwd: Path) -> tuple[bytes, str]:
+    """Run a script whose stdout is a terminal (111x37); returns what the terminal got."""
+    cwd.mkdir(parents=True, exist_ok=True)
+    (cwd / "train.py").write_text(textwrap.dedent(code))
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 37, 111, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "train.py"],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=subprocess.PIPE,
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: every holder of the terminal has closed it
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode(errors="replace")
+    return b"".join(chunks), (cwd / "run_id").read_text()
+
+
+def test_redirect_keeps_a_terminal_a_terminal(console_env, tmp_path, sdk_db):
+    """On a terminal the capture stands in with a pseudo-terminal: the script, C stdio and
+    child processes still see a terminal of the same size (colours, progress bars and
+    line-buffered printf behave as before) and the terminal gets the same bytes."""
+    script = """
+        import ctypes, os, subprocess, sys
+        import gradline as wandb
+        run = wandb.init(project="console-tty")
+        open("run_id", "w").write(run.id)
+        size = os.get_terminal_size(1)
+        print(f"size {size.columns}x{size.lines}", flush=True)
+        ctypes.CDLL(None).printf(b"printf, line-buffered on a terminal\\n")  # no fflush
+        subprocess.run(["sh", "-c", "[ -t 1 ] && echo child sees a terminal"], check=True)
+        for pct in (0, 50, 100):
+            print(f"\\rbar {pct}%", end="", flush=True)
+        print()
+        run.finish()
+        sys.stdout.flush()
+        os._exit(0)  # skip libc's exit flush: printf's line got out by line buffering
+    """
+    off, _ = run_on_a_terminal(script, {**console_env, "GRADLINE_CONSOLE": "off"}, tmp_path / "off")
+    out, run_id = run_on_a_terminal(script, console_env, tmp_path / "auto")
+    assert out == off and b"child sees a terminal\r\n" in out
+    assert [(s, t) for _, s, t in stored_console(sdk_db, run_id)] == [
+        ("stdout", "size 111x37"),
+        ("stdout", "printf, line-buffered on a terminal"),
+        ("stdout", "child sees a terminal"),
+        ("stdout", "bar 100%"),
+    ]
