@@ -234,10 +234,12 @@ class _FdRedirect:
             try:
                 view = view[os.write(self._saved, view) :]
             except BlockingIOError:  # a non-blocking terminal or pipe: wait until writable
-                select.select([], [self._saved], [], 1.0)
+                writable = select.poll()
+                writable.register(self._saved, select.POLLOUT)
+                writable.poll(1000)
             except InterruptedError:
                 continue
-            except OSError:  # the original is gone (closed pipe …): keep capturing only
+            except Exception:  # the original is gone (closed pipe …): keep capturing only
                 self._forwarding = False
 
 
