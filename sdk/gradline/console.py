@@ -318,6 +318,24 @@ def resolve_mode(mode: str) -> str:
     return "wrap"
 
 
+# The terminal's stderr while fd 2 is redirected into the run's capture: the SDK's own
+# messages go there, so they are not stored as the script's console output.
+_terminal_stderr: int | None = None
+
+
+def write_to_terminal(text: str) -> None:
+    """Write an SDK message to the real stderr, around any console redirect."""
+    fd = _terminal_stderr
+    if fd is None:
+        stream = sys.__stderr__ or sys.stderr
+        stream.write(text)
+        stream.flush()
+        return
+    data = text.encode("utf-8", errors="replace")
+    while data:
+        data = data[os.write(fd, data) :]
+
+
 def _flush_python_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
@@ -368,11 +386,15 @@ class ConsoleCapture:
             self._stop_redirect(timeout=1.0)
             raise
         self.mode = "redirect"
+        global _terminal_stderr
+        _terminal_stderr = self._fds[1]._saved
         # without finish() (exit_hooks off), restore before the interpreter stops the
         # reader threads, or the last output would never reach the terminal
         atexit.register(self.stop)
 
     def _stop_redirect(self, timeout: float) -> None:
+        global _terminal_stderr
+        _terminal_stderr = None
         _flush_python_streams()
         deadline = time.monotonic() + timeout
         for redirect in self._fds:

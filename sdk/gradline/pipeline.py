@@ -12,7 +12,6 @@ import contextlib
 import glob as globlib
 import os
 import shutil
-import sys
 import threading
 import time
 from collections import deque
@@ -23,6 +22,7 @@ import orjson
 
 from gradline import batchfmt
 from gradline.batchfmt import Columns, KeyTable
+from gradline.console import write_to_terminal
 from gradline.metrics import NO_SUMMARY, MetricState
 from gradline.settings import Settings
 from gradline.transport import Backoff, CommError, HttpClient
@@ -538,15 +538,11 @@ def expand_glob(glob_str: str, base_path: str | None) -> list[tuple[str, str]]:
 
 def stderr_report(silent: bool) -> Callable[[str], None]:
     """Messages go to the real stderr (not through console capture), one line each."""
-    stream = sys.__stderr__ or sys.stderr
 
     def report(message: str) -> None:
         if silent and not message.startswith("gradline: upload stopped"):
             return
-        try:
-            stream.write(message.rstrip("\n") + "\n")
-            stream.flush()
-        except (OSError, ValueError):
-            pass
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            write_to_terminal(message.rstrip("\n") + "\n")
 
     return report

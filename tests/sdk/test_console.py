@@ -305,3 +305,23 @@ def test_redirect_keeps_a_terminal_a_terminal(console_env, tmp_path, sdk_db):
         ("stdout", "child sees a terminal"),
         ("stdout", "bar 100%"),
     ]
+
+
+def test_the_sdks_own_messages_reach_the_terminal_but_not_the_run(console_env, tmp_path, sdk_db):
+    env = {**console_env, "GRADLINE_SILENT": "false", "GRADLINE_CONSOLE": "redirect"}
+    result, run_id = run_bytes(
+        """
+        import sys
+        import gradline as wandb
+        run = wandb.init(project="console-fd")
+        open("run_id", "w").write(run.id)
+        print("script line", file=sys.stderr, flush=True)
+        run.finish()
+        """,
+        env,
+        tmp_path / "own",
+    )
+    stderr = result.stderr.decode()
+    assert "gradline: " in stderr and "script line" in stderr  # both on the terminal
+    stored = by_stream(stored_console(sdk_db, run_id))
+    assert stored["stderr"] == ["script line"]  # only the script's own line in the run
