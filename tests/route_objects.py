@@ -299,3 +299,14 @@ def _web_registered_model_name(world: World):
 @registers("web:registered-model-alias-delete.alias")
 def _web_registered_model_alias(world: World):
     return _registered_model_alias(world)
+
+
+@registers("web:registered-model-update.name", "web:registered-model-version-unlink.name")
+def _web_registered_model_name_for_writes(world: World):
+    return _registered_model_name(world)
+
+
+@registers("web:registered-model-version-unlink.ref")
+def _web_registered_model_ref(world: World):
+    # A registered model's own version label, not the artifact version's.
+    return _registered_model_ref(world)

@@ -197,14 +197,22 @@ ROUTES: dict[str, Route] = {
     "web:project-settings": project(GET=p.PROJECTS_WRITE, POST=p.PROJECTS_WRITE),
     "web:project-delete": project(POST=p.PROJECTS_DELETE),
     # --- web: registry (templates/registry; docs/registry.md) ------------------------
+    # As in the API: linking needs artifacts:write (aliases set while linking need
+    # registry:promote, checked by the service), unlinking registry:promote.
     "web:artifact-list": project(GET=p.ARTIFACTS_READ),
     "web:artifact-detail": project(GET=p.ARTIFACTS_READ),
+    "web:artifact-update": project(POST=p.ARTIFACTS_WRITE),
     "web:artifact-alias-set": project(POST=p.ARTIFACTS_WRITE),
     "web:artifact-alias-delete": project(POST=p.ARTIFACTS_WRITE),
     "web:artifact-version-detail": project(GET=p.ARTIFACTS_READ),
+    "web:artifact-version-update": project(POST=p.ARTIFACTS_WRITE),
+    "web:artifact-version-delete": project(POST=p.ARTIFACTS_DELETE),
+    "web:artifact-version-link": project(POST=p.ARTIFACTS_WRITE),
     "web:artifact-file": project(GET=p.ARTIFACTS_READ),
     "web:registered-model-list": team(GET=p.ARTIFACTS_READ),
     "web:registered-model-detail": team(GET=p.ARTIFACTS_READ),
+    "web:registered-model-update": team(POST=p.ARTIFACTS_WRITE),
+    "web:registered-model-version-unlink": team(POST=p.REGISTRY_PROMOTE),
     "web:registered-model-alias-set": team(POST=p.REGISTRY_PROMOTE),
     "web:registered-model-alias-delete": team(POST=p.REGISTRY_PROMOTE),
     # --- WebSockets ---------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Registry reads that only the web pages need: the artifact types of a project, the
 versions table with the runs and people behind each version, a bounded file list,
-lineage limited to the projects the caller may see, and the source of each registered
-model version checked the same way.
+lineage limited to the projects the caller may see, the source of each registered
+model version checked the same way, and the registry side of a version page (the
+registered models linking it, the names offered by the link form).
 
 Like apps/registry/selectors.py, the first argument is the team and every query goes
 through `for_team`; these build on those selectors rather than repeat them.
@@ -11,12 +12,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 
 from apps.accounts.models import User
 from apps.projects.selectors import projects_visible
 from apps.registry import selectors
-from apps.registry.models import AliasEvent, Artifact, ArtifactFile, ArtifactVersion
+from apps.registry.models import (
+    AliasEvent,
+    Artifact,
+    ArtifactFile,
+    ArtifactVersion,
+    RegisteredModel,
+    RegisteredModelAlias,
+    RegisteredModelVersion,
+)
 from apps.runs.models import Run
 
 FILES_SHOWN = 1000
@@ -105,3 +114,40 @@ def registered_model_links(team, model, *, membership, user):
     for link in links:
         link.source_visible = link.source.artifact.project_id in visible
     return links
+
+
+def version_registry_links(team, version: ArtifactVersion) -> list[RegisteredModelVersion]:
+    """The registered-model versions that link `version`, by model name, each with
+    `alias_list` (`latest` first when it is its model's newest link): three queries."""
+    links = list(
+        RegisteredModelVersion.objects.for_team(team)
+        .filter(source=version)
+        .select_related("registered_model")
+        .order_by("registered_model__name")[:1000]
+    )
+    model_ids = {link.registered_model_id for link in links}
+    newest = dict(
+        RegisteredModelVersion.objects.for_team(team)
+        .filter(registered_model_id__in=model_ids)
+        .values("registered_model_id")
+        .annotate(top=Max("index"))
+        .values_list("registered_model_id", "top")
+    )
+    aliases: dict[int, list[str]] = {link.pk: [] for link in links}
+    for alias, link_id in (
+        RegisteredModelAlias.objects.for_team(team)
+        .filter(version_id__in=aliases)
+        .order_by("alias")
+        .values_list("alias", "version_id")
+    ):
+        aliases[link_id].append(alias)
+    for link in links:
+        latest = newest.get(link.registered_model_id) == link.index
+        link.alias_list = (["latest"] if latest else []) + aliases[link.pk]
+    return links
+
+
+def registered_model_names(team) -> list[str]:
+    """The team's registered model names (the link form offers them), by name."""
+    names = RegisteredModel.objects.for_team(team).order_by("name").values_list("name", flat=True)
+    return list(names[:1000])

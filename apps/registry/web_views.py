@@ -3,18 +3,22 @@ artifact with its versions and aliases, one version (metadata, files, lineage), 
 team's registered models and one registered model.
 
 TeamScopeMiddleware has already checked the route's permission (apps/core/policy.py):
-alias forms post to routes that need artifacts:write (artifacts) or registry:promote
-(registered models), so a viewer gets 403 before these views run. Objects named by the
-URL are looked up before any form field is read, so another team's name is a 404
-whatever the form holds. Writes go through apps.registry.services; apps/core/htmx.py
-fixes how success and errors are answered.
+each form posts to a route that needs the permission of its write (artifacts:write to
+edit a description, set an artifact alias or link a model version; artifacts:delete to
+delete a version; registry:promote to promote or unlink a registered model version), so
+a viewer gets 403 before these views run. Objects named by the URL are looked up before
+any form field is read, so another team's name is a 404 whatever the form holds. Writes
+go through apps.registry.services; apps/core/htmx.py fixes how success and errors are
+answered.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
@@ -35,6 +39,8 @@ def _project_context(request, **extra) -> dict:
         "tab": "artifacts",
         "can_write": scope.has(roles.PROJECTS_WRITE),
         "can_write_artifacts": scope.has(roles.ARTIFACTS_WRITE),
+        "can_delete_artifacts": scope.has(roles.ARTIFACTS_DELETE),
+        "can_promote": scope.has(roles.REGISTRY_PROMOTE),
         **extra,
     }
 
@@ -98,6 +104,18 @@ def artifact_detail(request, team, project, name):
     return _artifact_page(selectors.artifact_get(scope.team, scope.project, name))(request)
 
 
+def artifact_update(request, team, project, name):
+    scope = request.team_scope
+    artifact = selectors.artifact_get(scope.team, scope.project, name)
+    return perform(
+        request,
+        _artifact_page(artifact),
+        lambda: services.artifact_update(artifact=artifact, data=_description_form(request)),
+        success="Description saved.",
+        redirect_to=_artifact_url(artifact),
+    )
+
+
 def artifact_alias_set(request, team, project, name):
     scope = request.team_scope
     artifact = selectors.artifact_get(scope.team, scope.project, name)
@@ -141,19 +159,18 @@ def _artifact_url(artifact) -> str:
 # --- one version ----------------------------------------------------------------------
 
 
-def artifact_version_detail(request, team, project, name, ref):
-    scope = request.team_scope
-    artifact = selectors.artifact_get(scope.team, scope.project, name)
-    version = selectors.version_resolve(scope.team, artifact, ref)
-    files = web_selectors.version_files_shown(scope.team, version)
-    return render(
-        request,
-        "registry/version_detail.html",
-        _project_context(
+def _version_page(artifact, ref: str):
+    """A page renderer for `perform`: the version page, or its body fragment for htmx."""
+
+    def page(request, status=200, fragment=False, form_data=None):
+        scope = request.team_scope
+        version = selectors.version_resolve(scope.team, artifact, ref)
+        files = web_selectors.version_files_shown(scope.team, version)
+        is_model = artifact.type == "model"
+        context = _project_context(
             request,
             artifact=artifact,
             version=version,
-            ref=ref,
             metadata=json.dumps(version.metadata, indent=2, sort_keys=True, ensure_ascii=False),
             files=files,
             files_truncated=version.file_count > len(files),
@@ -161,7 +178,95 @@ def artifact_version_detail(request, team, project, name, ref):
                 scope.team, version, membership=scope.membership, user=request.user
             ),
             events=web_selectors.version_alias_events(scope.team, artifact, version.label),
+            held_aliases=[alias for alias in version.alias_list if alias != "latest"],
+            registry_links=(
+                web_selectors.version_registry_links(scope.team, version) if is_model else []
+            ),
+            model_names=(
+                web_selectors.registered_model_names(scope.team)
+                if is_model and scope.has(roles.ARTIFACTS_WRITE)
+                else []
+            ),
+            form_data=form_data,
+            fragment=fragment,
+        )
+        template = (
+            "registry/partials/version_body.html" if fragment else "registry/version_detail.html"
+        )
+        return render(request, template, context, status=status)
+
+    return page
+
+
+def artifact_version_detail(request, team, project, name, ref):
+    scope = request.team_scope
+    artifact = selectors.artifact_get(scope.team, scope.project, name)
+    return _version_page(artifact, ref)(request)
+
+
+def _version_in_url(request, name, ref):
+    """(artifact, version) named by the URL; forms then act on the version's label, so an
+    alias that moves meanwhile does not redirect the action."""
+    scope = request.team_scope
+    artifact = selectors.artifact_get(scope.team, scope.project, name)
+    return artifact, selectors.version_resolve(scope.team, artifact, ref)
+
+
+def artifact_version_update(request, team, project, name, ref):
+    artifact, version = _version_in_url(request, name, ref)
+    return perform(
+        request,
+        _version_page(artifact, version.label),
+        lambda: services.version_update(version=version, data=_description_form(request)),
+        success="Description saved.",
+        redirect_to=_version_url(artifact, version),
+    )
+
+
+def artifact_version_delete(request, team, project, name, ref):
+    artifact, version = _version_in_url(request, name, ref)
+    delete_aliases = request.POST.get("delete_aliases", "") in ("true", "on", "1")
+    return perform(
+        request,
+        _leaving_to(_artifact_url(artifact), _version_page(artifact, version.label)),
+        lambda: services.version_delete(
+            version=version, delete_aliases=delete_aliases, actor=request.user
         ),
+        success=f"Deleted {artifact.name}:{version.label}.",
+        redirect_to=_artifact_url(artifact),
+    )
+
+
+def artifact_version_link(request, team, project, name, ref):
+    """Link the version into a registered model of the team (created on first link), as
+    POST T/registered-models/{name}/versions does: the source is this page's version,
+    whose project the scope has already found visible to the caller."""
+    scope = request.team_scope
+    artifact, version = _version_in_url(request, name, ref)
+
+    def link():
+        model_name = form_text(request, "name", max_length=128)
+        aliases = _alias_list(form_text(request, "aliases", max_length=ALIASES_FIELD_MAX))
+        return services.registered_model_link(
+            team=scope.team,
+            name=model_name,
+            source=version,
+            aliases=aliases,
+            actor=request.user,
+            permissions=scope.permissions,
+        )
+
+    def linked(result) -> str:
+        link, created = result
+        where = f"{link.registered_model.name}:{link.label}"
+        return f"Linked as {where}." if created else f"Already linked as {where}."
+
+    return perform(
+        request,
+        _version_page(artifact, version.label),
+        link,
+        success=linked,
+        redirect_to=_version_url(artifact, version),
     )
 
 
@@ -181,6 +286,46 @@ def artifact_file(request, team, project, name, ref, path):
     )
 
 
+def _version_url(artifact, version) -> str:
+    kwargs = {
+        "team": artifact.team.slug,
+        "project": artifact.project.name,
+        "name": artifact.name,
+        "ref": version.label,
+    }
+    return reverse("web:artifact-version-detail", kwargs=kwargs)
+
+
+def _leaving_to(url: str, page):
+    """`page` for an action that removes the object the page shows: htmx success then
+    follows `url` (HX-Redirect) as a plain POST's redirect does; errors render `page`."""
+
+    def leave(request, status=200, fragment=False, form_data=None):
+        if fragment:
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = url
+            return response
+        return page(request, status=status, fragment=fragment, form_data=form_data)
+
+    return leave
+
+
+# --- form fields ----------------------------------------------------------------------
+
+# 32 aliases (the service's limit) of up to 128 characters and their separators.
+ALIASES_FIELD_MAX = 32 * 130
+
+
+def _description_form(request) -> dict:
+    """The `data` of a description form for the update services."""
+    return {"description": form_text(request, "description", max_length=services.MAX_DESCRIPTION)}
+
+
+def _alias_list(value: str) -> list[str]:
+    """Aliases typed as one field ("staging, production"); the service checks each."""
+    return [alias for alias in re.split(r"[\s,]+", value) if alias]
+
+
 # --- the team's registry --------------------------------------------------------------
 
 
@@ -189,6 +334,7 @@ def _registry_context(request, **extra) -> dict:
     return {
         "team": scope.team,
         "section": "registry",
+        "can_write_artifacts": scope.has(roles.ARTIFACTS_WRITE),
         "can_promote": scope.has(roles.REGISTRY_PROMOTE),
         **extra,
     }
@@ -230,6 +376,34 @@ def _model_page(model):
 
 def registered_model_detail(request, team, name):
     return _model_page(selectors.registered_model_get(request.team_scope.team, name))(request)
+
+
+def registered_model_update(request, team, name):
+    model = selectors.registered_model_get(request.team_scope.team, name)
+    return perform(
+        request,
+        _model_page(model),
+        lambda: services.registered_model_update(model=model, data=_description_form(request)),
+        success="Description saved.",
+        redirect_to=_model_url(model),
+    )
+
+
+def registered_model_version_unlink(request, team, name, ref):
+    scope = request.team_scope
+    model = selectors.registered_model_get(scope.team, name)
+    link = selectors.registered_model_version_resolve(scope.team, model, ref)
+    source = link.source
+    return perform(
+        request,
+        _model_page(model),
+        lambda: services.registered_model_unlink(link=link, actor=request.user),
+        success=(
+            f"Unlinked {link.label} ({source.artifact.project.name}/{source.artifact.name}:"
+            f"{source.label}) from {model.name}."
+        ),
+        redirect_to=_model_url(model),
+    )
 
 
 def registered_model_alias_set(request, team, name):
