@@ -640,6 +640,14 @@ def start_run(
             if run.resumed:
                 pipeline.console_seq = _console_next(engine.client, info, resp)
     pipeline.start()
+    if resume in ("allow", "must") and given_id is not None and not pipeline.connected:
+        # Without the server there is no high-water mark to continue from (W&B ignores
+        # resume offline too); say what will happen to steps that clash.
+        run._report(
+            f"gradline: resume={resume!r} needs the server to continue run {run.id} where "
+            "it stopped; offline, this run logs from step 0, and `gradline sync` reports "
+            "steps the server already holds for it as conflicts instead of storing them"
+        )
 
     for rel in _write_metadata_files(run, settings, run_dir):
         run._buffer.append((RECORD, {"t": "file", "path": rel}))

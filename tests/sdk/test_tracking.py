@@ -347,6 +347,24 @@ def test_init_errors_are_clear(server, sdk_db, sdk_settings):
         gradline.log({"x": 1})
 
 
+def test_resume_offline_says_what_happens_to_its_steps(sdk_settings, capfd):
+    run = gradline.init(
+        project="x",
+        id="resume-me",
+        resume="allow",
+        mode="offline",
+        settings=sdk_settings(silent=False),
+    )
+    run.finish()
+    err = capfd.readouterr().err
+    assert "resume='allow' needs the server to continue run resume-me" in err
+    assert "reports steps the server already holds for it as conflicts" in err
+    gradline.init(
+        project="x", id="fresh", mode="offline", settings=sdk_settings(silent=False)
+    ).finish()
+    assert "needs the server" not in capfd.readouterr().err  # no resume asked: no warning
+
+
 def test_default_entity_and_environment(server, sdk_db, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_BASE_URL", server.url)  # W&B names work as fallbacks
     monkeypatch.setenv("GRADLINE_API_KEY", sdk_db.seed.owner_key)
