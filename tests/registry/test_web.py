@@ -1,8 +1,10 @@
 """Artifact and registry pages through the Django test client against PostgreSQL: the
 project's Artifacts tab, an artifact with its versions and aliases, a version (metadata,
 files, lineage, history), downloads, the team's registry and a registered model; alias
-forms write alias events, viewers see no forms and get 403, other teams get 404, and
-bad input answers 4xx with a message, never 500."""
+forms write alias events; a model version is linked to the registry from its page and
+unlinked from the registered model's page; a version is deleted (409s shown as messages);
+descriptions are edited. Viewers see no forms and get 403, other teams get 404, and bad
+input answers 4xx with a message, never 500."""
 
 from __future__ import annotations
 
@@ -16,7 +18,15 @@ from django.test import AsyncClient
 from django.urls import reverse
 
 from apps.registry import services
-from apps.registry.models import AliasEvent, ArtifactAlias, RegisteredModelAlias
+from apps.registry.models import (
+    AliasEvent,
+    Artifact,
+    ArtifactAlias,
+    ArtifactVersion,
+    RegisteredModel,
+    RegisteredModelAlias,
+    RegisteredModelVersion,
+)
 from apps.runs import services as run_services
 from tests.factories import make_project
 from tests.web.conftest import login
@@ -113,6 +123,13 @@ ALIAS_DELETE = "web:artifact-alias-delete"
 MODEL = "web:registered-model-detail"
 PROMOTE = "web:registered-model-alias-set"
 DEMOTE = "web:registered-model-alias-delete"
+VERSION = "web:artifact-version-detail"
+LINK = "web:artifact-version-link"
+UNLINK = "web:registered-model-version-unlink"
+DELETE_VERSION = "web:artifact-version-delete"
+ARTIFACT_EDIT = "web:artifact-update"
+VERSION_EDIT = "web:artifact-version-update"
+MODEL_EDIT = "web:registered-model-update"
 
 
 def _html(response) -> str:
@@ -348,8 +365,17 @@ def test_other_team_gets_404(other_admin, logged):
         url(ALIAS_DELETE, name="classifier", alias="best"),
         url(PROMOTE, name="resnet-classifier"),
         url(DEMOTE, name="resnet-classifier", alias="production"),
+        url(LINK, name="classifier", ref="v0"),
+        url(DELETE_VERSION, name="classifier", ref="v0"),
+        url(ARTIFACT_EDIT, name="classifier"),
+        url(VERSION_EDIT, name="classifier", ref="v0"),
+        url(MODEL_EDIT, name="resnet-classifier"),
+        url(UNLINK, name="resnet-classifier", ref="v0"),
     ]:
-        assert client.post(target, {"alias": "x", "version": "v0"}).status_code == 404, target
+        form = {"alias": "x", "version": "v0", "name": "x", "description": "x"}
+        assert client.post(target, form).status_code == 404, target
+    assert ArtifactVersion.objects.for_team(logged["v0"].team).count() == 3
+    assert RegisteredModelVersion.objects.for_team(logged["v0"].team).count() == 2
 
 
 def test_missing_objects_are_404(member_user, logged):
@@ -469,6 +495,402 @@ def test_restricted_source_is_named_not_linked(team, admin_user, member_user, lo
     admin_row = _html(login(admin_user).get(url(MODEL, name="resnet-classifier")))
     admin_row = admin_row.split('data-version="v2"')[1].split("</tr>")[0]
     assert "(restricted project)" not in admin_row and "/secret/artifacts/secret-model" in admin_row
+
+
+# --- linking a model version to the registry --------------------------------------------
+
+
+def _links(team) -> list[tuple[str, str, str]]:
+    """(registered model, link label, source artifact:version) of the team, in link order."""
+    return [
+        (
+            link.registered_model.name,
+            link.label,
+            f"{link.source.artifact.name}:v{link.source.index}",
+        )
+        for link in RegisteredModelVersion.objects.for_team(team)
+        .select_related("registered_model", "source__artifact")
+        .order_by("id")
+    ]
+
+
+def _model_events(team, name: str) -> list[tuple[str, str, str, str | None]]:
+    model = RegisteredModel.objects.for_team(team).get(name=name)
+    return [
+        (e.alias, e.from_version, e.to_version, e.actor.email if e.actor else None)
+        for e in AliasEvent.objects.for_team(team)
+        .filter(registered_model=model)
+        .select_related("actor")
+        .order_by("id")
+    ]
+
+
+def test_member_links_a_version_to_a_new_registered_model(team, member_user, logged):
+    client = login(member_user)
+    page = _html(client.get(url(VERSION, name="classifier", ref="v1")))
+    form = page.split('data-testid="link-form"')[1].split("</form>")[0]
+    assert 'name="name"' in form and '<option value="resnet-classifier">' in form
+    assert 'name="aliases"' not in form  # members cannot set registry aliases
+    response = client.post(url(LINK, name="classifier", ref="v1"), {"name": "edge-classifier"})
+    assert response.status_code == 302
+    assert response["Location"] == url(VERSION, name="classifier", ref="v1")
+    assert _links(team)[-1] == ("edge-classifier", "v0", "classifier:v1")
+    link = RegisteredModelVersion.objects.for_team(team).get(
+        registered_model__name="edge-classifier"
+    )
+    assert link.linked_by == member_user
+    html = _html(client.get(response["Location"]))
+    assert "Linked as edge-classifier:v0." in html
+    registry = html.split('data-testid="registry-links"')[1].split("</section>")[0]
+    edge = registry.split('data-registered-model="edge-classifier"')[1].split("</li>")[0]
+    assert f'href="{url(MODEL, name="edge-classifier")}"' in edge
+    assert "v0" in edge and "alias latest" in edge
+    resnet = registry.split('data-registered-model="resnet-classifier"')[1].split("</li>")[0]
+    assert "v1" in resnet  # the older link is listed too
+    listing = _html(client.get(url("web:registered-model-list")))
+    assert 'data-model="edge-classifier"' in listing
+
+
+def test_linking_again_keeps_the_link_and_htmx_swaps_the_body(team, member_user, logged):
+    before = _links(team)
+    response = login(member_user).post(
+        url(LINK, name="classifier", ref="best"), {"name": "resnet-classifier"}, **HTMX
+    )
+    assert response.status_code == 200
+    html = _html(response)
+    assert html.lstrip().startswith('<div id="flash"') and 'hx-swap-oob="true"' in html
+    assert "Already linked as resnet-classifier:v0." in html
+    assert '<section id="version-body"' in html and "<!doctype" not in html
+    assert 'data-registered-model="resnet-classifier"' in html
+    assert _links(team) == before
+
+
+def test_admin_links_with_aliases_and_the_moves_are_recorded(team, admin_user, logged):
+    client = login(admin_user)
+    page = _html(client.get(url(VERSION, name="classifier", ref="v1")))
+    assert 'name="aliases"' in page.split('data-testid="link-form"')[1]
+    response = client.post(
+        url(LINK, name="classifier", ref="v1"),
+        {"name": "resnet-classifier", "aliases": "staging, production"},
+    )
+    assert response.status_code == 302
+    assert _links(team) == [
+        ("resnet-classifier", "v0", "classifier:v0"),
+        ("resnet-classifier", "v1", "classifier:v1"),
+    ]
+    assert _model_events(team, "resnet-classifier")[1:] == [
+        ("staging", "", "v1", "admin@a.example"),
+        ("production", "v0", "v1", "admin@a.example"),
+    ]
+    html = _html(client.get(response["Location"]))
+    row = html.split('data-registered-model="resnet-classifier"')[1].split("</li>")[0]
+    assert '<span class="alias">production</span>' in row
+    assert '<span class="alias">staging</span>' in row
+    # A new registered model gets the aliases with its first link.
+    client.post(url(LINK, name="classifier", ref="v0"), {"name": "edge", "aliases": "candidate"})
+    assert _model_events(team, "edge") == [("candidate", "", "v0", "admin@a.example")]
+
+
+def test_member_setting_aliases_is_403_with_a_message(team, member_user, logged):
+    client = login(member_user)
+    before = _links(team)
+    target = url(LINK, name="classifier", ref="v1")
+    form = {"name": "edge-classifier", "aliases": "production"}
+    page = client.post(target, form)
+    assert page.status_code == 403
+    assert "registry:promote" in _html(page) and 'data-testid="link-form"' in _html(page)
+    fragment = client.post(target, form, **HTMX)
+    assert fragment.status_code == 403
+    assert _html(fragment).startswith('<div class="alert error"')
+    assert "registry:promote" in _html(fragment)
+    assert _links(team) == before
+    assert not RegisteredModel.objects.for_team(team).filter(name="edge-classifier").exists()
+
+
+def test_viewer_sees_no_registry_forms_and_posts_get_403(team, viewer_user, logged):
+    client = login(viewer_user)
+    html = _html(client.get(url(VERSION, name="classifier", ref="v0")))
+    assert 'data-registered-model="resnet-classifier"' in html  # the links are shown
+    for testid in ("link-form", "description-form", "delete-version"):
+        assert f'data-testid="{testid}"' not in html
+    model_page = _html(client.get(url(MODEL, name="resnet-classifier")))
+    assert "Unlink" not in model_page and 'data-testid="description-form"' not in model_page
+    links, versions = _links(team), ArtifactVersion.objects.for_team(team).count()
+    for target, form in [
+        (url(LINK, name="classifier", ref="v1"), {"name": "edge"}),
+        (url(UNLINK, name="resnet-classifier", ref="v0"), {}),
+        (url(DELETE_VERSION, name="classifier", ref="v1"), {}),
+        (url(ARTIFACT_EDIT, name="classifier"), {"description": "x"}),
+        (url(VERSION_EDIT, name="classifier", ref="v0"), {"description": "x"}),
+        (url(MODEL_EDIT, name="resnet-classifier"), {"description": "x"}),
+    ]:
+        for headers in ({}, HTMX):
+            assert client.post(target, form, **headers).status_code == 403, target
+    assert _links(team) == links
+    assert ArtifactVersion.objects.for_team(team).count() == versions
+    assert Artifact.objects.for_team(team).get(name="classifier").description == ""
+
+
+def test_only_model_versions_offer_the_registry(member_user, logged):
+    client = login(member_user)
+    html = _html(client.get(url(VERSION, name="mnist", ref="v0")))
+    assert 'data-testid="registry-links"' not in html
+    response = client.post(url(LINK, name="mnist", ref="v0"), {"name": "datasets"})
+    assert response.status_code == 400
+    assert "Only artifacts of type &#x27;model&#x27; can be linked" in _html(response)
+
+
+@pytest.mark.parametrize(
+    "form,message",
+    [
+        ({"name": ""}, "name must be 1-128 letters"),
+        ({}, "name must be 1-128 letters"),
+        ({"name": "has space"}, "name must be 1-128 letters"),
+        ({"name": "a\x00b"}, "name must not contain NUL"),
+        ({"name": "m" * 200}, "name must be at most 128"),
+        ({"name": "edge", "aliases": "latest, v3"}, "reserved for version labels"),
+        ({"name": "edge", "aliases": "ok, bad alias!"}, "aliases must be 1-128 letters"),
+        ({"name": "edge", "aliases": "p\x00"}, "aliases must not contain NUL"),
+        ({"name": "edge", "aliases": ",".join(f"a{i}" for i in range(33))}, "at most 32"),
+    ],
+)
+def test_bad_link_input_is_400_with_a_message(team, admin_user, logged, form, message):
+    client = login(admin_user)
+    before = _links(team)
+    target = url(LINK, name="classifier", ref="v1")
+    page = client.post(target, form)
+    assert page.status_code == 400 and message in _html(page)
+    fragment = client.post(target, form, **HTMX)
+    assert fragment.status_code == 400 and message in _html(fragment)
+    assert _links(team) == before
+    assert not RegisteredModel.objects.for_team(team).filter(name="edge").exists()
+
+
+def test_linking_an_unknown_version_is_404(admin_user, logged):
+    client = login(admin_user)
+    assert client.post(url(LINK, name="classifier", ref="v9"), {"name": "x"}).status_code == 404
+    assert client.post(url(LINK, name="nope", ref="v0"), {"name": "x"}).status_code == 404
+
+
+# --- unlinking -------------------------------------------------------------------------
+
+
+def test_admin_unlinks_a_version(team, admin_user, logged):
+    client = login(admin_user)
+    page = _html(client.get(url(MODEL, name="resnet-classifier")))
+    row = page.split('data-version="v0"')[1].split("</tr>")[0]
+    unlink = url(UNLINK, name="resnet-classifier", ref="v0")
+    assert f'action="{unlink}"' in row
+    assert 'hx-confirm="Unlink v0 (resnet/classifier:v0) from resnet-classifier?' in row
+    response = client.post(unlink)
+    assert response.status_code == 302 and response["Location"] == url(
+        MODEL, name="resnet-classifier"
+    )
+    assert _links(team) == [("resnet-classifier", "v1", "classifier:v1")]
+    assert _model_events(team, "resnet-classifier")[-1] == (
+        "production",
+        "v0",
+        "",
+        "admin@a.example",
+    )
+    html = _html(client.get(response["Location"]))
+    assert "Unlinked v0 (resnet/classifier:v0) from resnet-classifier." in html
+    assert 'data-version="v0"' not in html and "removed from v0" in html
+    # The artifact version stays; its page no longer lists the registered model.
+    version_page = _html(client.get(url(VERSION, name="classifier", ref="v0")))
+    assert "No registered model links this version yet." in version_page
+
+
+def test_unlink_with_htmx_swaps_the_model_body(team, admin_user, logged):
+    response = login(admin_user).post(url(UNLINK, name="resnet-classifier", ref="latest"), **HTMX)
+    assert response.status_code == 200
+    html = _html(response)
+    assert '<section id="model-body"' in html and "Unlinked v1" in html
+    assert 'data-version="v1"' not in html and 'data-version="v0"' in html
+    assert _links(team) == [("resnet-classifier", "v0", "classifier:v0")]
+
+
+def test_member_cannot_unlink(team, member_user, logged):
+    client = login(member_user)
+    html = _html(client.get(url(MODEL, name="resnet-classifier")))
+    assert "Unlink" not in html and "/unlink" not in html
+    assert client.post(url(UNLINK, name="resnet-classifier", ref="v0")).status_code == 403
+    assert len(_links(team)) == 2
+
+
+def test_unlinking_an_unknown_version_is_404(admin_user, logged):
+    client = login(admin_user)
+    response = client.post(url(UNLINK, name="resnet-classifier", ref="v7"))
+    assert response.status_code == 404
+    assert "has no version &#x27;v7&#x27;" in _html(response)
+    assert client.post(url(UNLINK, name="nope", ref="v0")).status_code == 404
+
+
+# --- deleting a version -------------------------------------------------------------------
+
+
+@pytest.fixture
+def candidate(team, project, member_user, logged):
+    """classifier v2, holding the alias `candidate`, linked by no registered model."""
+    return _log(
+        team,
+        project,
+        "classifier",
+        "model",
+        {"model.pkl": b"weights of v2"},
+        member_user,
+        aliases=["candidate"],
+    )
+
+
+def test_admin_deletes_a_version_with_its_aliases(team, admin_user, candidate):
+    client = login(admin_user)
+    target = url(DELETE_VERSION, name="classifier", ref="v2")
+    page = _html(client.get(url(VERSION, name="classifier", ref="candidate")))
+    danger = page.split('data-testid="delete-version"')[1].split("</section>")[0]
+    assert f'action="{target}"' in danger and 'hx-confirm="Delete classifier:v2?' in danger
+    assert "Also remove its aliases (candidate)" in danger
+    # Holding an alias: a 409 shown as a message on the page, nothing deleted.
+    refused = client.post(target)
+    assert refused.status_code == 409
+    assert "This version holds aliases" in _html(refused)
+    assert 'data-testid="delete-version"' in _html(refused)  # the page, not an error page
+    fragment = client.post(target, **HTMX)
+    assert fragment.status_code == 409
+    assert _html(fragment).startswith('<div class="alert error"')
+    assert ArtifactVersion.objects.for_team(team).filter(pk=candidate.pk).exists()
+
+    response = client.post(target, {"delete_aliases": "true"})
+    assert response.status_code == 302
+    assert response["Location"] == url(ARTIFACT, name="classifier")
+    assert not ArtifactVersion.objects.for_team(team).filter(pk=candidate.pk).exists()
+    assert _artifact_events(candidate.artifact)[-1] == (
+        "candidate",
+        "v2",
+        "",
+        "admin@a.example",
+    )
+    html = _html(client.get(response["Location"]))
+    assert "Deleted classifier:v2." in html and 'data-version="v2"' not in html
+    assert "removed from v2" in html.split('data-testid="alias-history"')[1]
+    assert client.get(url(VERSION, name="classifier", ref="v2")).status_code == 404
+
+
+def test_deleting_with_htmx_redirects_to_the_artifact(team, project, admin_user, logged):
+    client = login(admin_user)
+    version = _log(team, project, "classifier", "model", {"m": b"x"}, admin_user)
+    response = client.post(url(DELETE_VERSION, name="classifier", ref=version.label), **HTMX)
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == url(ARTIFACT, name="classifier")
+    assert not ArtifactVersion.objects.for_team(team).filter(pk=version.pk).exists()
+    assert "Deleted classifier:v2." in _html(client.get(response["HX-Redirect"]))
+
+
+def test_deleting_a_linked_version_is_409_with_a_message(team, admin_user, logged):
+    client = login(admin_user)
+    for headers in ({}, HTMX):
+        response = client.post(
+            url(DELETE_VERSION, name="classifier", ref="v1"), {"delete_aliases": "true"}, **headers
+        )
+        assert response.status_code == 409
+        assert "A registered model links this version; unlink it first." in _html(response)
+    assert ArtifactVersion.objects.for_team(team).filter(pk=logged["v1"].pk).exists()
+
+
+def test_only_admins_delete_versions(team, member_user, candidate):
+    client = login(member_user)
+    html = _html(client.get(url(VERSION, name="classifier", ref="v2")))
+    assert 'data-testid="delete-version"' not in html
+    response = client.post(
+        url(DELETE_VERSION, name="classifier", ref="v2"), {"delete_aliases": "1"}
+    )
+    assert response.status_code == 403
+    assert ArtifactVersion.objects.for_team(team).filter(pk=candidate.pk).exists()
+
+
+def test_deleting_an_unknown_version_is_404(admin_user, logged):
+    response = login(admin_user).post(url(DELETE_VERSION, name="classifier", ref="v9"))
+    assert response.status_code == 404
+
+
+# --- descriptions -------------------------------------------------------------------------
+
+
+def test_member_edits_the_artifact_description(team, member_user, logged):
+    client = login(member_user)
+    page = _html(client.get(url(ARTIFACT, name="classifier")))
+    assert f'action="{url(ARTIFACT_EDIT, name="classifier")}"' in page
+    response = client.post(
+        url(ARTIFACT_EDIT, name="classifier"), {"description": "  ResNet-50 on CIFAR-10\n"}
+    )
+    assert response.status_code == 302 and response["Location"] == url(ARTIFACT, name="classifier")
+    artifact = Artifact.objects.for_team(team).get(name="classifier")
+    assert artifact.description == "ResNet-50 on CIFAR-10"
+    html = _html(client.get(response["Location"]))
+    assert "Description saved." in html
+    shown = html.split('data-testid="description"')[1].split("</p>")[0]
+    assert "ResNet-50 on CIFAR-10" in shown
+    listing = _html(client.get(url("web:artifact-list")))
+    assert "ResNet-50 on CIFAR-10" in listing
+
+
+def test_member_edits_a_version_description_with_htmx(team, member_user, logged):
+    client = login(member_user)
+    response = client.post(
+        url(VERSION_EDIT, name="classifier", ref="best"),
+        {"description": "first <b>cut</b>"},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    html = _html(response)
+    assert '<section id="version-body"' in html and "Description saved." in html
+    assert "first &lt;b&gt;cut&lt;/b&gt;" in html.split('data-testid="version-overview"')[1]
+    version = ArtifactVersion.objects.for_team(team).get(pk=logged["v0"].pk)
+    assert version.description == "first <b>cut</b>"
+    assert version.metadata == {"accuracy": 0.91, "layers": [64, 32]}  # untouched
+    # Clearing it is allowed.
+    client.post(url(VERSION_EDIT, name="classifier", ref="v0"), {"description": ""})
+    assert ArtifactVersion.objects.for_team(team).get(pk=logged["v0"].pk).description == ""
+
+
+def test_member_edits_the_registered_model_description(team, member_user, logged):
+    client = login(member_user)
+    page = _html(client.get(url(MODEL, name="resnet-classifier")))
+    assert 'data-testid="description-form"' in page
+    response = client.post(url(MODEL_EDIT, name="resnet-classifier"), {"description": "Prod CNN"})
+    assert response.status_code == 302
+    assert RegisteredModel.objects.for_team(team).get(name="resnet-classifier").description == (
+        "Prod CNN"
+    )
+    html = _html(client.get(response["Location"]))
+    assert "Description saved." in html and "Prod CNN" in html
+    assert "Prod CNN" in _html(client.get(url("web:registered-model-list")))
+
+
+@pytest.mark.parametrize(
+    "route,kwargs",
+    [
+        (ARTIFACT_EDIT, {"name": "classifier"}),
+        (VERSION_EDIT, {"name": "classifier", "ref": "v0"}),
+        (MODEL_EDIT, {"name": "resnet-classifier"}),
+    ],
+)
+@pytest.mark.parametrize(
+    "description,message",
+    [("a\x00b", "description must not contain NUL"), ("d" * 65_537, "at most 65536")],
+)
+def test_bad_description_is_400_with_a_message(
+    team, member_user, logged, route, kwargs, description, message
+):
+    client = login(member_user)
+    page = client.post(url(route, **kwargs), {"description": description})
+    assert page.status_code == 400 and message in _html(page)
+    assert 'data-testid="description-form"' in _html(page)
+    fragment = client.post(url(route, **kwargs), {"description": description}, **HTMX)
+    assert fragment.status_code == 400 and message in _html(fragment)
+    assert Artifact.objects.for_team(team).get(name="classifier").description == ""
+    assert ArtifactVersion.objects.for_team(team).get(pk=logged["v0"].pk).description == ""
+    assert RegisteredModel.objects.for_team(team).get(name="resnet-classifier").description == ""
 
 
 # --- under ASGI (as uvicorn serves the pages) -------------------------------------------
