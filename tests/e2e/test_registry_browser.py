@@ -1,7 +1,9 @@
 """Artifacts and the model registry in a real browser: a member opens the project's
 Artifacts tab and an artifact, moves an alias through the form (htmx swaps the page
 body) and sees the move in the alias history, removes it after confirming, downloads a
-file from a version; an admin promotes a registered model version on the Registry page.
+file from a version and links that version to the registry from its page (then sees the
+new registered model on the Registry page); an admin promotes a registered model version
+on the Registry page.
 Light and dark, without script errors, and without horizontal overflow on a phone."""
 
 from __future__ import annotations
@@ -163,8 +165,22 @@ def test_artifacts_and_registry(live_server, acme, browser, screenshots_dir, col
         assert handle.read() == WEIGHTS
     _shot(page, screenshots_dir, shot + "03-version")
 
+    # Link this version to a new registered model from its page; htmx swaps the body.
+    link_form = page.get_by_test_id("link-form")
+    expect(link_form.get_by_label("Aliases")).to_have_count(0)  # members cannot promote
+    link_form.get_by_label("Registered model").fill("edge-classifier")
+    link_form.get_by_role("button", name="Link to registry").click()
+    expect(page.locator("#flash")).to_contain_text("Linked as edge-classifier:v0.")
+    linked = page.get_by_test_id("registry-links").locator(
+        '[data-registered-model="edge-classifier"]'
+    )
+    expect(linked).to_contain_text("v0")
+    _settled(page)
+    _shot(page, screenshots_dir, shot + "03b-linked")
+
     # The team's Registry, from the top navigation; a member sees no promote form.
     page.get_by_role("navigation", name="Team").get_by_role("link", name="Registry").click()
+    expect(page.locator('tr[data-model="edge-classifier"]')).to_contain_text("1")
     model_row = page.locator('tr[data-model="resnet-classifier"]')
     expect(model_row).to_contain_text("production → v0")
     _shot(page, screenshots_dir, shot + "04-registry")
