@@ -36,11 +36,13 @@ def team_objects(team, admin_user, member_user, project):
         team=team, name="ci", role="member", actor=admin_user
     )
     api_key, _ = account_services.api_key_create(user=admin_user, name="laptop")
-    # Registry pages: artifact `classifier` v0, alias `best`, file `model.pkl`.
+    # Registry pages: artifact `classifier` v0, alias `best`, file `model.pkl`, linked as
+    # v0 of the registered model `classifier` (alias `best` there too), so `name`, `ref`
+    # and `alias` name real objects on artifact and registered-model routes alike.
     content = b"model weights"
     digest = hashlib.sha256(content).hexdigest()
     registry_services.blob_put(team=team, sha256=digest, stream=io.BytesIO(content))
-    registry_services.version_create(
+    version, _ = registry_services.version_create(
         team=team,
         project=project,
         name="classifier",
@@ -50,6 +52,14 @@ def team_objects(team, admin_user, member_user, project):
             "files": [{"path": "model.pkl", "sha256": digest, "size": len(content)}],
         },
         actor=member_user,
+    )
+    registry_services.registered_model_link(
+        team=team,
+        name="classifier",
+        source=version,
+        aliases=["best"],
+        actor=admin_user,
+        permissions=frozenset({"registry:promote"}),
     )
     return {
         "team": team.slug,
