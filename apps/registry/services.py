@@ -322,7 +322,8 @@ def version_delete(*, version: ArtifactVersion, delete_aliases: bool, actor) -> 
         held = list(ArtifactAlias.objects.for_team(team).filter(version=version))
         if held and not delete_aliases:
             raise Conflict(
-                "This version holds aliases; move them or pass delete_aliases=true.",
+                f"{version.label} holds aliases ({', '.join(sorted(a.alias for a in held))}); "
+                "move them first, or delete them with the version.",
                 code="has_aliases",
                 detail={"aliases": sorted(a.alias for a in held)},
             )

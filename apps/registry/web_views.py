@@ -23,7 +23,6 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from apps.api.responses import stored_file_response
-from apps.core.errors import Conflict
 from apps.core.htmx import perform
 from apps.core.web_input import form_text
 from apps.registry import selectors, services, web_selectors
@@ -229,21 +228,7 @@ def artifact_version_delete(request, team, project, name, ref):
     delete_aliases = request.POST.get("delete_aliases", "") in ("true", "on", "1")
 
     def delete():
-        try:
-            services.version_delete(
-                version=version, delete_aliases=delete_aliases, actor=request.user
-            )
-        except Conflict as exc:
-            if exc.code != "has_aliases":
-                raise
-            # The service's message names the API's query parameter; say it in form terms.
-            held = ", ".join(exc.detail["aliases"])
-            raise Conflict(
-                f"{version.label} holds aliases ({held}): move them first, or tick "
-                "“Also remove its aliases”.",
-                code=exc.code,
-                detail=exc.detail,
-            ) from None
+        services.version_delete(version=version, delete_aliases=delete_aliases, actor=request.user)
 
     return perform(
         request,

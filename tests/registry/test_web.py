@@ -753,12 +753,12 @@ def test_admin_deletes_a_version_with_its_aliases(team, admin_user, candidate):
     # Holding an alias: a 409 shown as a message on the page, nothing deleted.
     refused = client.post(target)
     assert refused.status_code == 409
-    assert "v2 holds aliases (candidate): move them first, or tick" in _html(refused)
+    assert "v2 holds aliases (candidate); move them first, or delete them" in _html(refused)
     assert 'data-testid="delete-version"' in _html(refused)  # the page, not an error page
     fragment = client.post(target, **HTMX)
     assert fragment.status_code == 409
     assert _html(fragment).startswith('<div class="alert error"')
-    assert "Also remove its aliases" in _html(fragment)
+    assert "v2 holds aliases (candidate)" in _html(fragment)
     assert ArtifactVersion.objects.for_team(team).filter(pk=candidate.pk).exists()
 
     response = client.post(target, {"delete_aliases": "true"})
