@@ -20,14 +20,14 @@ ones remain. Pending runs enter the model as 'kriging believer' observations.
 
 from __future__ import annotations
 
+import copy
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from apps.sweeps.strategies import gp
+from apps.sweeps.strategies.space import Dim, parse_space
 
-NORMAL_Q = 3.090232306167813  # standard normal 99.9% quantile: unbounded priors are boxed there
 MAX_ENUMERATE = 20_000  # discrete spaces up to this size are scored exhaustively
 MAX_FIT_POINTS = 200  # hyperparameters are estimated on at most this many runs (see _fit_subset)
 
@@ -37,73 +37,65 @@ MAX_FIT_POINTS = 200  # hyperparameters are estimated on at most this many runs 
 # --------------------------------------------------------------------------------------
 
 
-@dataclass
 class _Param:
-    name: tuple  # path into the nested params dict
-    kind: str  # "num" | "cat" | "const"
-    value: object = None  # constant value
-    values: list | None = None  # categorical values
-    ordinal: np.ndarray | None = None  # unit positions of numeric categorical values
-    low: float = 0.0
-    high: float = 1.0
-    log: bool = False
-    integer: bool = False
-    q: float | None = None
-    q_int: bool = False
+    """One free parameter of the space in the engine's internal row form: a numeric
+    parameter is a unit float (space.py's encoding), a categorical is a value index."""
+
+    def __init__(self, dim: Dim):
+        self.dim = dim
+        self.is_cat = dim.is_categorical
+        self.n_values = len(dim.values) if self.is_cat else 0
+        self.ordinal = _ordinal_positions(dim.values) if self.is_cat else None
+        if not self.is_cat:
+            lo, hi = dim.bounds
+            self.int_uniform = dim.kind == "int_uniform"
+            self.low, self.high = lo, hi
+            lo, hi = (lo - 0.5, hi + 0.5) if self.int_uniform else (lo, hi)
+            self.box = (math.log(lo), math.log(hi)) if dim.log else (lo, hi)
 
     @property
     def n_features(self) -> int:
-        if self.kind == "cat" and self.ordinal is None:
-            return len(self.values)
-        return 1
-
-    # numeric <-> unit
-    def to_unit(self, v: float) -> float:
-        lo, hi = (math.log(self.low), math.log(self.high)) if self.log else (self.low, self.high)
-        x = math.log(max(v, 1e-300)) if self.log else float(v)
-        return min(max((x - lo) / (hi - lo), 0.0), 1.0) if hi > lo else 0.5
-
-    def from_unit(self, u: np.ndarray) -> np.ndarray:
-        lo, hi = (math.log(self.low), math.log(self.high)) if self.log else (self.low, self.high)
-        x = lo + np.clip(u, 0.0, 1.0) * (hi - lo)
-        x = np.exp(x) if self.log else x
-        if self.q is not None:
-            x = np.round(x / self.q) * self.q
-        elif self.integer:
-            x = np.round(x)
-        return np.clip(x, self.low, self.high) if self.q is None else x
-
-    def snap(self, u: np.ndarray) -> np.ndarray:
-        """Unit values moved onto the values this parameter can take."""
-        if self.q is None and not self.integer:
-            return np.clip(u, 0.0, 1.0)
-        x = self.from_unit(u)
-        lo, hi = (math.log(self.low), math.log(self.high)) if self.log else (self.low, self.high)
-        t = np.log(np.maximum(x, 1e-300)) if self.log else x
-        return np.clip((t - lo) / (hi - lo), 0.0, 1.0) if hi > lo else np.full_like(u, 0.5)
-
-    def output(self, z: float):
-        if self.kind == "const":
-            return self.value
-        if self.kind == "cat":
-            return self.values[int(z)]
-        x = float(self.from_unit(np.array([z]))[0])
-        if self.integer or self.q_int:
-            return int(round(x))
-        return x
+        return self.n_values if self.is_cat and self.ordinal is None else 1
 
     def encode_value(self, v) -> float:
-        if self.kind == "cat":
-            for i, c in enumerate(self.values):
-                if type(c) is type(v) and c == v:
-                    return float(i)
-            for i, c in enumerate(self.values):
-                if c == v:
-                    return float(i)
-            raise ValueError(f"{'.'.join(self.name)}: {v!r} is not one of {self.values}")
-        if v is None or isinstance(v, (bool, str)):
-            raise ValueError(f"{'.'.join(self.name)}: {v!r} is not a number")
-        return self.to_unit(float(v))
+        if self.is_cat:
+            i = self.dim.index_of(v)
+            if i is None:
+                raise ValueError(f"{self.dim.name}: {v!r} is not one of its values")
+            return float(i)
+        return self.dim.encode(v)[0]
+
+    def snap(self, u: np.ndarray) -> np.ndarray:
+        """Unit values moved onto values the parameter can take (decode, then encode)."""
+        u = np.clip(u, 0.0, 1.0)
+        if not (self.int_uniform or self.dim.q is not None):
+            return u
+        lo, hi = self.box
+        x = lo + u * (hi - lo)
+        x = np.exp(x) if self.dim.log else x
+        if self.int_uniform:
+            x = np.clip(np.floor(x + 0.5), self.low, self.high)
+        else:
+            x = np.round(x / self.dim.q) * self.dim.q
+        t = np.log(np.maximum(x, 1e-300)) if self.dim.log else x
+        return np.clip((t - lo) / (hi - lo), 0.0, 1.0)
+
+    def discrete_units(self) -> np.ndarray | None:
+        """Every unit value of an int_uniform / q_uniform parameter, or None."""
+        if self.int_uniform:
+            values = np.arange(int(self.low), int(self.high) + 1, dtype=float)
+        elif self.dim.kind == "q_uniform":
+            q = self.dim.q
+            values = q * np.arange(round(self.low / q), round(self.high / q) + 1)
+        else:
+            return None
+        lo, hi = self.box
+        return np.unique(np.clip((values - lo) / (hi - lo), 0.0, 1.0))
+
+    def output(self, z: float):
+        if self.is_cat:
+            return copy.deepcopy(self.dim.values[int(z)])
+        return self.dim.decode([z])
 
 
 def _ordinal_positions(values: list) -> np.ndarray | None:
@@ -118,153 +110,68 @@ def _ordinal_positions(values: list) -> np.ndarray | None:
         return None
     if np.all(x > 0) and len(x) > 2:
         gaps_lin, gaps_log = np.diff(np.sort(x)), np.diff(np.sort(np.log(x)))
-        cv = lambda g: float(np.std(g) / np.mean(g))  # noqa: E731
-        if cv(gaps_log) < cv(gaps_lin):
+        if np.std(gaps_log) / np.mean(gaps_log) < np.std(gaps_lin) / np.mean(gaps_lin):
             x = np.log(x)
     return (x - x.min()) / (x.max() - x.min())
 
 
-def _parse(config: dict) -> list[_Param]:
-    params: list[_Param] = []
-
-    def rec(block: dict, prefix: tuple):
-        for key in sorted(block):
-            spec = block[key]
-            if isinstance(spec, dict) and set(spec) == {"parameters"}:
-                rec(spec["parameters"], prefix + (key,))
-            else:
-                params.append(_parse_one(prefix + (key,), spec))
-
-    rec(config["parameters"], ())
-    return params
-
-
-def _parse_one(name: tuple, s: dict) -> _Param:
-    dist = s.get("distribution")
-    if dist is None:
-        if "value" in s:
-            dist = "constant"
-        elif "values" in s:
-            dist = "categorical"
-        else:
-            both_int = all(isinstance(s[k], int) and not isinstance(s[k], bool) for k in ("min", "max"))
-            dist = "int_uniform" if both_int else "uniform"
-    if dist == "constant":
-        return _Param(name, "const", value=s["value"])
-    if dist in ("categorical", "categorical_w_probabilities"):
-        values = list(s["values"])
-        if len(values) == 1:
-            return _Param(name, "const", value=values[0])
-        return _Param(name, "cat", values=values, ordinal=_ordinal_positions(values))
-    p = _Param(name, "num")
-    q = s.get("q", 1 if dist.startswith("q_") else None)
-    if dist in ("int_uniform", "uniform", "q_uniform"):
-        p.low, p.high = float(s["min"]), float(s["max"])
-        p.integer = dist == "int_uniform"
-    elif dist in ("log_uniform_values", "q_log_uniform_values", "inv_log_uniform_values"):
-        p.low, p.high, p.log = float(s["min"]), float(s["max"]), True
-    elif dist in ("log_uniform", "q_log_uniform"):
-        p.low, p.high, p.log = math.exp(s["min"]), math.exp(s["max"]), True
-    elif dist == "inv_log_uniform":
-        p.low, p.high, p.log = math.exp(-s["max"]), math.exp(-s["min"]), True
-    elif dist in ("normal", "q_normal"):
-        mu, sd = s.get("mu", 0.0), s.get("sigma", 1.0)
-        p.low, p.high = mu - NORMAL_Q * sd, mu + NORMAL_Q * sd
-    elif dist in ("log_normal", "q_log_normal"):
-        mu, sd = s.get("mu", 0.0), s.get("sigma", 1.0)
-        p.low, p.high, p.log = math.exp(mu - NORMAL_Q * sd), math.exp(mu + NORMAL_Q * sd), True
-    elif dist in ("beta", "q_beta"):
-        p.low, p.high = 0.0, 1.0
-    else:
-        raise ValueError(f"{'.'.join(name)}: unsupported distribution {dist!r}")
-    if q is not None:
-        p.q = q
-        p.q_int = isinstance(q, int) or (dist == "int_uniform")
-    return p
-
-
-def _get(params: dict, path: tuple):
-    cur = params
-    for part in path:
-        cur = cur[part]
-    return cur
-
-
 class _Space:
-    def __init__(self, config: dict):
-        self.params = _parse(config)
-        self.free = [p for p in self.params if p.kind != "const"]
-        self.cat_mask = np.array([p.kind == "cat" for p in self.free], dtype=bool)
-        self.n_cats = np.array([len(p.values) if p.kind == "cat" else 0 for p in self.free])
-        self.discrete_size = self._discrete_size()
-        # feature columns -> group (parameter) index
-        self.groups = np.concatenate([np.full(p.n_features, i) for i, p in enumerate(self.free)]).astype(int)
+    """The sweep's free parameters, with the row <-> feature <-> params mappings."""
 
-    def _discrete_size(self) -> int | None:
-        size = 1
+    def __init__(self, config: dict):
+        self.space = parse_space(config)
+        self.free = [_Param(d) for d in self.space.free]
+        self.cat_mask = np.array([p.is_cat for p in self.free], dtype=bool)
+        self.n_cats = np.array([p.n_values for p in self.free])
+        # feature column -> parameter index (one length scale per parameter)
+        self.groups = np.concatenate([np.full(p.n_features, i) for i, p in enumerate(self.free)]).astype(int)
+        self.axes = self._discrete_axes()
+
+    def _discrete_axes(self) -> list[np.ndarray] | None:
+        """Per-parameter row values when the whole space is small and discrete."""
+        axes, size = [], 1
         for p in self.free:
-            if p.kind == "cat":
-                size *= len(p.values)
-            elif (p.integer or p.q is not None) and not p.log:
-                size *= int(math.floor((p.high - p.low) / (p.q or 1))) + 1
-            else:
+            ax = np.arange(p.n_values, dtype=float) if p.is_cat else p.discrete_units()
+            if ax is None:
                 return None
+            axes.append(ax)
+            size *= len(ax)
             if size > MAX_ENUMERATE:
                 return None
-        return size
+        return axes
 
     def enumerate(self) -> np.ndarray:
-        axes = []
-        for p in self.free:
-            if p.kind == "cat":
-                axes.append(np.arange(len(p.values), dtype=float))
-            else:
-                step = p.q or 1
-                vals = p.low + step * np.arange(int(math.floor((p.high - p.low) / step)) + 1)
-                axes.append(np.array([p.to_unit(v) for v in vals]))
-        grids = np.meshgrid(*axes, indexing="ij")
+        grids = np.meshgrid(*self.axes, indexing="ij")
         return np.stack([g.ravel() for g in grids], axis=1)
 
-    def encode_rows(self, runs: list[dict]) -> np.ndarray:
-        Z = np.empty((len(runs), len(self.free)))
-        for i, params in enumerate(runs):
-            for j, p in enumerate(self.free):
-                Z[i, j] = p.encode_value(_get(params, p.name))
-        return Z
+    def encode_row(self, params: dict) -> np.ndarray:
+        flat = self.space.flatten(params)
+        return np.array([p.encode_value(flat[p.dim.name]) for p in self.free])
 
     def features(self, Z: np.ndarray) -> np.ndarray:
         cols = []
         for j, p in enumerate(self.free):
-            if p.kind == "num":
+            if not p.is_cat:
                 cols.append(Z[:, j : j + 1])
             elif p.ordinal is not None:
                 cols.append(p.ordinal[Z[:, j].astype(int)][:, None])
             else:
-                cols.append(np.eye(len(p.values))[Z[:, j].astype(int)])
+                cols.append(np.eye(p.n_values)[Z[:, j].astype(int)])
         return np.concatenate(cols, axis=1)
 
     def random(self, rng: np.random.Generator, m: int) -> np.ndarray:
-        Z = rng.random((m, len(self.free)))
-        return self.snap(Z * np.where(self.cat_mask, self.n_cats, 1), floor_cats=True)
+        Z = rng.random((m, len(self.free))) * np.where(self.cat_mask, self.n_cats, 1)
+        return self.snap(np.where(self.cat_mask, np.floor(Z), Z))
 
-    def snap(self, Z: np.ndarray, floor_cats: bool = False) -> np.ndarray:
+    def snap(self, Z: np.ndarray) -> np.ndarray:
         for j, p in enumerate(self.free):
-            if p.kind == "cat":
-                Z[:, j] = np.clip(np.floor(Z[:, j]) if floor_cats else np.round(Z[:, j]), 0, len(p.values) - 1)
-            else:
-                Z[:, j] = p.snap(Z[:, j])
+            Z[:, j] = np.clip(np.round(Z[:, j]), 0, p.n_values - 1) if p.is_cat else p.snap(Z[:, j])
         return Z
 
     def output(self, z: np.ndarray) -> dict:
-        out: dict = {}
-        free_iter = iter(z.tolist())
-        for p in self.params:
-            v = p.output(next(free_iter)) if p.kind != "const" else p.value
-            cur = out
-            for part in p.name[:-1]:
-                cur = cur.setdefault(part, {})
-            cur[p.name[-1]] = v
-        return out
+        flat = {d.name: copy.deepcopy(d.spec["value"]) for d in self.space.dims if d.is_constant}
+        flat.update({p.dim.name: p.output(v) for p, v in zip(self.free, z.tolist())})
+        return self.space.unflatten({d.name: flat[d.name] for d in self.space.dims})
 
 
 # --------------------------------------------------------------------------------------
@@ -288,7 +195,7 @@ def _not_in(Z: np.ndarray, seen: set) -> np.ndarray:
 
 def _space_filling(space: _Space, Z_seen: np.ndarray, seen: set, rng, m: int = 64) -> np.ndarray:
     """Best-candidate sampling: of m random candidates, the one farthest from all runs."""
-    if space.discrete_size is not None:
+    if space.axes is not None:
         C = _not_in(space.enumerate(), seen)
         if len(C) > m:
             C = C[rng.choice(len(C), m, replace=False)]
@@ -346,17 +253,38 @@ def _perturb(space: _Space, Z0: np.ndarray, scales: np.ndarray, rng, m: int) -> 
     return space.snap(Z)
 
 
+def _metric_value(value, sign: float) -> float:
+    """The run's metric, sign-flipped so that lower is better; NaN for a failed run."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return sign * v if math.isfinite(v) else math.nan
+
+
 def suggest(config: dict, finished: list, *, seed: int | None = None, pending=()):
     rng = np.random.default_rng(seed)
     space = _Space(config)
     if not space.free:
         return space.output(np.empty(0)), {"phase": "constant"}
     sign = -1.0 if (config.get("metric") or {}).get("goal") == "maximize" else 1.0
-    runs = [p for p, _ in finished]
-    y = np.array([sign * float(v) if v is not None else np.nan for _, v in finished], dtype=float)
-    y[~np.isfinite(y)] = np.nan
-    Z_obs = space.encode_rows(runs)
-    Z_pend = space.encode_rows(list(pending))
+    rows, y, skipped = [], [], 0
+    for params, value in finished:
+        try:
+            rows.append(space.encode_row(params))
+        except (ValueError, KeyError, TypeError):  # a run from outside this space
+            skipped += 1
+            continue
+        y.append(_metric_value(value, sign))
+    y = np.array(y, dtype=float)
+    Z_obs = np.array(rows).reshape(len(rows), len(space.free))
+    pend = []
+    for params in pending:
+        try:
+            pend.append(space.encode_row(params))
+        except (ValueError, KeyError, TypeError):
+            skipped += 1
+    Z_pend = np.array(pend).reshape(len(pend), len(space.free))
     Z_seen = np.vstack([Z_obs, Z_pend])
     seen = _keys(Z_seen)
 
@@ -384,7 +312,7 @@ def suggest(config: dict, finished: list, *, seed: int | None = None, pending=()
 
     n = len(Z_obs)
     budget = int(np.clip(2.0e9 / max(n, 50) ** 2, 1000, 4000))  # candidate count kept O(1e9 / n^2)
-    if space.discrete_size is not None:
+    if space.axes is not None:
         C = _not_in(space.enumerate(), seen)
         if len(C) == 0:  # everything ran: the model's best guess, repeated
             C = space.enumerate()
