@@ -62,5 +62,22 @@ bench-setup: install
 bench: bench-setup
 	bench/run_all.sh
 
+# Sweep-suggestion benchmark (docs/benchmarks.md, "Sweep engine"): the shared harness
+# ../shared/bench/hpo runs our engines beside random, Optuna TPE and W&B's own GP, in a
+# git-ignored venv of its own (`sweeps` pins numpy<2). HPO_SEEDS=3 for a quick check.
+HPO_VENV := .venv-hpo
+HPO_BENCH ?= ../shared/bench/hpo
+HPO_SEEDS ?= 20
+HPO_OPTIMIZERS ?= random,optuna_tpe,wandb_bayes,apps.sweeps.strategies.random:suggest$(if $(wildcard apps/sweeps/strategies/bayes.py),$(comma)apps.sweeps.strategies.bayes:suggest)
+comma := ,
+.PHONY: bench-hpo-setup bench-hpo
+bench-hpo-setup:
+	@test -x $(HPO_VENV)/bin/python || $(PYTHON) -m venv $(HPO_VENV)
+	@$(HPO_VENV)/bin/python -m pip install $(PIP_QUIET) sweeps==0.3.0 optuna==5.0.0 2> >(grep -v "is ignored: it is neither" >&2)
+
+bench-hpo: bench-hpo-setup
+	@mkdir -p bench/results
+	PY=$(HPO_VENV)/bin/python $(HPO_BENCH)/run.sh --optimizers $(HPO_OPTIMIZERS) --seeds $(HPO_SEEDS) --out bench/results/hpo $(HPO_ARGS)
+
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .ruff_cache
