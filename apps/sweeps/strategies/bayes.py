@@ -103,7 +103,9 @@ def _ordinal_positions(values: list) -> np.ndarray | None:
 
     Log scale when all values are positive and their log spacing is more even than the
     linear one (batch sizes 16..256, learning rates 1e-5..1e-2)."""
-    if len(values) < 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+    if len(values) < 2 or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+    ):
         return None
     x = np.array(values, dtype=float)
     if not np.all(np.isfinite(x)) or len(set(x.tolist())) != len(x):
@@ -124,7 +126,9 @@ class _Space:
         self.cat_mask = np.array([p.is_cat for p in self.free], dtype=bool)
         self.n_cats = np.array([p.n_values for p in self.free])
         # feature column -> parameter index (one length scale per parameter)
-        self.groups = np.concatenate([np.full(p.n_features, i) for i, p in enumerate(self.free)]).astype(int)
+        self.groups = np.concatenate(
+            [np.full(p.n_features, i) for i, p in enumerate(self.free)]
+        ).astype(int)
         self.axes = self._discrete_axes()
 
     def _discrete_axes(self) -> list[np.ndarray] | None:
@@ -170,7 +174,7 @@ class _Space:
 
     def output(self, z: np.ndarray) -> dict:
         flat = {d.name: copy.deepcopy(d.spec["value"]) for d in self.space.dims if d.is_constant}
-        flat.update({p.dim.name: p.output(v) for p, v in zip(self.free, z.tolist())})
+        flat.update({p.dim.name: p.output(v) for p, v in zip(self.free, z.tolist(), strict=True)})
         return self.space.unflatten({d.name: flat[d.name] for d in self.space.dims})
 
 
@@ -210,12 +214,44 @@ def _space_filling(space: _Space, Z_seen: np.ndarray, seen: set, rng, m: int = 6
     return C[int(np.argmax(d2))]
 
 
-def _warp(y: np.ndarray) -> np.ndarray:
-    """Standardize; failed runs (NaN) become the worst observed value."""
-    ok = np.isfinite(y)
-    y = np.where(ok, y, np.max(y[ok]))
+def _standardize(y: np.ndarray) -> np.ndarray:
     sd = np.std(y)
     return (y - np.mean(y)) / (sd if sd > 0 else 1.0)
+
+
+def _yeo_johnson(y: np.ndarray, lam: float) -> np.ndarray:
+    pos = y >= 0
+    out = np.empty_like(y)
+    out[pos] = np.log1p(y[pos]) if abs(lam) < 1e-9 else ((y[pos] + 1.0) ** lam - 1.0) / lam
+    out[~pos] = (
+        -np.log1p(-y[~pos])
+        if abs(lam - 2) < 1e-9
+        else -((1.0 - y[~pos]) ** (2 - lam) - 1.0) / (2 - lam)
+    )
+    return out
+
+
+WARP_LAMBDAS = np.linspace(-1.0, 1.0, 17)
+
+
+def _warp(y: np.ndarray) -> np.ndarray:
+    """Failed runs (NaN) become the worst observed value; then standardize and apply the
+    Yeo-Johnson power transform whose exponent makes the outputs most normal, limited to
+    exponents <= 1 (those compress the bad tail and spread out the good end), then
+    standardize again."""
+    ok = np.isfinite(y)
+    y = _standardize(np.where(ok, y, np.max(y[ok])))
+    best_ll, best = -np.inf, y
+    sy = np.sign(y) * np.log1p(np.abs(y))
+    for lam in WARP_LAMBDAS:
+        t = _yeo_johnson(y, lam)
+        var = np.var(t)
+        if var <= 0:
+            continue
+        ll = -0.5 * len(y) * math.log(var) + (lam - 1.0) * float(sy.sum())
+        if ll > best_ll:
+            best_ll, best = ll, t
+    return _standardize(best)
 
 
 def _fit_subset(y: np.ndarray) -> np.ndarray:
@@ -292,7 +328,7 @@ def suggest(config: dict, finished: list, *, seed: int | None = None, pending=()
     n_ok = int(np.isfinite(y).sum())
     if len(Z_seen) < n_init or n_ok < 2 or np.nanstd(y) == 0:
         z = _space_filling(space, Z_seen, seen, rng)
-        return space.output(z), {"phase": "initial design"}
+        return space.output(z), {"phase": "initial design", "skipped_runs": skipped}
 
     X = space.features(Z_obs)
     yw = _warp(y)
@@ -306,6 +342,16 @@ def suggest(config: dict, finished: list, *, seed: int | None = None, pending=()
     mu_obs, _ = model.predict(X)
     best = float(mu_obs.min())
 
+    def info(acq):
+        names = [p.dim.name for p in space.free]
+        return {
+            "phase": "model",
+            "log_ei": float(acq),
+            "lengthscales": dict(zip(names, np.round(hyper.lengthscales, 4).tolist(), strict=True)),
+            "noise": hyper.noise,
+            "skipped_runs": skipped,
+        }
+
     def score(C):
         m, s = model.predict(space.features(C))
         return gp.log_expected_improvement(m, s, best)
@@ -318,7 +364,7 @@ def suggest(config: dict, finished: list, *, seed: int | None = None, pending=()
             C = space.enumerate()
         a = score(C)
         i = int(np.argmax(a))
-        return space.output(C[i]), {"phase": "model", "acq": float(a[i]), "lengthscales": hyper.lengthscales.tolist()}
+        return space.output(C[i]), info(a[i])
 
     # numeric step scale per parameter: a fraction of its length scale
     ls = hyper.lengthscales
@@ -339,4 +385,4 @@ def suggest(config: dict, finished: list, *, seed: int | None = None, pending=()
         if len(P):
             C, a = np.vstack([C[order], P]), np.r_[a[order], score(P)]
     i = int(np.argmax(a))
-    return space.output(C[i]), {"phase": "model", "acq": float(a[i]), "lengthscales": ls.tolist(), "noise": hyper.noise}
+    return space.output(C[i]), info(a[i])
