@@ -378,6 +378,8 @@ def suggest(config: dict, finished: list, *, seed: int | None = None, pending=()
         ]
     )
     C = _not_in(C, seen)
+    if len(C) == 0:  # every candidate already ran (a tiny quantized space): allow repeats
+        C = space.random(rng, budget)
     a = score(C)
     for shrink in (0.1, 0.03, 0.01):  # local refinement around the best candidates
         order = np.argsort(-a)[:10]
