@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 from typing import Any
 
 from gradline import settings as _settings_mod
+from gradline import sweeps as _sweeps
 from gradline.api import Api
 from gradline.artifacts import Artifact
 from gradline.data_types import Histogram
@@ -22,14 +23,13 @@ from gradline.later import (
     Image,
     NotAvailableYet,
     Table,
-    agent,
     deploy,
     plot,
-    sweep,
 )
 from gradline.metrics import Metric
 from gradline.run_config import Config, ConfigError
 from gradline.settings import Settings
+from gradline.sweeps import agent, sweep
 from gradline.tracked_run import Run, start_run
 from gradline.transport import CommError, GradlineError, UsageError
 
@@ -161,6 +161,12 @@ def init(
     if kwargs:
         raise TypeError(f"init() got unexpected keyword arguments: {', '.join(kwargs)}")
     resolved = _settings_mod.load(overrides)
+    trial = _sweeps.claim_trial() if resolved.mode != "disabled" else None
+    sweep_params = None
+    if trial is not None:
+        chosen = _sweeps.init_arguments(trial, project, entity, job_type)
+        project, entity, run_id = chosen["project"], chosen["entity"], chosen["run_id"]
+        job_type, sweep_params = chosen["job_type"], chosen["sweep_params"]
     new = start_run(
         settings=resolved,
         project=project,
@@ -174,7 +180,10 @@ def init(
         job_type=job_type,
         resume=resume,
         started_by=started_by,
+        sweep_params=sweep_params,
     )
+    if trial is not None:
+        trial.run = new
     _set_current(new)
     if resolved.exit_hooks and new.mode != "disabled":
         _HOOKS.install(_finish_at_exit)
@@ -199,6 +208,8 @@ def _clear_current(old: Run) -> None:
 
 def _finish_at_exit(exit_code: int) -> None:
     if run is not None and not run._finished:
+        if _sweeps.stopped_by_sweep():
+            exit_code = 0  # `gradline agent` ended it for early termination: not a failure
         run.finish(exit_code=exit_code)
 
 

@@ -123,6 +123,18 @@ class Api:
     def viewer(self) -> dict:
         return self.client.json("GET", "/api/v1/viewer")
 
+    def sweep(self, path: str) -> Sweep:
+        """`team/project/sweep_id` or `project/sweep_id` (default team)."""
+        parts = [p for p in path.strip("/").split("/") if p and p != "sweeps"]
+        if len(parts) == 3:
+            entity, project, sweep_id = parts
+        elif len(parts) == 2:
+            entity, project, sweep_id = self.default_entity, parts[0], parts[1]
+        else:
+            raise ValueError("sweep path must be 'team/project/sweep_id'")
+        sweep = Sweep(self, entity, project, {"id": sweep_id})
+        return sweep.load()
+
     # -- artifacts ---------------------------------------------------------------------
     def _artifact_path(self, path: str) -> tuple[str, str, str, str]:
         team, project, name, ref = parse_artifact_path(path)
@@ -191,6 +203,61 @@ class Project:
 
     def __repr__(self) -> str:
         return f"<Project {self.entity}/{self.name}>"
+
+
+class Sweep:
+    """A sweep as the query API sees it (W&B's `wandb.apis.public.Sweep`)."""
+
+    def __init__(self, api: Api, entity: str, project: str, data: dict):
+        self._api = api
+        self.entity = entity
+        self.project = project
+        self._data = data
+        self.id = data.get("id")
+
+    def load(self, force: bool = True) -> Sweep:
+        data = self._api.client.json(
+            "GET", f"{_project_url(self.entity, self.project)}/sweeps/{_q(self.id)}"
+        )
+        self._data = data
+        self.id = data.get("id")
+        self.name = data.get("name")
+        self.state = data.get("state")
+        self.method = data.get("method")
+        self.config = data.get("config") or {}
+        self.metric = data.get("metric")
+        self.best = data.get("best")
+        return self
+
+    @property
+    def trials(self) -> list[dict]:
+        """`{"run", "params", "state", "metric", "created_at"}`, newest first."""
+        return list(self._data.get("trials") or [])
+
+    @property
+    def runs(self) -> list[Run]:
+        """The runs of the sweep's trials that were started, newest first."""
+        return [
+            self._api.run(f"{self.entity}/{self.project}/{trial['run']}")
+            for trial in self.trials
+            if trial.get("state") != "pending"
+        ]
+
+    def best_run(self) -> Run | None:
+        if not self.best:
+            return None
+        return self._api.run(f"{self.entity}/{self.project}/{self.best['run']}")
+
+    @property
+    def path(self) -> list:
+        return [self.entity, self.project, self.id]
+
+    @property
+    def url(self) -> str:
+        return f"{self._api.base_url}/{self.entity}/{self.project}/sweeps/{self.id}"
+
+    def __repr__(self) -> str:
+        return f"<Sweep {self.entity}/{self.project}/{self.id}>"
 
 
 class Runs:

@@ -1,4 +1,4 @@
-"""The `gradline` command: login, sync, runs ls, artifact get/put, status."""
+"""The `gradline` command: login, sync, runs ls, artifact get/put, sweep, agent, status."""
 
 from __future__ import annotations
 
@@ -189,6 +189,58 @@ def _cmd_artifact_put(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_sweep_config(path: str) -> dict:
+    """JSON, or YAML when PyYAML is installed (it is not a dependency)."""
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    if path.endswith((".yaml", ".yml")):
+        try:
+            import yaml
+        except ImportError:
+            raise ValueError(
+                f"{path}: reading YAML needs PyYAML (pip install pyyaml); or write the "
+                "config as JSON"
+            ) from None
+        try:
+            config = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path} is not valid YAML: {exc}") from None
+    else:
+        try:
+            config = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: a sweep config is a mapping (method, metric, parameters …)")
+    return config
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from gradline.sweeps import sweep
+    from gradline.transport import UsageError
+
+    try:
+        config = _read_sweep_config(args.config)
+        sweep_id = sweep(config, entity=args.entity, project=args.project)
+    except (OSError, ValueError, TypeError, UsageError) as exc:
+        print(f"gradline: {exc}", file=sys.stderr)
+        return 1
+    print(sweep_id)
+    return 0
+
+
+def _cmd_agent(args: argparse.Namespace) -> int:
+    from gradline.sweeps import agent
+    from gradline.transport import UsageError
+
+    try:
+        agent(args.sweep_id, entity=args.entity, project=args.project, count=args.count)
+    except (ValueError, UsageError) as exc:
+        print(f"gradline: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
     from gradline.sync import find_run_dirs, is_synced
 
@@ -278,6 +330,19 @@ def build_parser() -> argparse.ArgumentParser:
     put.add_argument("--description")
     put.add_argument("--base-url")
     put.set_defaults(func=_cmd_artifact_put)
+
+    sweep = sub.add_parser("sweep", help="create a sweep from a config file; prints its id")
+    sweep.add_argument("config", help="sweep config: JSON, or YAML when PyYAML is installed")
+    sweep.add_argument("--project", help="project (default: the config's, else GRADLINE_PROJECT)")
+    sweep.add_argument("--entity", help="team (default: the config's, else your default team)")
+    sweep.set_defaults(func=_cmd_sweep)
+
+    agent = sub.add_parser("agent", help="run the trials of a sweep (its program, per trial)")
+    agent.add_argument("sweep_id", help="ID, PROJECT/ID or TEAM/PROJECT/ID")
+    agent.add_argument("--count", type=int, help="run at most this many trials")
+    agent.add_argument("--project", help="project of a bare ID (default: GRADLINE_PROJECT)")
+    agent.add_argument("--entity", help="team of an ID without one (default: your default team)")
+    agent.set_defaults(func=_cmd_agent)
 
     status = sub.add_parser("status", help="configuration, login and unsynced runs")
     status.set_defaults(func=_cmd_status)

@@ -1,5 +1,5 @@
 """Names from the W&B API whose features arrive with later issues (media and charts,
-sweeps, deployments). They exist so `import gradline as wandb` scripts import
+deployments). They exist so `import gradline as wandb` scripts import
 and fail at the call with a clear message instead of an AttributeError."""
 
 from __future__ import annotations
@@ -25,16 +25,6 @@ class Table:
 class Image:
     def __init__(self, *args: Any, **kwargs: Any):
         _missing("Image", "media and charts")
-
-
-def sweep(sweep: Any, entity: Any = None, project: Any = None, **kwargs: Any) -> Any:
-    _missing("sweep", "sweeps")
-
-
-def agent(
-    sweep_id: Any, function: Any = None, entity: Any = None, project: Any = None, count: Any = None
-) -> Any:
-    _missing("agent", "sweeps")
 
 
 def deploy(

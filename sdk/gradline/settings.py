@@ -54,6 +54,8 @@ _ENV: dict[str, tuple[str, str | None]] = {
     "cache_dir": ("GRADLINE_CACHE_DIR", "WANDB_CACHE_DIR"),
     "artifact_dir": ("GRADLINE_ARTIFACT_DIR", "WANDB_ARTIFACT_DIR"),
     "exit_hooks": ("GRADLINE_EXIT_HOOKS", None),
+    "sweep_stop_interval": ("GRADLINE_SWEEP_STOP_INTERVAL", None),
+    "sweep_stop_grace": ("GRADLINE_SWEEP_STOP_GRACE", None),
 }
 
 
@@ -97,6 +99,8 @@ class Settings:
     exit_hooks: bool = True
     cache_dir: str | None = None  # artifact content cache; default <dir>/artifact-cache
     artifact_dir: str | None = None  # where download() puts artifacts; default ./artifacts
+    sweep_stop_interval: float = 5.0  # agent: seconds between early-termination checks
+    sweep_stop_grace: float = 10.0  # gradline agent: SIGTERM -> SIGKILL of a stopped program
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -512,9 +512,11 @@ def start_run(
     job_type: str | None,
     resume: Any,
     started_by: str | None = None,
+    sweep_params: dict | None = None,
 ) -> Run:
     """Start a run. `started_by` names the call (log_model …) that started it for the
-    script, which the one line printed says."""
+    script, which the one line printed says. `sweep_params` are set and locked in the
+    config before the script's own config (whose values for them are ignored)."""
     run = Run()
     run.settings = settings
     run.mode = settings.mode
@@ -535,6 +537,8 @@ def start_run(
             f"run id {given_id!r} is not valid: use 1-64 lowercase letters, digits, - or _"
         )
     run.id = str(given_id) if given_id else generate_id()
+    if sweep_params:
+        run.config._lock(sweep_params, "sweep")
     if config is not None:
         run.config._load({})
         run.config.update(config, allow_val_change=True)
