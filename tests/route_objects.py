@@ -310,3 +310,40 @@ def _web_registered_model_name_for_writes(world: World):
 def _web_registered_model_ref(world: World):
     # A registered model's own version label, not the artifact version's.
     return _registered_model_ref(world)
+
+
+# --- sweeps kwargs (apps/sweeps) -------------------------------------------------------
+
+
+def _sweep(world: World):
+    """Team A's random sweep with one trial (handed out by the server)."""
+    from apps.sweeps import services as sweep_services
+
+    if "sweep" not in world._objects:
+        sweep = sweep_services.sweep_create(
+            team=world.team,
+            project=world.project,
+            project_name=world.project.name,
+            actor=world.member,
+            data={
+                "config": {
+                    "method": "random",
+                    "metric": {"name": "loss", "goal": "minimize"},
+                    "parameters": {"lr": {"min": 0.001, "max": 0.1}},
+                }
+            },
+        )
+        world.keep("sweep", sweep)
+        world.keep("trial", sweep_services.trial_next(team=world.team, sweep=sweep))
+    return world.get("sweep")
+
+
+@registers("sweep")
+def _sweep_id(world: World):
+    return _sweep(world).uid
+
+
+@registers("api:sweep-trial-stop.run")
+def _sweep_trial_run(world: World):
+    _sweep(world)
+    return world.get("trial").run_uid

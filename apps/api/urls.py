@@ -53,4 +53,5 @@ urlpatterns = [
     path(f"{PROJECT}/", include("apps.runs.api_urls")),
     path(f"{PROJECT}/", include(registry_urls.project_urlpatterns)),
     path(f"{TEAM}/", include(registry_urls.team_urlpatterns)),
+    path(f"{PROJECT}/", include("apps.sweeps.api_urls")),
 ]

@@ -173,6 +173,13 @@ ROUTES: dict[str, Route] = {
     "api:registered-model-version-detail": team(GET=p.ARTIFACTS_READ, DELETE=p.REGISTRY_PROMOTE),
     "api:registered-model-alias": team(PUT=p.REGISTRY_PROMOTE, DELETE=p.REGISTRY_PROMOTE),
     "api:registered-model-alias-events": team(GET=p.ARTIFACTS_READ),
+    # --- API: sweeps (docs/sweeps.md) ----------------------------------------------
+    # POST /sweeps creates the project on first use; the view then requires projects:write.
+    # The stop check is a read that may store the stop decision on the trial.
+    "api:sweep-list": creating_project(project(GET=p.SWEEPS_READ, POST=p.SWEEPS_WRITE), "POST"),
+    "api:sweep-detail": project(GET=p.SWEEPS_READ, PATCH=p.SWEEPS_WRITE, DELETE=p.SWEEPS_WRITE),
+    "api:sweep-next": project(POST=p.SWEEPS_WRITE),
+    "api:sweep-trial-stop": project(GET=p.SWEEPS_READ),
     # --- web pages ----------------------------------------------------------------
     # Pages render for anyone who may read them; each form posts to a route whose
     # permission is the write it performs (viewers get 403 on every write).

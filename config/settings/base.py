@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "apps.api",
     "apps.runs",
     "apps.registry",
+    "apps.sweeps",
     "apps.realtime",
 ]
 

@@ -1,0 +1,15 @@
+"""Sweeps API routes (docs/sweeps.md), mounted under /api/v1/teams/<team>/projects/<project>/.
+Each name is classified in apps/core/policy.py ("--- API: sweeps")."""
+
+from django.urls import path
+
+from apps.sweeps import api_views as v
+
+SWEEP = "sweeps/<sweep_id:sweep>"
+
+urlpatterns = [
+    path("sweeps", v.SweepListView.as_view(), name="sweep-list"),
+    path(SWEEP, v.SweepDetailView.as_view(), name="sweep-detail"),
+    path(f"{SWEEP}/next", v.SweepNextView.as_view(), name="sweep-next"),
+    path(f"{SWEEP}/trials/<run_uid:run>/stop", v.TrialStopView.as_view(), name="sweep-trial-stop"),
+]

@@ -1,0 +1,45 @@
+"""Output shapes of the sweeps API (docs/sweeps.md). Plain functions: the views answer
+with orjson like the run API does."""
+
+from __future__ import annotations
+
+from apps.sweeps.models import Sweep, SweepTrial
+from apps.sweeps.selectors import SweepStats
+
+
+def trial_out(trial: SweepTrial) -> dict:
+    return {
+        "run": trial.run_uid,
+        "params": trial.params,
+        "state": trial.state,
+        "metric": trial.metric,
+        "agent": trial.agent,
+        "created_at": trial.created_at,
+    }
+
+
+def sweep_out(sweep: Sweep, stats: SweepStats) -> dict:
+    best = stats.best
+    return {
+        "id": sweep.uid,
+        "name": sweep.name,
+        "description": sweep.description,
+        "method": sweep.method,
+        "metric": (
+            {"name": sweep.metric_name, "goal": sweep.metric_goal} if sweep.metric_name else None
+        ),
+        "state": sweep.state,
+        "config": sweep.config,
+        "run_cap": sweep.run_cap,
+        "run_count": stats.run_count,
+        "finished_count": stats.finished_count,
+        "counts": stats.counts,
+        "best": (
+            None
+            if best is None
+            else {"run": best.run_uid, "metric": best.metric, "params": best.params}
+        ),
+        "created_at": sweep.created_at,
+        "updated_at": sweep.updated_at,
+        "created_by": getattr(sweep.created_by, "email", None) if sweep.created_by_id else None,
+    }
