@@ -363,8 +363,7 @@ def test_bayes_after_finished_runs_stays_in_the_space_and_tracks_the_best(member
         "params": best_trial["params"],
     }
     assert body["finished_count"] == 10
-    # Past the initial design the model proposes points near the good region, and the
-    # same history always gives the same proposal (the seed is derived, not drawn).
+    # Past the initial design (5 trials here) the model proposes a new point in the space.
     trial = next_ok(member_api, sweep)
     assert -5.0 <= trial["params"]["x"] <= 5.0 and trial["params"]["depth"] in range(1, 9)
     keys = {(t["params"]["x"], t["params"]["depth"]) for _, t in values}
