@@ -151,7 +151,9 @@ def sweep_update(*, sweep: Sweep, data: dict) -> Sweep:
     if not changes:
         raise _field_error("Nothing to change: give state, name or description.", "state")
     with transaction.atomic():
-        locked = Sweep.objects.for_team(sweep.team).select_for_update().get(pk=sweep.pk)
+        locked = Sweep.objects.for_team(sweep.team).select_for_update().filter(pk=sweep.pk).first()
+        if locked is None:  # deleted a moment ago
+            raise NotFound("Sweep not found.")
         for key, value in changes.items():
             setattr(locked, key, value)
         locked.updated_at = timezone.now()
