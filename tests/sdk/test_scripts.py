@@ -33,7 +33,9 @@ def script_env(server, sdk_db, tmp_path):
     return env
 
 
-def run_script(code: str, env: dict, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
+def run_script(
+    code: str, env: dict, cwd: Path, timeout: float = 120, **kwargs
+) -> subprocess.CompletedProcess:
     path = cwd / "train.py"
     path.write_text(textwrap.dedent(code))
     return subprocess.run(
@@ -42,7 +44,7 @@ def run_script(code: str, env: dict, cwd: Path, **kwargs) -> subprocess.Complete
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
         **kwargs,
     )
@@ -192,7 +194,8 @@ def test_offline_mode_then_sync(script_env, tmp_path, server, sdk_db):
     assert "nothing to sync" in nothing.stderr
 
 
-# The product brief's samples, verbatim except `import wandb` -> `import gradline as wandb`.
+# The product brief's samples, verbatim except `import wandb` -> `import gradline as wandb`
+# (and the two whitespace-only lines of the sweeps sample left empty, for the linter).
 EXPERIMENT_TRACKING = """
 import wandb
 
@@ -248,6 +251,70 @@ wandb.config.update({
     "method": "novel-architecture",
     "top1_accuracy": 0.95
 })
+"""
+HYPERPARAMETER_SWEEPS = """
+import wandb
+
+# Define sweep configuration
+sweep_config = {
+    "method": "random",
+    "metric": {"name": "accuracy", "goal": "maximize"},
+    "parameters": {
+        "learning_rate": {"min": 0.001, "max": 0.1},
+        "batch_size": {"values": [16, 32, 64]},
+        "epochs": {"values": [50, 100, 200]}
+    }
+}
+
+# Create sweep
+sweep_id = wandb.sweep(sweep_config, project="my-project")
+
+# Run sweep
+def train():
+    wandb.init()
+    config = wandb.config
+
+    # Training code with config parameters
+    model = train_model(
+        learning_rate=config.learning_rate,
+        batch_size=config.batch_size,
+        epochs=config.epochs
+    )
+
+    wandb.log({"accuracy": model.accuracy})
+
+wandb.agent(sweep_id, train, count=50)
+"""
+HYPERPARAMETER_OPTIMIZATION = """
+# Automated hyperparameter tuning
+sweep_config = {
+    "method": "bayes",
+    "metric": {"name": "accuracy", "goal": "maximize"},
+    "parameters": {
+        "learning_rate": {"min": 0.001, "max": 0.1},
+        "batch_size": {"values": [16, 32, 64]}
+    }
+}
+
+sweep_id = wandb.sweep(sweep_config, project="hp-optimization")
+wandb.agent(sweep_id, train_function, count=100)
+"""
+# What the sweep samples leave to the reader: a model whose accuracy peaks at
+# learning_rate 0.03 and batch size 32.
+TRAIN_MODEL = """
+import math, types
+
+def train_model(learning_rate, batch_size, epochs):
+    accuracy = 0.95 - 0.1 * math.log10(learning_rate / 0.03) ** 2 - abs(batch_size - 32) / 1000
+    return types.SimpleNamespace(accuracy=accuracy + epochs / 100000)
+"""
+TRAIN_FUNCTION = """
+import gradline as wandb
+
+def train_function():
+    wandb.init()
+    model = train_model(wandb.config.learning_rate, wandb.config.batch_size, epochs=0)
+    wandb.log({"accuracy": model.accuracy})
 """
 
 
@@ -307,6 +374,37 @@ def test_product_brief_model_registry_sample_runs_unchanged(script_env, tmp_path
     assert (run.job_type, run.state) == ("log-model", "finished")
     version = api.artifact("my-project/registry-sample/model:production")
     assert version.version == "v0" and [r.id for r in version.used_by()] == [run.id]
+
+
+@pytest.mark.parametrize(
+    ("sample", "path", "count"),
+    [
+        (TRAIN_MODEL + as_gradline(HYPERPARAMETER_SWEEPS), "sdk-team/my-project", 50),
+        (
+            TRAIN_MODEL + TRAIN_FUNCTION + HYPERPARAMETER_OPTIMIZATION,
+            "sdk-team/hp-optimization",
+            100,
+        ),
+    ],
+    ids=["hyperparameter-sweeps", "hyperparameter-optimization"],
+)
+def test_product_brief_sweep_samples_run_unchanged(
+    script_env, tmp_path, server, sdk_db, sample, path, count
+):
+    """Only the train_model / train_function the samples leave undefined are added."""
+    result = run_script(sample, script_env, tmp_path, timeout=400)
+    assert result.returncode == 0, result.stderr[-3000:]
+    api = Api(api_key=sdk_db.seed.owner_key, base_url=server.url)
+    runs = list(api.runs(path, per_page=200))
+    assert len(runs) == count
+    assert all(run.state == "finished" and run.job_type == "sweep" for run in runs)
+    sweep_id = result.stderr.split("created sweep ")[1].split()[0]
+    sweep = api.sweep(f"{path}/{sweep_id}")
+    params = {t["run"]: t["params"] for t in sweep.trials}
+    assert {run.id: run.config for run in runs} == params
+    for p in params.values():
+        assert 0.001 <= p["learning_rate"] <= 0.1 and p["batch_size"] in (16, 32, 64)
+    assert max(run.summary["accuracy"] for run in runs) == sweep.best["metric"]
 
 
 def test_log_from_the_caller_thread_does_no_io(script_env, tmp_path):
