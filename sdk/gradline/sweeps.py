@@ -509,7 +509,7 @@ class _MainInterrupt:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._main:
+        if self._main and self._previous is not None:  # None: installed outside Python
             signal.signal(signal.SIGINT, self._previous)
 
     def _on_sigint(self, signum: int, frame: Any) -> None:

@@ -168,6 +168,41 @@ def test_ctrl_c_fails_the_current_run_and_stops_the_agent(sweep_env, api, capfd)
     assert states == {1: ("finished", 0), 2: ("failed", 130)}
 
 
+def test_a_real_sigint_fails_the_current_run_and_stops_the_agent(sweep_env, api, tmp_path):
+    """SIGINT as a terminal's Ctrl-C sends it, to a script running the agent."""
+    project = project_name()
+    (tmp_path / "train.py").write_text(
+        textwrap.dedent(f"""
+        import os, signal, time
+        import gradline as wandb
+
+        def train():
+            wandb.init()
+            if wandb.config.a == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(60)
+
+        config = {{"method": "grid", "parameters": {{"a": {{"values": [1, 2, 3]}}}}}}
+        wandb.agent(wandb.sweep(config, project="{project}"), train)
+        print("AFTER AGENT", flush=True)
+        """)
+    )
+    env = {**os.environ, "GRADLINE_EXIT_HOOKS": "true"}
+    result = subprocess.run(
+        [sys.executable, "train.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "AFTER AGENT" in result.stdout
+    assert "agent stopped (Ctrl-C)" in result.stderr
+    assert outcomes(api, project, "a") == {1: ("finished", 0), 2: ("failed", 130)}
+
+
 HYPERBAND = {
     "method": "grid",
     "metric": {"name": "acc", "goal": "maximize"},
