@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("apps.teams.web_urls")),
     path("", include("apps.projects.web_urls")),
     path("", include("apps.registry.web_urls")),
+    path("", include("apps.sweeps.web_urls")),
 ]

@@ -222,6 +222,11 @@ ROUTES: dict[str, Route] = {
     "web:registered-model-version-unlink": team(POST=p.REGISTRY_PROMOTE),
     "web:registered-model-alias-set": team(POST=p.REGISTRY_PROMOTE),
     "web:registered-model-alias-delete": team(POST=p.REGISTRY_PROMOTE),
+    # --- web: sweeps (templates/sweeps; docs/sweeps.md "Web pages") ------------------
+    # Pause, resume, finish and cancel are one form field (`state`), as PATCH state is.
+    "web:sweep-list": project(GET=p.SWEEPS_READ),
+    "web:sweep-detail": project(GET=p.SWEEPS_READ),
+    "web:sweep-state": project(POST=p.SWEEPS_WRITE),
     # --- WebSockets ---------------------------------------------------------------
     "ws:run-events": project(WS=p.RUNS_READ),  # live events of one run (subscribe only)
 }

@@ -12,6 +12,7 @@ from django.urls import get_resolver
 
 from apps.accounts import services as account_services
 from apps.registry import services as registry_services
+from apps.sweeps import services as sweep_services
 from apps.teams import services as team_services
 
 
@@ -61,6 +62,21 @@ def team_objects(team, admin_user, member_user, project):
         actor=admin_user,
         permissions=frozenset({"registry:promote"}),
     )
+    # Sweep pages: a random sweep with one trial handed out.
+    sweep = sweep_services.sweep_create(
+        team=team,
+        project=project,
+        project_name=project.name,
+        actor=member_user,
+        data={
+            "config": {
+                "method": "random",
+                "metric": {"name": "loss", "goal": "minimize"},
+                "parameters": {"lr": {"min": 0.001, "max": 0.1}},
+            }
+        },
+    )
+    sweep_services.trial_next(team=team, sweep=sweep)
     return {
         "team": team.slug,
         "project": project.name,
@@ -73,6 +89,7 @@ def team_objects(team, admin_user, member_user, project):
         "ref": "v0",
         "alias": "best",
         "path": "model.pkl",
+        "sweep": sweep.uid,
     }
 
 

@@ -1,0 +1,248 @@
+// Sweep page charts (templates/sweeps/sweep_detail.html): a parallel-coordinates plot of
+// each finished trial's parameters and metric, and the metric by trial with the best so
+// far. The data is embedded in the page (json_script "sweep-chart-data", built by
+// apps/sweeps/web_selectors.py); Vega-Lite draws it through vega-embed (npm, served from
+// /static/vendor/). Colours come from app.css's variables, so the charts follow light
+// and dark like the rest of the page and are drawn again when the scheme changes.
+(function () {
+  "use strict";
+
+  var source = document.getElementById("sweep-chart-data");
+  if (!source) return;
+  var data = JSON.parse(source.textContent);
+  var charts = document.querySelectorAll(".sweep-chart[data-chart]");
+
+  function fail(message) {
+    charts.forEach(function (chart) {
+      chart.setAttribute("aria-busy", "false");
+      chart.innerHTML = "";
+      var box = document.createElement("div");
+      box.className = "chart-error";
+      box.setAttribute("role", "alert");
+      box.textContent = message;
+      chart.appendChild(box);
+    });
+  }
+
+  if (typeof window.vegaEmbed !== "function") {
+    fail("The chart library could not be loaded; the trials table below has the same numbers.");
+    return;
+  }
+
+  function cssVar(name) {
+    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  }
+
+  function theme() {
+    var fg = cssVar("--fg"), muted = cssVar("--muted"), border = cssVar("--border");
+    return {
+      background: "transparent",
+      font: getComputedStyle(document.body).fontFamily,
+      view: { stroke: null },
+      axis: {
+        labelColor: muted, titleColor: muted, domainColor: border, tickColor: border,
+        gridColor: border, gridOpacity: 0.6, labelFontSize: 11, titleFontSize: 12,
+        titleFontWeight: 600,
+      },
+      legend: { labelColor: muted, titleColor: muted, labelFontSize: 11, titleFontSize: 11 },
+      text: { color: fg },
+    };
+  }
+
+  // Numbers as short labels: 0.00123 -> "1.23e-3", 12345.6 -> "1.23e+4", 0.5 -> "0.5".
+  function short(value) {
+    if (value === null || value === undefined) return "—";
+    if (typeof value !== "number") return String(value);
+    var size = Math.abs(value);
+    if (size !== 0 && (size < 1e-3 || size >= 1e5)) return value.toExponential(2).replace(/\.?0+e/, "e");
+    return String(parseFloat(value.toPrecision(4)));
+  }
+
+  // One axis of the parallel-coordinates plot: where a value sits (0 = bottom, 1 = top)
+  // and the labelled ticks. Numeric axes span the values seen (log axes in decades).
+  function scaleFor(axis, values) {
+    if (axis.kind === "ordinal") {
+      var labels = axis.values;
+      var last = Math.max(labels.length - 1, 1);
+      var every = Math.ceil(labels.length / 12); // at most ~12 labels on one axis
+      var at = function (v) {
+        var i = labels.indexOf(v);
+        return i < 0 ? null : labels.length === 1 ? 0.5 : i / last;
+      };
+      return {
+        at: at,
+        ticks: labels
+          .filter(function (_, i) { return i % every === 0; })
+          .map(function (label) { return { pos: at(label), label: label }; }),
+      };
+    }
+    var log = axis.kind === "log";
+    var seen = values.filter(function (v) {
+      return typeof v === "number" && isFinite(v) && (!log || v > 0);
+    });
+    var tx = log ? Math.log10 : function (v) { return v; };
+    var lo = Math.min.apply(null, seen.map(tx));
+    var hi = Math.max.apply(null, seen.map(tx));
+    if (!seen.length) { lo = 0; hi = 1; }
+    if (lo === hi) { var pad = Math.abs(lo) * 0.1 || 0.5; lo -= pad; hi += pad; }
+    var atNumber = function (v) {
+      if (typeof v !== "number" || !isFinite(v) || (log && v <= 0)) return null;
+      return (tx(v) - lo) / (hi - lo);
+    };
+    var ticks = [];
+    if (log && Math.floor(hi) - Math.ceil(lo) >= 1) {
+      for (var d = Math.ceil(lo); d <= Math.floor(hi); d++) ticks.push(Math.pow(10, d));
+    } else {
+      for (var k = 0; k <= 4; k++) {
+        var t = lo + (k * (hi - lo)) / 4;
+        ticks.push(log ? Math.pow(10, t) : t);
+      }
+    }
+    return {
+      at: atNumber,
+      ticks: ticks.map(function (t) { return { pos: atNumber(t), label: short(t) }; }),
+    };
+  }
+
+  function parallelSpec(colors) {
+    var metric = data.metric.name;
+    var axes = data.axes.concat([{ name: metric, kind: "linear", metric: true }]);
+    var names = axes.map(function (a) { return a.name; });
+    var lines = [], ticks = [], rules = [];
+    axes.forEach(function (axis, i) {
+      var valueOf = function (trial) { return axis.metric ? trial.metric : trial.params[axis.name]; };
+      var scale = scaleFor(axis, data.trials.map(valueOf));
+      rules.push({ axis: axis.name, y0: 0, y1: 1 });
+      scale.ticks.forEach(function (tick) {
+        if (tick.pos !== null) ticks.push({ axis: axis.name, pos: tick.pos, label: tick.label });
+      });
+      data.trials.forEach(function (trial) {
+        var value = valueOf(trial);
+        lines.push({
+          run: trial.run, trial: trial.trial, metric: trial.metric, axis: axis.name, i: i,
+          pos: scale.at(value), value: typeof value === "number" ? short(value) : String(value),
+        });
+      });
+    });
+    var x = {
+      field: "axis", type: "nominal", sort: names, title: null,
+      scale: { type: "point", padding: 0.25 },
+      axis: { orient: "top", labelAngle: 0, labelLimit: 110, domain: false, ticks: false,
+              labelColor: colors.fg, labelFontWeight: 600, labelFontSize: 12 },
+    };
+    var y = { type: "quantitative", scale: { domain: [0, 1], nice: false, zero: false }, axis: null };
+    return {
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      width: "container", height: "container",
+      autosize: { type: "fit", contains: "padding" },
+      layer: [
+        {
+          data: { values: rules },
+          mark: { type: "rule", color: colors.border, strokeWidth: 1.5 },
+          encoding: { x: x, y: Object.assign({ field: "y0" }, y), y2: { field: "y1" } },
+        },
+        {
+          name: "trial_lines",
+          data: { values: lines },
+          params: [{ name: "hover", select: { type: "point", fields: ["run"], on: "pointerover", clear: "pointerout" } }],
+          mark: { type: "line", strokeWidth: 1.6, strokeCap: "round" },
+          encoding: {
+            x: x,
+            y: Object.assign({ field: "pos" }, y),
+            detail: { field: "run" },
+            order: { field: "i", type: "quantitative" },
+            color: {
+              field: "metric", type: "quantitative", title: metric,
+              scale: { scheme: "viridis", reverse: data.metric.goal !== "maximize" },
+              legend: { orient: "bottom", direction: "horizontal", gradientLength: 160 },
+            },
+            opacity: { condition: { param: "hover", empty: true, value: 0.9 }, value: 0.15 },
+            strokeWidth: { condition: { param: "hover", empty: false, value: 3 }, value: 1.6 },
+            tooltip: [
+              { field: "run", title: "run" },
+              { field: "trial", title: "trial" },
+              { field: "metric", title: metric, format: ".4~g" },
+              { field: "axis", title: "axis" },
+              { field: "value", title: "value" },
+            ],
+          },
+        },
+        {
+          data: { values: ticks },
+          mark: { type: "text", align: "right", dx: -5, fontSize: 10, color: colors.muted, limit: 90 },
+          encoding: { x: x, y: Object.assign({ field: "pos" }, y), text: { field: "label" } },
+        },
+      ],
+    };
+  }
+
+  function progressSpec(colors) {
+    var metric = data.metric.name;
+    var x = { field: "trial", type: "quantitative", title: "trial", axis: { tickMinStep: 1, format: "d" } };
+    return {
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      width: "container", height: "container",
+      autosize: { type: "fit", contains: "padding" },
+      data: { values: data.trials },
+      encoding: { x: x },
+      layer: [
+        {
+          mark: { type: "line", interpolate: "step-after", color: colors.accent, strokeWidth: 2 },
+          encoding: { y: { field: "best", type: "quantitative", title: metric, scale: { zero: false } } },
+        },
+        {
+          name: "trial_points",
+          mark: { type: "point", filled: true, size: 45, color: colors.fg, opacity: 0.55 },
+          encoding: {
+            y: { field: "metric", type: "quantitative", title: metric, scale: { zero: false } },
+            tooltip: [
+              { field: "run", title: "run" },
+              { field: "trial", title: "trial" },
+              { field: "metric", title: metric, format: ".4~g" },
+              { field: "best", title: "best so far", format: ".4~g" },
+            ],
+          },
+        },
+      ],
+    };
+  }
+
+  var SPECS = { parallel: parallelSpec, progress: progressSpec };
+
+  function draw(chart) {
+    var colors = {
+      fg: cssVar("--fg"), muted: cssVar("--muted"), border: cssVar("--border"),
+      accent: cssVar("--accent"),
+    };
+    var spec = SPECS[chart.getAttribute("data-chart")](colors);
+    spec.config = theme();
+    chart.setAttribute("aria-busy", "true");
+    var canvas = chart.querySelector(".chart-canvas");
+    if (!canvas) {
+      canvas = document.createElement("div");
+      canvas.className = "chart-canvas";
+      chart.appendChild(canvas);
+    }
+    if (chart._view) chart._view.finalize();
+    return window
+      .vegaEmbed(canvas, spec, { actions: false, renderer: "svg" })
+      .then(function (result) {
+        chart._view = result.view;
+        var loading = chart.querySelector(".chart-loading");
+        if (loading) loading.remove();
+        chart.setAttribute("aria-busy", "false");
+        chart.setAttribute("data-rendered", "true");
+      })
+      .catch(function (error) {
+        fail("The chart could not be drawn: " + error.message);
+      });
+  }
+
+  function drawAll() {
+    charts.forEach(draw);
+  }
+
+  drawAll();
+  var scheme = window.matchMedia("(prefers-color-scheme: dark)");
+  if (scheme.addEventListener) scheme.addEventListener("change", drawAll);
+})();
