@@ -58,6 +58,19 @@
     return String(parseFloat(value.toPrecision(4)));
   }
 
+  // Round numbers between lo and hi, about four of them (1, 2 or 5 times a power of 10).
+  function niceTicks(lo, hi) {
+    var raw = (hi - lo) / 4;
+    var power = Math.pow(10, Math.floor(Math.log10(raw)));
+    var m = raw / power;
+    var step = (m < 1.5 ? 1 : m < 3 ? 2 : m < 7 ? 5 : 10) * power;
+    var ticks = [];
+    for (var t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) {
+      ticks.push(parseFloat(t.toPrecision(12)));
+    }
+    return ticks;
+  }
+
   // One axis of the parallel-coordinates plot: where a value sits (0 = bottom, 1 = top)
   // and the labelled ticks. Numeric axes span the values seen (log axes in decades).
   function scaleFor(axis, values) {
@@ -89,14 +102,12 @@
       if (typeof v !== "number" || !isFinite(v) || (log && v <= 0)) return null;
       return (tx(v) - lo) / (hi - lo);
     };
-    var ticks = [];
+    var ticks;
     if (log && Math.floor(hi) - Math.ceil(lo) >= 1) {
+      ticks = [];
       for (var d = Math.ceil(lo); d <= Math.floor(hi); d++) ticks.push(Math.pow(10, d));
     } else {
-      for (var k = 0; k <= 4; k++) {
-        var t = lo + (k * (hi - lo)) / 4;
-        ticks.push(log ? Math.pow(10, t) : t);
-      }
+      ticks = log ? niceTicks(Math.pow(10, lo), Math.pow(10, hi)) : niceTicks(lo, hi);
     }
     return {
       at: atNumber,
@@ -104,7 +115,7 @@
     };
   }
 
-  function parallelSpec(colors) {
+  function parallelSpec(colors, width) {
     var metric = data.metric.name;
     var axes = data.axes.concat([{ name: metric, kind: "linear", metric: true }]);
     var names = axes.map(function (a) { return a.name; });
@@ -127,7 +138,9 @@
     var x = {
       field: "axis", type: "nominal", sort: names, title: null,
       scale: { type: "point", padding: 0.25 },
-      axis: { orient: "top", labelAngle: 0, labelLimit: 110, domain: false, ticks: false,
+      // Names are cut short (with an ellipsis) where the axes stand close, on a phone.
+      axis: { orient: "top", labelAngle: 0, labelLimit: Math.max(36, Math.min(130, width / axes.length - 8)),
+              labelPadding: 12, domain: false, ticks: false,
               labelColor: colors.fg, labelFontWeight: 600, labelFontSize: 12 },
     };
     var y = { type: "quantitative", scale: { domain: [0, 1], nice: false, zero: false }, axis: null };
@@ -178,7 +191,10 @@
 
   function progressSpec(colors) {
     var metric = data.metric.name;
-    var x = { field: "trial", type: "quantitative", title: "trial", axis: { tickMinStep: 1, format: "d" } };
+    var x = {
+      field: "trial", type: "quantitative", title: "trial",
+      scale: { padding: 12, nice: false }, axis: { tickMinStep: 1, format: "d" },
+    };
     return {
       $schema: "https://vega.github.io/schema/vega-lite/v6.json",
       width: "container", height: "container",
@@ -188,13 +204,13 @@
       layer: [
         {
           mark: { type: "line", interpolate: "step-after", color: colors.accent, strokeWidth: 2 },
-          encoding: { y: { field: "best", type: "quantitative", title: metric, scale: { zero: false } } },
+          encoding: { y: { field: "best", type: "quantitative", title: metric, scale: { zero: false, padding: 10 } } },
         },
         {
           name: "trial_points",
           mark: { type: "point", filled: true, size: 45, color: colors.fg, opacity: 0.55 },
           encoding: {
-            y: { field: "metric", type: "quantitative", title: metric, scale: { zero: false } },
+            y: { field: "metric", type: "quantitative", title: metric, scale: { zero: false, padding: 10 } },
             tooltip: [
               { field: "run", title: "run" },
               { field: "trial", title: "trial" },
@@ -214,7 +230,7 @@
       fg: cssVar("--fg"), muted: cssVar("--muted"), border: cssVar("--border"),
       accent: cssVar("--accent"),
     };
-    var spec = SPECS[chart.getAttribute("data-chart")](colors);
+    var spec = SPECS[chart.getAttribute("data-chart")](colors, chart.clientWidth);
     spec.config = theme();
     chart.setAttribute("aria-busy", "true");
     var canvas = chart.querySelector(".chart-canvas");

@@ -1,0 +1,206 @@
+"""Sweeps in a real browser: a member opens the project's Sweeps tab and a sweep; the
+parallel-coordinates chart renders as SVG with one line per finished trial (and the
+metric-by-trial chart one point per finished trial); the sweep is paused and resumed
+through its controls (htmx swaps the header); a viewer sees no controls.
+Light and dark, without script errors, and without horizontal overflow on a phone."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from apps.runs import services as run_services
+from apps.sweeps import services as sweep_services
+from apps.teams import services as team_services
+from tests.factories import UserFactory, make_project, make_team
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "correct-horse-battery-staple"
+CONFIG = {
+    "name": "resnet lr search",
+    "method": "random",
+    "metric": {"name": "val_loss", "goal": "minimize"},
+    "parameters": {
+        "lr": {"distribution": "log_uniform_values", "min": 1e-5, "max": 1e-1},
+        "batch_size": {"values": [16, 32, 64, 128]},
+        "optimizer": {"values": ["adam", "sgd", "adamw"]},
+        "dropout": {"min": 0.0, "max": 0.5},
+    },
+}
+# Six finished trials, one failed, one still running.
+LOSSES = [0.82, 0.41, 0.63, 0.29, 0.55, 0.37, None, "running"]
+FINISHED = sum(isinstance(loss, float) for loss in LOSSES)
+
+
+@pytest.fixture
+def acme():
+    """Team acme: grace (admin), alan (member), vera (viewer); project resnet with the
+    sweep `resnet lr search` and its trials; returns the sweep."""
+    grace = UserFactory(email="grace@acme.example", password=PASSWORD)
+    team = make_team("acme", grace)
+    for email, role in (("alan@acme.example", "member"), ("vera@acme.example", "viewer")):
+        user = UserFactory(email=email, password=PASSWORD)
+        team_services.membership_add(team=team, user=user, role=role)
+    project = make_project(team, "resnet", actor=grace)
+    sweep = sweep_services.sweep_create(
+        team=team, project=project, project_name="resnet", actor=grace, data={"config": CONFIG}
+    )
+    for loss in LOSSES:
+        trial = sweep_services.trial_next(team=team, sweep=sweep)
+        run, _, _ = run_services.run_create_or_resume(
+            team=team,
+            project=project,
+            project_name="resnet",
+            actor=grace,
+            data={"id": trial.run_uid, "config": trial.params},
+        )
+        if loss == "running":
+            continue
+        if loss is None:
+            run_services.run_finish(run=run, data={"exit_code": 1})
+            continue
+        points = [["val_loss", step, loss + 0.3 / (step + 1), 1.7e9 + step] for step in range(4)]
+        points.append(["val_loss", 4, loss, 1.7e9 + 4])
+        run_services.run_ingest(run=run, body={"points": points})
+        run_services.run_finish(run=run, data={"exit_code": 0})
+    return sweep
+
+
+def _shot(page, directory, name: str) -> None:
+    if directory is not None:
+        page.screenshot(path=str(directory / f"{name}.png"), full_page=True)
+
+
+def _errors(page) -> list[str]:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    return errors
+
+
+def _sign_in(browser, live_server, email: str, color_scheme: str):
+    context = browser.new_context(
+        base_url=live_server.url, color_scheme=color_scheme, viewport={"width": 1280, "height": 900}
+    )
+    page = context.new_page()
+    page.goto("/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/[a-z0-9-]+/$"))
+    return context, page
+
+
+def _settled(page) -> None:
+    """htmx has swapped and bound the new content (the next action may use it)."""
+    page.wait_for_function(
+        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
+
+
+@pytest.mark.parametrize("color_scheme", ["light", "dark"])
+def test_sweep_pages(live_server, acme, browser, screenshots_dir, color_scheme):
+    from playwright.sync_api import expect
+
+    sweep = acme
+    shot = f"{color_scheme}-sweeps-"
+    context, page = _sign_in(browser, live_server, "alan@acme.example", color_scheme)
+    errors = _errors(page)
+
+    # The project's Sweeps tab, next to Artifacts.
+    page.goto("/acme/resnet/")
+    page.get_by_role("navigation", name="Project").get_by_role("link", name="Sweeps").click()
+    expect(page).to_have_url(re.compile(r"/acme/resnet/sweeps$"))
+    row = page.locator(f'tr[data-sweep="{sweep.uid}"]')
+    expect(row).to_contain_text("resnet lr search")
+    expect(row).to_contain_text(f"{FINISHED} finished")
+    expect(row.get_by_test_id("best-metric")).to_have_text("0.29")
+    _shot(page, screenshots_dir, shot + "01-list")
+
+    # The sweep: the charts render as SVG, one line per finished trial.
+    row.get_by_role("link", name="resnet lr search").click()
+    expect(page).to_have_url(re.compile(rf"/acme/resnet/sweeps/{sweep.uid}$"))
+    parallel = page.locator("#sweep-parallel")
+    expect(parallel).to_have_attribute("data-rendered", "true")
+    expect(parallel).to_have_attribute("aria-busy", "false")
+    expect(parallel.locator(".chart-loading")).to_have_count(0)
+    expect(parallel.locator("svg .trial_lines_marks path")).to_have_count(FINISHED)
+    for name in ("batch_size", "dropout", "lr", "optimizer", "val_loss"):
+        labels = parallel.locator("svg .role-axis-label text")
+        expect(labels.filter(has_text=re.compile(rf"^{name}$"))).to_have_count(1)
+    expect(parallel.locator("svg text", has_text=re.compile(r"^adamw$"))).to_have_count(1)
+    progress = page.locator("#sweep-progress")
+    expect(progress).to_have_attribute("data-rendered", "true")
+    expect(progress.locator("svg .trial_points_marks path")).to_have_count(FINISHED)
+    expect(page.locator("tr[data-trial]").first).to_have_attribute("data-state", "running")
+    expect(page.locator("tr.best")).to_contain_text("0.29")
+    _shot(page, screenshots_dir, shot + "02-sweep")
+
+    # Pause, then resume, through the controls; htmx swaps the header.
+    header = page.locator("#sweep-header")
+    header.get_by_role("button", name="Pause").click()
+    expect(page.locator("#flash")).to_contain_text("Sweep paused")
+    expect(header.locator(".badge[data-state]")).to_have_text("paused")
+    _settled(page)
+    _shot(page, screenshots_dir, shot + "03-paused")
+    header.get_by_role("button", name="Resume").click()
+    expect(page.locator("#flash")).to_contain_text("Sweep resumed")
+    expect(header.locator(".badge[data-state]")).to_have_text("running")
+    expect(header.get_by_role("button", name="Pause")).to_be_visible()
+    _settled(page)
+    page.reload()  # the stored state, not only the swapped header
+    expect(header.locator(".badge[data-state]")).to_have_text("running")
+
+    # Phone width: nothing wider than the screen; the chart still renders.
+    page.set_viewport_size({"width": 390, "height": 800})
+    for path in ["/acme/resnet/sweeps", f"/acme/resnet/sweeps/{sweep.uid}"]:
+        page.goto(path)
+        if "/sweeps/" in path:
+            expect(page.locator("#sweep-parallel")).to_have_attribute("data-rendered", "true")
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, (path, overflow)
+    _shot(page, screenshots_dir, shot + "04-mobile")
+    assert errors == []
+    context.close()
+
+    # A viewer sees the sweep but no controls.
+    context, page = _sign_in(browser, live_server, "vera@acme.example", color_scheme)
+    errors = _errors(page)
+    page.goto(f"/acme/resnet/sweeps/{sweep.uid}")
+    expect(page.locator("#sweep-parallel")).to_have_attribute("data-rendered", "true")
+    expect(page.get_by_test_id("sweep-controls")).to_have_count(0)
+    assert errors == []
+    context.close()
+
+
+@pytest.fixture
+def empty_project():
+    grace = UserFactory(email="grace@acme.example", password=PASSWORD)
+    return make_project(make_team("acme", grace), "resnet", actor=grace)
+
+
+def test_empty_sweeps_tab(live_server, empty_project, browser):
+    from playwright.sync_api import expect
+
+    context, page = _sign_in(browser, live_server, "grace@acme.example", "light")
+    page.goto("/acme/resnet/sweeps")
+    empty = page.get_by_test_id("sweeps-empty")
+    expect(empty).to_contain_text("wandb.agent(sweep_id, function=train, count=50)")
+    expect(empty).to_contain_text("gradline sweep --entity acme --project resnet config.yaml")
+    page.set_viewport_size({"width": 390, "height": 800})
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0
+    context.close()
