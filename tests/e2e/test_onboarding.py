@@ -9,15 +9,11 @@ import re
 import httpx
 import pytest
 
+from tests.e2e.pages import PASSWORD, screenshot
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 EMAIL = "ada-e2e@example.com"
-PASSWORD = "correct-horse-battery-staple"
-
-
-def _shot(page, directory, name: str) -> None:
-    if directory is not None:
-        page.screenshot(path=str(directory / f"{name}.png"), full_page=True)
 
 
 def _viewer(base_url: str, secret: str) -> dict:
@@ -40,7 +36,7 @@ def test_signup_project_and_api_key(live_server, browser, screenshots_dir, color
     shot = f"{color_scheme}-"
 
     page.goto("/accounts/signup/")
-    _shot(page, screenshots_dir, shot + "01-signup")
+    screenshot(page, screenshots_dir, shot + "01-signup")
     page.get_by_label("Email").fill(EMAIL)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Password (again)").fill(PASSWORD)
@@ -49,14 +45,14 @@ def test_signup_project_and_api_key(live_server, browser, screenshots_dir, color
     # Lands on the personal team's (empty) project list, with the create form open.
     expect(page).to_have_url(re.compile(r"/ada-e2e/$"))
     expect(page.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
-    _shot(page, screenshots_dir, shot + "02-projects-empty")
+    screenshot(page, screenshots_dir, shot + "02-projects-empty")
 
     page.get_by_label("Name").fill("mnist")
     page.get_by_label("Description").fill("Digits, the classic.")
     page.get_by_role("button", name="Create project").click()
     expect(page).to_have_url(re.compile(r"/ada-e2e/mnist/$"))
     expect(page.get_by_text("Project mnist created.")).to_be_visible()
-    _shot(page, screenshots_dir, shot + "03-project")
+    screenshot(page, screenshots_dir, shot + "03-project")
 
     page.get_by_role("link", name="Create an API key").click()
     expect(page).to_have_url(re.compile(r"/ada-e2e/settings/api-keys$"))
@@ -71,7 +67,7 @@ def test_signup_project_and_api_key(live_server, browser, screenshots_dir, color
     secret_box.get_by_role("button", name="Copy").click()
     expect(secret_box.get_by_role("button", name="Copied")).to_be_visible()
     assert page.evaluate("navigator.clipboard.readText()") == secret
-    _shot(page, screenshots_dir, shot + "04-api-key-created")
+    screenshot(page, screenshots_dir, shot + "04-api-key-created")
 
     # The key works, and the secret is never shown again.
     assert _viewer(live_server.url, secret)["email"] == EMAIL
@@ -79,25 +75,25 @@ def test_signup_project_and_api_key(live_server, browser, screenshots_dir, color
     expect(page.get_by_test_id("secret")).to_have_count(0)
     assert secret not in page.content()
     expect(page.locator("tr[data-key]")).to_have_count(1)
-    _shot(page, screenshots_dir, shot + "05-api-keys")
+    screenshot(page, screenshots_dir, shot + "05-api-keys")
 
     page.goto("/ada-e2e/settings/members")
-    _shot(page, screenshots_dir, shot + "06-members")
+    screenshot(page, screenshots_dir, shot + "06-members")
     page.goto("/ada-e2e/mnist/settings")
-    _shot(page, screenshots_dir, shot + "07-project-settings")
+    screenshot(page, screenshots_dir, shot + "07-project-settings")
     page.goto("/accounts/email/")
     expect(page.get_by_role("heading", name="Email addresses")).to_be_visible()
     expect(page.locator("main").get_by_text(EMAIL, exact=True)).to_be_visible()
-    _shot(page, screenshots_dir, shot + "08-account-email")
+    screenshot(page, screenshots_dir, shot + "08-account-email")
     page.goto("/accounts/2fa/")
-    _shot(page, screenshots_dir, shot + "08b-account-2fa")
+    screenshot(page, screenshots_dir, shot + "08b-account-2fa")
 
     # Sign out from the account menu; the landing page offers sign-in again.
     page.get_by_label("Account menu").click()
     page.get_by_role("menuitem", name="Sign out").click()
     expect(page.get_by_role("link", name="Create an account")).to_be_visible()
-    _shot(page, screenshots_dir, shot + "09-home-signed-out")
+    screenshot(page, screenshots_dir, shot + "09-home-signed-out")
     page.goto("/accounts/password/reset/")
     expect(page.get_by_role("heading", name="Reset your password")).to_be_visible()
-    _shot(page, screenshots_dir, shot + "10-password-reset")
+    screenshot(page, screenshots_dir, shot + "10-password-reset")
     context.close()

@@ -17,11 +17,11 @@ import pytest
 from apps.registry import services
 from apps.runs import services as run_services
 from apps.teams import services as team_services
+from tests.e2e.pages import PASSWORD, screenshot, script_errors, settled, sign_in
 from tests.factories import UserFactory, make_project, make_team
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "correct-horse-battery-staple"
 WEIGHTS = b"weights of v0"
 
 
@@ -76,62 +76,22 @@ def acme():
     return team
 
 
-def _shot(page, directory, name: str) -> None:
-    if directory is not None:
-        page.screenshot(path=str(directory / f"{name}.png"), full_page=True)
-
-
-def _errors(page) -> list[str]:
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda msg: (
-            errors.append(msg.text)
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
-    return errors
-
-
-def _sign_in(browser, live_server, email: str, color_scheme: str):
-    context = browser.new_context(
-        base_url=live_server.url,
-        color_scheme=color_scheme,
-        viewport={"width": 1280, "height": 900},
-        accept_downloads=True,
-    )
-    page = context.new_page()
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/[a-z0-9-]+/$"))
-    return context, page
-
-
-def _settled(page) -> None:
-    """htmx has swapped and bound the new content (the next action may use it)."""
-    page.wait_for_function(
-        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
-    )
-
-
 @pytest.mark.parametrize("color_scheme", ["light", "dark"])
 def test_artifacts_and_registry(live_server, acme, browser, screenshots_dir, color_scheme):
     from playwright.sync_api import expect
 
     shot = f"{color_scheme}-registry-"
-    context, page = _sign_in(browser, live_server, "alan@acme.example", color_scheme)
-    errors = _errors(page)
+    context, page = sign_in(
+        browser, live_server.url, "alan@acme.example", color_scheme, accept_downloads=True
+    )
+    errors = script_errors(page)
 
     # The project's Artifacts tab, grouped by type.
     page.goto("/acme/resnet/")
     page.get_by_role("link", name="Artifacts").click()
     row = page.locator('[data-artifact-type="model"] tr[data-artifact="classifier"]')
     expect(row).to_contain_text("best → v0")
-    _shot(page, screenshots_dir, shot + "01-artifacts")
+    screenshot(page, screenshots_dir, shot + "01-artifacts")
 
     # The artifact page: move `best` to v1 through the form; htmx swaps the body.
     row.get_by_role("link", name="classifier").click()
@@ -143,8 +103,8 @@ def test_artifacts_and_registry(live_server, acme, browser, screenshots_dir, col
     history = page.get_by_test_id("alias-history")
     expect(history.locator("tr", has_text="v0 → v1")).to_contain_text("alan@acme.example")
     expect(page.locator('tr[data-version="v1"]')).to_contain_text("best")
-    _settled(page)
-    _shot(page, screenshots_dir, shot + "02-alias-moved")
+    settled(page)
+    screenshot(page, screenshots_dir, shot + "02-alias-moved")
 
     # Remove it again, after the confirmation dialog.
     page.once("dialog", lambda dialog: dialog.accept())
@@ -152,7 +112,7 @@ def test_artifacts_and_registry(live_server, acme, browser, screenshots_dir, col
     expect(page.locator("#flash")).to_contain_text("Alias best removed.")
     expect(history.locator("tr", has_text="removed from v1")).to_be_visible()
     expect(page.locator('tr[data-alias="best"]')).to_have_count(0)
-    _settled(page)
+    settled(page)
 
     # A version: metadata, lineage, and a file download that returns the stored bytes.
     page.locator('tr[data-version="v0"]').get_by_role("link", name="v0").click()
@@ -163,7 +123,7 @@ def test_artifacts_and_registry(live_server, acme, browser, screenshots_dir, col
     assert download.value.suggested_filename == "model.pkl"
     with open(download.value.path(), "rb") as handle:
         assert handle.read() == WEIGHTS
-    _shot(page, screenshots_dir, shot + "03-version")
+    screenshot(page, screenshots_dir, shot + "03-version")
 
     # Link this version to a new registered model from its page; htmx swaps the body.
     link_form = page.get_by_test_id("link-form")
@@ -175,15 +135,15 @@ def test_artifacts_and_registry(live_server, acme, browser, screenshots_dir, col
         '[data-registered-model="edge-classifier"]'
     )
     expect(linked).to_contain_text("v0")
-    _settled(page)
-    _shot(page, screenshots_dir, shot + "03b-linked")
+    settled(page)
+    screenshot(page, screenshots_dir, shot + "03b-linked")
 
     # The team's Registry, from the top navigation; a member sees no promote form.
     page.get_by_role("navigation", name="Team").get_by_role("link", name="Registry").click()
     expect(page.locator('tr[data-model="edge-classifier"]')).to_contain_text("1")
     model_row = page.locator('tr[data-model="resnet-classifier"]')
     expect(model_row).to_contain_text("production → v0")
-    _shot(page, screenshots_dir, shot + "04-registry")
+    screenshot(page, screenshots_dir, shot + "04-registry")
     model_row.get_by_role("link", name="resnet-classifier").click()
     expect(page.locator('tr[data-version="v0"]')).to_contain_text("resnet/classifier:v0")
     expect(page.get_by_test_id("promote-form")).to_have_count(0)
@@ -202,13 +162,15 @@ def test_artifacts_and_registry(live_server, acme, browser, screenshots_dir, col
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, (path, overflow)
-    _shot(page, screenshots_dir, shot + "05-mobile-model")
+    screenshot(page, screenshots_dir, shot + "05-mobile-model")
     assert errors == []
     context.close()
 
     # An admin promotes v1 to production; the history shows the move.
-    context, page = _sign_in(browser, live_server, "grace@acme.example", color_scheme)
-    errors = _errors(page)
+    context, page = sign_in(
+        browser, live_server.url, "grace@acme.example", color_scheme, accept_downloads=True
+    )
+    errors = script_errors(page)
     page.goto("/acme/registry/models/resnet-classifier")
     form = page.get_by_test_id("promote-form")
     form.get_by_label("Alias").fill("production")
@@ -218,6 +180,6 @@ def test_artifacts_and_registry(live_server, acme, browser, screenshots_dir, col
     moved = page.get_by_test_id("alias-history").locator("tr", has_text="v0 → v1")
     expect(moved).to_contain_text("grace@acme.example")
     expect(page.locator('tr[data-version="v1"]')).to_contain_text("production")
-    _shot(page, screenshots_dir, shot + "06-promoted")
+    screenshot(page, screenshots_dir, shot + "06-promoted")
     assert errors == []
     context.close()

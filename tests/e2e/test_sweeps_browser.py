@@ -13,11 +13,11 @@ import pytest
 from apps.runs import services as run_services
 from apps.sweeps import services as sweep_services
 from apps.teams import services as team_services
+from tests.e2e.pages import PASSWORD, screenshot, script_errors, settled, sign_in
 from tests.factories import UserFactory, make_project, make_team
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "correct-horse-battery-staple"
 CONFIG = {
     "name": "resnet lr search",
     "method": "random",
@@ -68,53 +68,14 @@ def acme():
     return sweep
 
 
-def _shot(page, directory, name: str) -> None:
-    if directory is not None:
-        page.screenshot(path=str(directory / f"{name}.png"), full_page=True)
-
-
-def _errors(page) -> list[str]:
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda msg: (
-            errors.append(msg.text)
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
-    return errors
-
-
-def _sign_in(browser, live_server, email: str, color_scheme: str):
-    context = browser.new_context(
-        base_url=live_server.url, color_scheme=color_scheme, viewport={"width": 1280, "height": 900}
-    )
-    page = context.new_page()
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/[a-z0-9-]+/$"))
-    return context, page
-
-
-def _settled(page) -> None:
-    """htmx has swapped and bound the new content (the next action may use it)."""
-    page.wait_for_function(
-        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
-    )
-
-
 @pytest.mark.parametrize("color_scheme", ["light", "dark"])
 def test_sweep_pages(live_server, acme, browser, screenshots_dir, color_scheme):
     from playwright.sync_api import expect
 
     sweep = acme
     shot = f"{color_scheme}-sweeps-"
-    context, page = _sign_in(browser, live_server, "alan@acme.example", color_scheme)
-    errors = _errors(page)
+    context, page = sign_in(browser, live_server.url, "alan@acme.example", color_scheme)
+    errors = script_errors(page)
 
     # The project's Sweeps tab, next to Artifacts.
     page.goto("/acme/resnet/")
@@ -124,7 +85,7 @@ def test_sweep_pages(live_server, acme, browser, screenshots_dir, color_scheme):
     expect(row).to_contain_text("resnet lr search")
     expect(row).to_contain_text(f"{FINISHED} finished")
     expect(row.get_by_test_id("best-metric")).to_have_text("0.29")
-    _shot(page, screenshots_dir, shot + "01-list")
+    screenshot(page, screenshots_dir, shot + "01-list")
 
     # The sweep: the charts render as SVG, one line per finished trial.
     row.get_by_role("link", name="resnet lr search").click()
@@ -143,20 +104,20 @@ def test_sweep_pages(live_server, acme, browser, screenshots_dir, color_scheme):
     expect(progress.locator("svg .trial_points_marks path")).to_have_count(FINISHED)
     expect(page.locator("tr[data-trial]").first).to_have_attribute("data-state", "running")
     expect(page.locator("tr.best")).to_contain_text("0.29")
-    _shot(page, screenshots_dir, shot + "02-sweep")
+    screenshot(page, screenshots_dir, shot + "02-sweep")
 
     # Pause, then resume, through the controls; htmx swaps the header.
     header = page.locator("#sweep-header")
     header.get_by_role("button", name="Pause").click()
     expect(page.locator("#flash")).to_contain_text("Sweep paused")
     expect(header.locator(".badge[data-state]")).to_have_text("paused")
-    _settled(page)
-    _shot(page, screenshots_dir, shot + "03-paused")
+    settled(page)
+    screenshot(page, screenshots_dir, shot + "03-paused")
     header.get_by_role("button", name="Resume").click()
     expect(page.locator("#flash")).to_contain_text("Sweep resumed")
     expect(header.locator(".badge[data-state]")).to_have_text("running")
     expect(header.get_by_role("button", name="Pause")).to_be_visible()
-    _settled(page)
+    settled(page)
     page.reload()  # the stored state, not only the swapped header
     expect(header.locator(".badge[data-state]")).to_have_text("running")
 
@@ -170,13 +131,13 @@ def test_sweep_pages(live_server, acme, browser, screenshots_dir, color_scheme):
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, (path, overflow)
-    _shot(page, screenshots_dir, shot + "04-mobile")
+    screenshot(page, screenshots_dir, shot + "04-mobile")
     assert errors == []
     context.close()
 
     # A viewer sees the sweep but no controls.
-    context, page = _sign_in(browser, live_server, "vera@acme.example", color_scheme)
-    errors = _errors(page)
+    context, page = sign_in(browser, live_server.url, "vera@acme.example", color_scheme)
+    errors = script_errors(page)
     page.goto(f"/acme/resnet/sweeps/{sweep.uid}")
     expect(page.locator("#sweep-parallel")).to_have_attribute("data-rendered", "true")
     expect(page.get_by_test_id("sweep-controls")).to_have_count(0)
@@ -193,7 +154,7 @@ def empty_project():
 def test_empty_sweeps_tab(live_server, empty_project, browser):
     from playwright.sync_api import expect
 
-    context, page = _sign_in(browser, live_server, "grace@acme.example", "light")
+    context, page = sign_in(browser, live_server.url, "grace@acme.example", "light")
     page.goto("/acme/resnet/sweeps")
     empty = page.get_by_test_id("sweeps-empty")
     expect(empty).to_contain_text("wandb.agent(sweep_id, function=train, count=50)")

@@ -10,16 +10,10 @@ import re
 import pytest
 
 from apps.teams import services as team_services
+from tests.e2e.pages import PASSWORD, screenshot, script_errors
 from tests.factories import UserFactory, make_project, make_team
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "correct-horse-battery-staple"
-
-
-def _shot(page, directory, name: str) -> None:
-    if directory is not None:
-        page.screenshot(path=str(directory / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture
@@ -34,22 +28,6 @@ def acme():
     return team
 
 
-def _errors(page) -> list[str]:
-    """Script errors on the page. Chrome also logs every 4xx response as a console
-    error ("Failed to load resource"); those are expected here (the 409 above)."""
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda msg: (
-            errors.append(msg.text)
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
-    return errors
-
-
 @pytest.mark.parametrize("color_scheme", ["light", "dark"])
 def test_team_administration(live_server, acme, browser, screenshots_dir, color_scheme):
     from playwright.sync_api import expect
@@ -58,11 +36,11 @@ def test_team_administration(live_server, acme, browser, screenshots_dir, color_
         base_url=live_server.url, color_scheme=color_scheme, viewport={"width": 1280, "height": 860}
     )
     page = context.new_page()
-    errors = _errors(page)
+    errors = script_errors(page)
     shot = f"{color_scheme}-team-"
 
     page.goto("/accounts/login/")
-    _shot(page, screenshots_dir, shot + "01-login")
+    screenshot(page, screenshots_dir, shot + "01-login")
     page.get_by_label("Email").fill("grace@acme.example")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
@@ -70,11 +48,11 @@ def test_team_administration(live_server, acme, browser, screenshots_dir, color_
 
     page.goto("/teams/")
     expect(page.get_by_role("link", name="Acme")).to_be_visible()
-    _shot(page, screenshots_dir, shot + "02-team-list")
+    screenshot(page, screenshots_dir, shot + "02-team-list")
 
     page.goto("/acme/")
     expect(page.get_by_test_id("project-grid").locator("a")).to_have_count(3)
-    _shot(page, screenshots_dir, shot + "03-projects")
+    screenshot(page, screenshots_dir, shot + "03-projects")
 
     # Change a role in place: htmx posts on change and swaps the members table.
     page.goto("/acme/settings/members")
@@ -92,7 +70,7 @@ def test_team_administration(live_server, acme, browser, screenshots_dir, color_
     grace.get_by_role("combobox").select_option("member")
     expect(page.locator("#flash")).to_contain_text("The last admin of a team cannot be demoted.")
     expect(grace.get_by_role("combobox")).to_have_value("admin")
-    _shot(page, screenshots_dir, shot + "04-members-last-admin")
+    screenshot(page, screenshots_dir, shot + "04-members-last-admin")
 
     page.goto("/acme/settings/invitations")
     page.get_by_label("Email").fill("barbara@example.com")
@@ -101,7 +79,7 @@ def test_team_administration(live_server, acme, browser, screenshots_dir, color_
     expect(page.get_by_test_id("secret").locator("input")).to_have_value(
         re.compile(r"/invitations/")
     )
-    _shot(page, screenshots_dir, shot + "05-invitations")
+    screenshot(page, screenshots_dir, shot + "05-invitations")
 
     page.goto("/acme/settings/service-accounts")
     page.get_by_label("Name").fill("ci-pipeline")
@@ -109,14 +87,14 @@ def test_team_administration(live_server, acme, browser, screenshots_dir, color_
     page.get_by_role("button", name="Create", exact=True).click()
     expect(page.locator('tr[data-service-account="ci-pipeline"]')).to_be_visible()
     expect(page.get_by_test_id("secret").locator("input")).to_have_value(re.compile(r"^gl-"))
-    _shot(page, screenshots_dir, shot + "06-service-accounts")
+    screenshot(page, screenshots_dir, shot + "06-service-accounts")
 
     page.goto("/acme/settings/audit")
     expect(page.get_by_text("member.role_changed")).to_be_visible()
-    _shot(page, screenshots_dir, shot + "07-audit")
+    screenshot(page, screenshots_dir, shot + "07-audit")
 
     page.goto("/acme/settings/")
-    _shot(page, screenshots_dir, shot + "08-general")
+    screenshot(page, screenshots_dir, shot + "08-general")
 
     # Phone width: nothing wider than the screen on the busiest pages.
     page.set_viewport_size({"width": 390, "height": 800})
@@ -126,9 +104,9 @@ def test_team_administration(live_server, acme, browser, screenshots_dir, color_
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, (path, overflow)
-    _shot(page, screenshots_dir, shot + "09-mobile-service-accounts")
+    screenshot(page, screenshots_dir, shot + "09-mobile-service-accounts")
     page.goto("/acme/")
-    _shot(page, screenshots_dir, shot + "10-mobile-projects")
+    screenshot(page, screenshots_dir, shot + "10-mobile-projects")
 
     assert errors == []
     # Last, as the browser logs the 404 of the document itself.

@@ -1,0 +1,51 @@
+"""What the browser tests share: the test password, screenshots, script-error capture,
+signing in and waiting for htmx to settle."""
+
+from __future__ import annotations
+
+import re
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def screenshot(page, directory, name: str) -> None:
+    """A full-page screenshot when GRADLINE_E2E_SCREENSHOTS names a folder."""
+    if directory is not None:
+        page.screenshot(path=str(directory / f"{name}.png"), full_page=True)
+
+
+def script_errors(page) -> list[str]:
+    """Script errors on the page, collected from now on. Chrome also logs every 4xx
+    response as a console error ("Failed to load resource"); tests provoke those on
+    purpose, so they are not counted."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    return errors
+
+
+def sign_in(browser, base_url: str, email: str, color_scheme: str, **context_options):
+    """A new browser context signed in as `email`; returns (context, page)."""
+    options = {"viewport": {"width": 1280, "height": 900}, **context_options}
+    context = browser.new_context(base_url=base_url, color_scheme=color_scheme, **options)
+    page = context.new_page()
+    page.goto("/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/[a-z0-9-]+/$"))
+    return context, page
+
+
+def settled(page) -> None:
+    """htmx has swapped and bound the new content (the next action may use it)."""
+    page.wait_for_function(
+        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
