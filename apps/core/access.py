@@ -105,6 +105,8 @@ def open_scope(
         if project_name is not None and method not in route.creates_project:
             raise NotFound("Not found.")
         _require(permissions, permission)
+        if project_name is not None:  # this request will create the project
+            _require(permissions, roles.PROJECTS_WRITE)
         return Scope(route=route, team=team, membership=membership, permissions=permissions)
 
     member_sees = membership is not None and (

@@ -28,6 +28,11 @@ class DomainError(Exception):
         self.status = status or self.status
 
 
+def field_error(message: str, field: str, code: str = "invalid") -> DomainError:
+    """A 400 naming the bad input field in `detail.field` (DESIGN.md §8)."""
+    return DomainError(message, code=code, detail={"field": field})
+
+
 class NotFound(DomainError):
     status = 404
     code = "not_found"

@@ -35,7 +35,8 @@ class Route:
     # HTTP method (or "WS" for a WebSocket connect) -> permission; None needs none.
     methods: Mapping[str, str | None] = field(default_factory=dict)
     # Methods of a `project` route that may name a project that does not exist yet (the
-    # handler creates it, as W&B does on the first run); the scope then has no project.
+    # handler creates it, as W&B does on the first run); the scope then has no project
+    # and open_scope also requires projects:write.
     creates_project: frozenset[str] = frozenset()
 
     def permission_for(self, method: str) -> tuple[bool, str | None]:
@@ -131,7 +132,7 @@ ROUTES: dict[str, Route] = {
         GET=p.PROJECTS_READ, PATCH=p.PROJECTS_WRITE, DELETE=p.PROJECTS_DELETE
     ),
     # --- API: runs (issue: run tracking) -----------------------------------------
-    # POST /runs creates the project on first use; the view then requires projects:write.
+    # POST /runs creates the project on first use (then projects:write is required too).
     "api:run-list": creating_project(project(GET=p.RUNS_READ, POST=p.RUNS_WRITE), "POST"),
     "api:run-detail": project(GET=p.RUNS_READ, PATCH=p.RUNS_WRITE, DELETE=p.RUNS_DELETE_OWN),
     "api:run-heartbeat": project(POST=p.RUNS_WRITE),
@@ -174,7 +175,7 @@ ROUTES: dict[str, Route] = {
     "api:registered-model-alias": team(PUT=p.REGISTRY_PROMOTE, DELETE=p.REGISTRY_PROMOTE),
     "api:registered-model-alias-events": team(GET=p.ARTIFACTS_READ),
     # --- API: sweeps (docs/sweeps.md) ----------------------------------------------
-    # POST /sweeps creates the project on first use; the view then requires projects:write.
+    # POST /sweeps creates the project on first use (then projects:write is required too).
     # The stop check is a read that may store the stop decision on the trial.
     "api:sweep-list": creating_project(project(GET=p.SWEEPS_READ, POST=p.SWEEPS_WRITE), "POST"),
     "api:sweep-detail": project(GET=p.SWEEPS_READ, PATCH=p.SWEEPS_WRITE, DELETE=p.SWEEPS_WRITE),

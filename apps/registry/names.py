@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, field_error
 from apps.runs.services import clean_file_path
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,127}")
@@ -17,10 +17,6 @@ SHA256_RE = re.compile(r"[0-9a-f]{64}")
 LATEST = "latest"
 MAX_FILES = 100_000
 MAX_ALIASES = 32
-
-
-def field_error(message: str, field: str, code: str = "invalid") -> DomainError:
-    return DomainError(message, code=code, detail={"field": field})
 
 
 def clean_name(value: Any, field: str = "name") -> str:

@@ -16,7 +16,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.core.errors import Conflict, DomainError, NotFound, PermissionDenied
+from apps.core.errors import Conflict, NotFound, PermissionDenied, field_error
 from apps.core.storage import delete_stored, delete_stored_on_commit, spooled_upload
 from apps.projects import services as project_services
 from apps.realtime import events, groups
@@ -47,14 +47,10 @@ _ADJECTIVES = _ADJECTIVE_WORDS.split()
 _NOUNS = _NOUN_WORDS.split()
 
 
-def _field_error(message: str, field: str) -> DomainError:
-    return DomainError(message, code="invalid", detail={"field": field})
-
-
 def refuse_nul(value: Any, field: str) -> None:
     where = nul_path(value, field)
     if where:
-        raise _field_error(f"{where} must not contain NUL characters (\\u0000).", field)
+        raise field_error(f"{where} must not contain NUL characters (\\u0000).", field)
 
 
 def _str(data: dict, field: str, max_length: int) -> str | None:
@@ -62,7 +58,7 @@ def _str(data: dict, field: str, max_length: int) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > max_length:
-        raise _field_error(f"{field} must be a string of at most {max_length} characters.", field)
+        raise field_error(f"{field} must be a string of at most {max_length} characters.", field)
     refuse_nul(value, field)
     return value
 
@@ -72,7 +68,7 @@ def _dict(data: dict, field: str) -> dict | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise _field_error(f"{field} must be a JSON object.", field)
+        raise field_error(f"{field} must be a JSON object.", field)
     refuse_nul(value, field)
     return value
 
@@ -86,7 +82,7 @@ def _tags(data: dict) -> list[str] | None:
         or len(value) > MAX_TAGS
         or not all(isinstance(t, str) and 0 < len(t) <= MAX_TAG_LENGTH for t in value)
     ):
-        raise _field_error(
+        raise field_error(
             f"tags must be a list of at most {MAX_TAGS} strings of 1-{MAX_TAG_LENGTH} characters.",
             "tags",
         )
@@ -119,10 +115,10 @@ def run_create_or_resume(*, team, project, project_name: str, actor, data: dict)
     if resume is True:  # wandb.init(resume=True) means "allow"
         resume = "allow"
     if resume not in RESUME_MODES:
-        raise _field_error("resume must be 'allow', 'must', 'never' or null.", "resume")
+        raise field_error("resume must be 'allow', 'must', 'never' or null.", "resume")
     uid = data.get("id")
     if uid is not None and (not isinstance(uid, str) or not UID_RE.match(uid)):
-        raise _field_error("id must be 1-64 characters from a-z, 0-9, '_' and '-'.", "id")
+        raise field_error("id must be 1-64 characters from a-z, 0-9, '_' and '-'.", "id")
     fields = _create_fields(data)
 
     if project is None:
@@ -135,7 +131,7 @@ def run_create_or_resume(*, team, project, project_name: str, actor, data: dict)
             raise NotFound(f"Run {uid!r} does not exist, and resume='must' was requested.")
     else:
         if resume == "must":
-            raise _field_error("resume='must' needs the id of the run to resume.", "id")
+            raise field_error("resume='must' needs the id of the run to resume.", "id")
         uid = _generated_uid()
     try:
         with transaction.atomic():
@@ -173,7 +169,7 @@ def _create_fields(data: dict) -> dict[str, Any]:
     args = data.get("args")
     if args is not None:
         if not isinstance(args, list):
-            raise _field_error("args must be a list.", "args")
+            raise field_error("args must be a list.", "args")
         refuse_nul(args, "args")
         fields["args"] = args
     tags = _tags(data)
@@ -267,10 +263,10 @@ def run_heartbeat(*, run: Run) -> Run:
 def run_finish(*, run: Run, data: dict) -> Run:
     exit_code = data.get("exit_code")
     if exit_code is not None and (type(exit_code) is not int or abs(exit_code) > 2**31 - 1):
-        raise _field_error("exit_code must be an integer or null.", "exit_code")
+        raise field_error("exit_code must be an integer or null.", "exit_code")
     state = data.get("state")
     if state not in (None, RunState.FINISHED, RunState.FAILED):
-        raise _field_error("state must be 'finished', 'failed' or null.", "state")
+        raise field_error("state must be 'finished', 'failed' or null.", "state")
     if state is None:
         state = RunState.FAILED if exit_code not in (None, 0) else RunState.FINISHED
     with transaction.atomic():
@@ -368,13 +364,13 @@ def clean_file_path(path: Any) -> str:
     backslashes, drive letters or control characters. It is only ever a label: blobs are
     stored under server-chosen names."""
     if not isinstance(path, str) or not path or len(path) > MAX_FILE_PATH:
-        raise _field_error(f"File path must be 1-{MAX_FILE_PATH} characters.", "path")
+        raise field_error(f"File path must be 1-{MAX_FILE_PATH} characters.", "path")
     if path.startswith("/") or _DRIVE.match(path):
-        raise _field_error("File path must be relative.", "path")
+        raise field_error("File path must be relative.", "path")
     if "\\" in path or any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
-        raise _field_error("File path must not contain backslashes or control characters.", "path")
+        raise field_error("File path must not contain backslashes or control characters.", "path")
     if any(part in ("", ".", "..") for part in path.split("/")):
-        raise _field_error("File path must not contain '.', '..' or empty segments.", "path")
+        raise field_error("File path must not contain '.', '..' or empty segments.", "path")
     return path
 
 

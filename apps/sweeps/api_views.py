@@ -9,11 +9,9 @@ from drf_spectacular.utils import extend_schema
 
 from apps.api.base import GradlineAPIView
 from apps.api.responses import json_response
-from apps.core.errors import PermissionDenied
 from apps.runs.bodies import request_json
 from apps.sweeps import selectors, services
 from apps.sweeps import serializers as out
-from apps.teams import roles
 
 OBJECT = extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
 
@@ -44,8 +42,6 @@ class SweepListView(SweepsAPIView):
         summary="Create a sweep from a W&B sweep config (creates the project on first use)",
     )
     def post(self, request, team, project):
-        if self.project is None and not self.scope.has(roles.PROJECTS_WRITE):
-            raise PermissionDenied("Creating a project needs the 'projects:write' permission.")
         sweep = services.sweep_create(
             team=self.team,
             project=self.project,

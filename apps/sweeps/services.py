@@ -16,7 +16,7 @@ import orjson
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.core.errors import Conflict, DomainError, NotFound
+from apps.core.errors import Conflict, NotFound, field_error
 from apps.projects import services as project_services
 from apps.runs.bodies import nul_path
 from apps.runs.models import Run, RunState
@@ -30,10 +30,6 @@ UID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 STRATEGIES = {"grid": grid.suggest, "random": random.suggest, "bayes": bayes.suggest}
 MAX_NAME = 128
 MAX_AGENT = 128
-
-
-def _field_error(message: str, field: str) -> DomainError:
-    return DomainError(message, code="invalid", detail={"field": field})
 
 
 def _uid() -> str:
@@ -69,10 +65,10 @@ def _config_field(message: str) -> str:
 def validate_config(config: Any) -> dict:
     """The sweep config, checked as a whole; 400 naming the bad field otherwise."""
     if not isinstance(config, dict):
-        raise _field_error("config must be a JSON object (a W&B sweep config).", "config")
+        raise field_error("config must be a JSON object (a W&B sweep config).", "config")
     where = nul_path(config, "config")
     if where:
-        raise _field_error(f"{where} must not contain NUL characters (\\u0000).", where)
+        raise field_error(f"{where} must not contain NUL characters (\\u0000).", where)
     try:
         space.validate(config)
         if config.get("method") == "bayes" or "early_terminate" in config:
@@ -82,19 +78,19 @@ def validate_config(config: Any) -> dict:
         STRATEGIES[config["method"]](config, [], seed=0)
     except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
         message = str(exc) or exc.__class__.__name__
-        raise _field_error(message, _config_field(message)) from None
+        raise field_error(message, _config_field(message)) from None
     for key in ("name", "description", "program"):
         value = config.get(key)
         limit = MAX_NAME if key == "name" else 100_000
         if value is not None and (not isinstance(value, str) or len(value) > limit):
-            raise _field_error(
+            raise field_error(
                 f"config.{key} must be a string of at most {limit} characters.", f"config.{key}"
             )
     command = config.get("command")
     if command is not None and (
         not isinstance(command, list) or not all(isinstance(c, str) for c in command)
     ):
-        raise _field_error("config.command must be a list of strings.", "config.command")
+        raise field_error("config.command must be a list of strings.", "config.command")
     return config
 
 
@@ -137,7 +133,7 @@ def sweep_update(*, sweep: Sweep, data: dict) -> Sweep:
     changes: dict[str, Any] = {}
     if "state" in data:
         if data["state"] not in SweepState.values:
-            raise _field_error(
+            raise field_error(
                 f"state must be one of {', '.join(SweepState.values)}.",
                 "state",
             )
@@ -146,10 +142,10 @@ def sweep_update(*, sweep: Sweep, data: dict) -> Sweep:
         if key in data:
             value = data[key]
             if not isinstance(value, str) or len(value) > limit or "\x00" in value:
-                raise _field_error(f"{key} must be a string of at most {limit} characters.", key)
+                raise field_error(f"{key} must be a string of at most {limit} characters.", key)
             changes[key] = value
     if not changes:
-        raise _field_error("Nothing to change: give state, name or description.", "state")
+        raise field_error("Nothing to change: give state, name or description.", "state")
     with transaction.atomic():
         locked = Sweep.objects.for_team(sweep.team).select_for_update().filter(pk=sweep.pk).first()
         if locked is None:  # deleted a moment ago
@@ -228,9 +224,9 @@ def _new_run_uid(team, project) -> str:
 def trial_next(*, team, sweep: Sweep, agent: Any = None) -> SweepTrial:
     """The next trial of a running sweep (409 `sweep_done` with the reason otherwise)."""
     if agent is not None and (not isinstance(agent, str) or len(agent) > MAX_AGENT):
-        raise _field_error(f"agent must be a string of at most {MAX_AGENT} characters.", "agent")
+        raise field_error(f"agent must be a string of at most {MAX_AGENT} characters.", "agent")
     if agent and "\x00" in agent:
-        raise _field_error("agent must not contain NUL characters.", "agent")
+        raise field_error("agent must not contain NUL characters.", "agent")
     done = None
     with transaction.atomic():
         locked = Sweep.objects.for_team(team).select_for_update().filter(pk=sweep.pk).first()

@@ -5,6 +5,7 @@ isolation — through the HTTP API against real PostgreSQL."""
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 
 import pytest
@@ -111,7 +112,8 @@ def detail(client, sweep_id: str) -> dict:
 @pytest.mark.parametrize("config", [RANDOM, GRID, BAYES], ids=["random", "grid", "bayes"])
 def test_create_with_each_method(member_api, member_user, config):
     body = create_ok(member_api, {**config, "name": "my sweep", "description": "why"})
-    assert len(body["id"]) == 8 and body["id"].isalnum() and body["id"].islower()
+    # 8 lowercase base-36 characters (str.islower() is False for an all-digit id)
+    assert re.fullmatch(r"[a-z0-9]{8}", body["id"])
     assert body["method"] == config["method"] and body["state"] == "running"
     assert body["name"] == "my sweep" and body["description"] == "why"
     assert body["config"]["parameters"] == config["parameters"]

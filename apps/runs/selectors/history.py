@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from apps.core.errors import DomainError
+from apps.core.errors import field_error
 from apps.runs import rollups
 from apps.runs.ingest import MAX_STEP, SYSTEM_PREFIX, json_safe
 from apps.runs.models import MetricKey, Run
@@ -25,16 +25,12 @@ EXPORT_CHUNK = 50_000
 X_AXES = ("_step", "_runtime", "_timestamp")
 
 
-def bad(message: str, field: str) -> DomainError:
-    return DomainError(message, code="invalid", detail={"field": field})
-
-
 def run_keys(team, run: Run, names: list[str] | None, *, include_system: bool = False):
     """name -> MetricKey for the requested names (all non-system keys when None)."""
     qs = MetricKey.objects.for_team(team).filter(run=run)
     if names is not None:
         if len(names) > MAX_KEYS:
-            raise bad(f"At most {MAX_KEYS} keys per request.", "keys")
+            raise field_error(f"At most {MAX_KEYS} keys per request.", "keys")
         qs = qs.filter(name__in=names)
     elif not include_system:
         qs = qs.exclude(name__startswith=SYSTEM_PREFIX)
@@ -70,12 +66,14 @@ def chart(
     and last value in the bucket (null where it has none).
     """
     if not 1 <= buckets <= MAX_BUCKETS:
-        raise bad(f"buckets must be 1-{MAX_BUCKETS}.", "buckets")
+        raise field_error(f"buckets must be 1-{MAX_BUCKETS}.", "buckets")
     wanted = list(dict.fromkeys(keys))
     names = [*wanted, x_axis] if x_axis not in X_AXES else wanted
     found = run_keys(team, run, names, include_system=True)
     if x_axis not in X_AXES and x_axis not in found:
-        raise bad(f"x_axis {x_axis!r} is neither _step, _runtime, _timestamp nor a key.", "x_axis")
+        raise field_error(
+            f"x_axis {x_axis!r} is neither _step, _runtime, _timestamp nor a key.", "x_axis"
+        )
     with_data = [found[k] for k in wanted if k in found and found[k].max_step is not None]
     out = {
         "run": run.uid,
