@@ -22,6 +22,26 @@ import requests
 REPO = Path(__file__).resolve().parents[2]
 
 
+def gradline_cli(
+    *args: str,
+    env: dict,
+    cwd: Path | str = REPO,
+    timeout: float = 120,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess:
+    """`gradline ARGS` in a fresh process, as a user would type it (text output)."""
+    return subprocess.run(
+        [sys.executable, "-m", "gradline", *args],
+        cwd=cwd,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

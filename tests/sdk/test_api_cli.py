@@ -13,7 +13,7 @@ import pytest
 import gradline
 from gradline import Api
 from gradline.transport import CommError
-from tests.sdk.harness import REPO
+from tests.sdk.harness import gradline_cli
 
 PROJECT = "api-query"
 
@@ -157,16 +157,7 @@ def test_projects_and_cross_team_isolation(query_runs, sdk_db, server):
 def _cli(args: list[str], env_extra: dict, stdin: str | None = None):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADLINE_", "WANDB_"))}
     env.update(env_extra)
-    return subprocess.run(
-        [sys.executable, "-m", "gradline", *args],
-        cwd=REPO,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return gradline_cli(*args, env=env, stdin=stdin)
 
 
 def test_cli_login_stores_key_0600_and_runs_ls_status(query_runs, server, sdk_db, tmp_path):

@@ -8,7 +8,6 @@ import hashlib
 import io
 import os
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from gradline import Api, Artifact
 from gradline.artifact_store import ContentCache, manifest_digest
 from gradline.later import NotAvailableYet
 from gradline.transfers import SMALL_FILE
-from tests.sdk.harness import FaultProxy, wait_for
+from tests.sdk.harness import FaultProxy, gradline_cli, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -211,14 +210,7 @@ def test_offline_artifact_is_uploaded_by_sync_exactly_once(server, sdk_db, sdk_s
     env.update(GRADLINE_BASE_URL=server.url, GRADLINE_API_KEY=sdk_db.seed.owner_key)
 
     def sync() -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "gradline", "sync", run.dir, "--no-progress"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return gradline_cli("sync", run.dir, "--no-progress", env=env)
 
     first = sync()
     assert first.returncode == 0, first.stderr
@@ -317,15 +309,7 @@ def test_cli_artifact_put_then_get(server, sdk_db, tmp_path):
     )
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "gradline", "artifact", *args],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return gradline_cli("artifact", *args, env=env, cwd=tmp_path)
 
     put = cli("put", str(src), "--name", "sdk-team/art-cli/cli-data", "--alias", "gold")
     assert put.returncode == 0, put.stderr

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,19 +21,11 @@ import pytest
 import gradline
 from gradline.wal import read_all
 from tests.sdk.conftest import checksum, stored_points, wal_points
-from tests.sdk.harness import REPO, BlackHole, FaultProxy, wait_for
+from tests.sdk.harness import BlackHole, FaultProxy, gradline_cli, wait_for
 
 
 def cli(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "gradline", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return gradline_cli(*args, env=env, timeout=300)
 
 
 def cli_env(url: str, key: str, tmp_path: Path) -> dict:

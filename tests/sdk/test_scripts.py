@@ -15,6 +15,7 @@ import pytest
 
 from gradline import Api
 from tests.sdk.conftest import stored_points
+from tests.sdk.harness import gradline_cli
 
 
 @pytest.fixture
@@ -52,15 +53,7 @@ def run_script(
 
 def gradline_sync(env: dict, cwd: Path, *args: str) -> subprocess.CompletedProcess:
     """`gradline sync ARGS` as a user would type it."""
-    return subprocess.run(
-        [sys.executable, "-m", "gradline", "sync", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return gradline_cli("sync", *args, env=env, cwd=cwd)
 
 
 def remote_run(server, sdk_db, path: str):
@@ -182,15 +175,7 @@ def test_offline_mode_then_sync(script_env, tmp_path, server, sdk_db):
     assert len(stored_points(sdk_db, run_id, "offline-sync")) == 200
     remote = remote_run(server, sdk_db, f"sdk-team/offline-sync/{run_id}")
     assert remote.state == "finished" and remote.config == {"lr": 0.1}
-    nothing = subprocess.run(
-        [sys.executable, "-m", "gradline", "sync"],
-        cwd=tmp_path,
-        env=script_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    nothing = gradline_sync(script_env, tmp_path)
     assert "nothing to sync" in nothing.stderr
 
 

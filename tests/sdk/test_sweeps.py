@@ -17,6 +17,7 @@ import pytest
 
 import gradline
 from gradline import Api
+from tests.sdk.harness import gradline_cli
 
 
 @pytest.fixture
@@ -250,18 +251,6 @@ def test_early_termination_interrupts_a_bad_run_which_finishes(sweep_env, api, c
 # -- gradline sweep / gradline agent ----------------------------------------------------
 
 
-def gradline_cli(env: dict, cwd, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "gradline", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
 PROGRAM = """
 import json, sys, time
 import gradline as wandb
@@ -294,12 +283,14 @@ def test_gradline_agent_runs_the_program_per_trial(sweep_env, api, tmp_path, fmt
     else:
         (tmp_path / "sweep.json").write_text(json.dumps(config))
     env = {**os.environ, "GRADLINE_EXIT_HOOKS": "true"}
-    created = gradline_cli(env, tmp_path, "sweep", f"sweep.{fmt}", "--project", project)
+    created = gradline_cli(
+        "sweep", f"sweep.{fmt}", "--project", project, env=env, cwd=tmp_path, timeout=180
+    )
     assert created.returncode == 0, created.stderr
     sweep_id = created.stdout.strip()
     assert f"created sweep {sweep_id}" in created.stderr
 
-    agent = gradline_cli(env, tmp_path, "agent", f"{project}/{sweep_id}")
+    agent = gradline_cli("agent", f"{project}/{sweep_id}", env=env, cwd=tmp_path, timeout=180)
     assert agent.returncode == 0, agent.stderr
     assert "early termination stops run" in agent.stderr
     assert "has no more runs (exhausted)" in agent.stderr
@@ -331,10 +322,10 @@ def test_gradline_agent_count_and_a_failing_program(sweep_env, api, tmp_path):
     config = {"method": "grid", "program": "train.py", "parameters": {"a": {"values": [1, 2, 3]}}}
     (tmp_path / "sweep.json").write_text(json.dumps(config))
     env = {**os.environ, "GRADLINE_EXIT_HOOKS": "true", "GRADLINE_PROJECT": project}
-    created = gradline_cli(env, tmp_path, "sweep", "sweep.json")
+    created = gradline_cli("sweep", "sweep.json", env=env, cwd=tmp_path, timeout=180)
     assert created.returncode == 0, created.stderr
     sweep_id = created.stdout.strip()
-    agent = gradline_cli(env, tmp_path, "agent", sweep_id, "--count", "2")
+    agent = gradline_cli("agent", sweep_id, "--count", "2", env=env, cwd=tmp_path, timeout=180)
     assert agent.returncode == 0, agent.stderr
     assert "exited with code 3; the agent goes on" in agent.stderr
     states = {run.config["a"]: run.state for run in runs_by_id(api, project).values()}
@@ -345,9 +336,11 @@ def test_gradline_sweep_rejects_a_bad_config_with_the_field(sweep_env, tmp_path)
     bad = {"method": "grid", "parameters": {"lr": {"min": 1.0}}}
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     env = dict(os.environ)
-    result = gradline_cli(env, tmp_path, "sweep", "bad.json", "--project", project_name())
+    result = gradline_cli(
+        "sweep", "bad.json", "--project", project_name(), env=env, cwd=tmp_path, timeout=180
+    )
     assert result.returncode == 1
     assert "config.parameters.lr" in result.stderr
     (tmp_path / "broken.json").write_text("{not json")
-    result = gradline_cli(env, tmp_path, "sweep", "broken.json")
+    result = gradline_cli("sweep", "broken.json", env=env, cwd=tmp_path, timeout=180)
     assert result.returncode == 1 and "not valid JSON" in result.stderr
