@@ -72,7 +72,9 @@ def project_list(request, team):
     return _project_list_page(request)
 
 
-def _project_context(request, tab: str, **extra) -> dict:
+def project_context(request, tab: str, **extra) -> dict:
+    """What templates/projects/project_base.html needs (header, tabs) on tab `tab`; the
+    Artifacts and Sweeps tabs of other apps use it too."""
     scope = request.team_scope
     return {
         "team": scope.team,
@@ -89,7 +91,7 @@ def project_detail(request, team, project):
     return render(
         request,
         "projects/project_detail.html",
-        _project_context(request, "overview", base_url=request.build_absolute_uri("/")[:-1]),
+        project_context(request, "overview", base_url=request.build_absolute_uri("/")[:-1]),
     )
 
 
@@ -97,7 +99,7 @@ def _settings_page(request, status=200, fragment=False, form_data=None):
     return render(
         request,
         "projects/project_settings.html",
-        _project_context(
+        project_context(
             request,
             "settings",
             visibility_choices=_visibility_choices(

@@ -25,24 +25,22 @@ from django.urls import reverse
 from apps.api.responses import stored_file_response
 from apps.core.htmx import perform
 from apps.core.web_input import form_text
+from apps.projects.web_views import project_context
 from apps.registry import selectors, services, web_selectors
 from apps.teams import roles
 
 
 def _project_context(request, **extra) -> dict:
-    """What templates/projects/project_base.html needs, on the Artifacts tab."""
+    """The project page context on the Artifacts tab, with the registry permissions."""
     scope = request.team_scope
-    return {
-        "team": scope.team,
-        "project": scope.project,
-        "section": "projects",
-        "tab": "artifacts",
-        "can_write": scope.has(roles.PROJECTS_WRITE),
-        "can_write_artifacts": scope.has(roles.ARTIFACTS_WRITE),
-        "can_delete_artifacts": scope.has(roles.ARTIFACTS_DELETE),
-        "can_promote": scope.has(roles.REGISTRY_PROMOTE),
+    return project_context(
+        request,
+        "artifacts",
+        can_write_artifacts=scope.has(roles.ARTIFACTS_WRITE),
+        can_delete_artifacts=scope.has(roles.ARTIFACTS_DELETE),
+        can_promote=scope.has(roles.REGISTRY_PROMOTE),
         **extra,
-    }
+    )
 
 
 # --- a project's artifacts ------------------------------------------------------------

@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from apps.core.htmx import perform
 from apps.core.web_input import form_text
+from apps.projects.web_views import project_context
 from apps.sweeps import selectors, services, web_selectors
 from apps.sweeps.models import SweepState
 from apps.teams import roles
@@ -29,17 +30,9 @@ STATE_MESSAGES = {
 
 
 def _project_context(request, **extra) -> dict:
-    """What templates/projects/project_base.html needs, on the Sweeps tab."""
+    """The project page context on the Sweeps tab, with the sweep controls' permission."""
     scope = request.team_scope
-    return {
-        "team": scope.team,
-        "project": scope.project,
-        "section": "projects",
-        "tab": "sweeps",
-        "can_write": scope.has(roles.PROJECTS_WRITE),
-        "can_control": scope.has(roles.SWEEPS_WRITE),
-        **extra,
-    }
+    return project_context(request, "sweeps", can_control=scope.has(roles.SWEEPS_WRITE), **extra)
 
 
 def sweep_list(request, team, project):
