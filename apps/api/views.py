@@ -5,7 +5,7 @@ so another team's object answers 404 whatever the body holds.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from apps.accounts import selectors as account_selectors
@@ -14,7 +14,7 @@ from apps.accounts.models import ApiKey
 from apps.api import serializers as s
 from apps.api.base import GradlineAPIView
 from apps.api.pagination import int_param, page_of, page_response
-from apps.api.schema import PAGE_PARAMETERS
+from apps.api.schema import PAGE_PARAMETERS, int_query
 from apps.core.errors import NotFound
 from apps.projects import selectors as project_selectors
 from apps.projects import services as project_services
@@ -267,8 +267,8 @@ class AuditListView(GradlineAPIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("before", int, description="Only events with a smaller id."),
-            OpenApiParameter("limit", int, description="Page size, 1-500 (default 100)."),
+            int_query("before", "Only events with a smaller id.", minimum=1, maximum=10**18 - 1),
+            int_query("limit", "Page size (default 100).", minimum=1, maximum=500, default=100),
         ],
         responses=s.AuditPageOut,
     )

@@ -16,6 +16,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 
 from apps.api.base import GradlineAPIView
 from apps.api.responses import json_response, stored_file_response, streaming
+from apps.api.schema import int_query
 from apps.core.errors import DomainError
 from apps.runs import ingest, serializers, services
 from apps.runs import schema as sc
@@ -24,7 +25,7 @@ from apps.runs.selectors import history
 from apps.runs.selectors import runs as run_selectors
 
 
-def _param_int(request, name: str, default=None, minimum: int = 0, maximum: int | None = None):
+def _param_int(request, name: str, default=None, minimum: int = 0, maximum: int = 2**63 - 1):
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return default
@@ -32,9 +33,8 @@ def _param_int(request, name: str, default=None, minimum: int = 0, maximum: int 
         value = int(raw)
     except ValueError:
         raise DomainError(f"{name} must be an integer.", detail={"field": name}) from None
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"from {minimum} to {maximum}" if maximum is not None else f">= {minimum}"
-        raise DomainError(f"{name} must be {bound}.", detail={"field": name})
+    if not minimum <= value <= maximum:  # the default maximum is PostgreSQL's bigint's
+        raise DomainError(f"{name} must be from {minimum} to {maximum}.", detail={"field": name})
     return value
 
 
@@ -223,10 +223,7 @@ class ProjectHistoryView(RunsAPIView):
     MAX_RUNS = 100
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("runs", str, description="Comma-separated run ids."),
-            *sc.CHART_PARAMETERS,
-        ],
+        parameters=sc.PROJECT_CHART_PARAMETERS,
         responses=sc.ChartsOut,
     )
     def get(self, request, team, project):
@@ -355,8 +352,8 @@ class RunFileDetailView(RunsAPIView):
 class RunConsoleView(RunsAPIView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("offset", int, description="First line index (default 0)."),
-            OpenApiParameter("limit", int, description="1-10000 lines (default 1000)."),
+            int_query("offset", "First line index.", default=0),
+            int_query("limit", "Lines per page.", minimum=1, maximum=10_000, default=1000),
         ],
         responses=sc.ConsoleOut,
     )
@@ -370,3 +367,56 @@ class RunConsoleView(RunsAPIView):
         return json_response(
             {"lines": [serializers.console_out(line) for line in lines], "next_offset": next_offset}
         )
+
+
+# --------------------------------------------------------------------------- grouped charts
+
+
+def _param_filters(request):
+    """The runs-query filter JSON of `filters=` (None when absent)."""
+    raw = request.query_params.get("filters")
+    if not raw:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise DomainError(
+            "filters must be JSON.", code="invalid_query", detail={"field": "filters"}
+        ) from exc
+
+
+class ProjectGroupedHistoryView(RunsAPIView):
+    """Grouped chart series: one line per group with mean +/- std and min-max bands, over
+    runs picked by `runs=` ids or a runs-query `filters=` (docs/api.md)."""
+
+    @extend_schema(parameters=sc.GROUPED_PARAMETERS, responses=sc.GroupedChartOut)
+    def get(self, request, team, project):
+        keys = _param_list(request, "keys")
+        if not keys:
+            raise DomainError("keys is required (comma-separated).", detail={"field": "keys"})
+        uids = _param_list(request, "runs")
+        if uids is not None and not 1 <= len(uids) <= run_selectors.MAX_CHART_RUNS:
+            raise DomainError(
+                f"runs must list 1-{run_selectors.MAX_CHART_RUNS} run ids.",
+                detail={"field": "runs"},
+            )
+        chosen = run_selectors.chart_runs(
+            self.team,
+            self.project,
+            group_by=request.query_params.get("group_by"),
+            filters=_param_filters(request),
+            uids=uids,
+        )
+        body = history.grouped_chart(
+            self.team,
+            chosen.runs,
+            keys=keys,
+            x_axis=request.query_params.get("x_axis") or "_step",
+            min_step=_param_int(request, "min_step"),
+            max_step=_param_int(request, "max_step"),
+            buckets=_param_int(request, "buckets", 1000, 1, history.MAX_BUCKETS),
+        )
+        body["group_by"] = request.query_params["group_by"]
+        body["runs_matched"] = chosen.matched
+        body["truncated"] = chosen.truncated
+        return json_response(body)

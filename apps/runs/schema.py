@@ -7,6 +7,8 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers as s
 
+from apps.api.schema import int_query, list_query
+
 
 class GitIn(s.Serializer):
     commit = s.CharField(required=False)
@@ -109,7 +111,9 @@ class RunPageOut(s.Serializer):
 
 
 class FinishIn(s.Serializer):
-    exit_code = s.IntegerField(required=False, allow_null=True)
+    exit_code = s.IntegerField(
+        required=False, allow_null=True, min_value=-(2**31), max_value=2**31 - 1
+    )
     state = s.CharField(
         required=False,
         allow_null=True,
@@ -133,7 +137,7 @@ class IngestIn(s.Serializer):
     console = s.ListField(
         child=s.ListField(), required=False, help_text="[[stream, wall_time, line], …]"
     )
-    console_offset = s.IntegerField(required=False, min_value=0)
+    console_offset = s.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
     heartbeat = s.BooleanField(required=False)
 
 
@@ -218,7 +222,7 @@ RUN_QUERY_PARAMETERS = [
     _p("filters", str, "JSON filter (see docs/api.md): fields, $and/$or/$not, operators."),
     _p("order", str, "e.g. -summary.loss, config.lr, -created_at (default)."),
     _p("cursor", str, "next_cursor of the previous page."),
-    _p("page_size", int, "1-1000 (default 50)."),
+    int_query("page_size", "Runs per page (default 50).", minimum=1, maximum=1000, default=50),
     _p("columns", str, "Comma-separated: name,state,config.lr,summary.loss,…"),
     _p("with_total", bool, "Also count all matching runs."),
     _p("state", str, "Shortcut filter."),
@@ -230,16 +234,61 @@ RUN_QUERY_PARAMETERS = [
 CHART_PARAMETERS = [
     _p("keys", str, "Comma-separated metric keys (required)."),
     _p("x_axis", str, "_step (default), _runtime, _timestamp or another key."),
-    _p("min_step", int, "First step (inclusive)."),
-    _p("max_step", int, "Last step (inclusive)."),
-    _p("buckets", int, "At most this many buckets, 1-10000 (default 1000)."),
+    int_query("min_step", "First step (inclusive)."),
+    int_query("max_step", "Last step (inclusive)."),
+    int_query("buckets", "At most this many buckets.", minimum=1, maximum=10_000, default=1000),
 ]
 SCAN_PARAMETERS = [
     _p("keys", str, "Comma-separated keys (default: all non-system keys)."),
-    _p("min_step", int, "First step (inclusive)."),
-    _p("max_step", int, "Last step (inclusive)."),
-    _p("page_size", int, "Steps per page, 1-10000 (default 1000)."),
-    _p("cursor", str, "next_cursor of the previous page."),
+    int_query("min_step", "First step (inclusive)."),
+    int_query("max_step", "Last step (inclusive)."),
+    int_query("page_size", "Steps per page.", minimum=1, maximum=10_000, default=1000),
+    int_query("cursor", "next_cursor of the previous page."),
     _p("require_all", bool, "Only rows where every requested key has a value."),
 ]
 EXPORT_PARAMETERS = [_p("keys", str, "Comma-separated keys (default: all non-system keys).")]
+PROJECT_CHART_PARAMETERS = [
+    list_query("runs", "Comma-separated run ids.", min_items=1, max_items=100),
+    *CHART_PARAMETERS,
+]
+
+
+# --------------------------------------------------------------------------- grouped charts
+
+
+class GroupedSeriesOut(s.Serializer):
+    x_start = s.ListField(child=s.JSONField())
+    x_end = s.ListField(child=s.JSONField())
+    step_start = s.ListField(child=s.IntegerField())
+    step_end = s.ListField(child=s.IntegerField())
+    runs = s.ListField(child=s.IntegerField(), help_text="Runs with a finite value there.")
+    count = s.ListField(child=s.IntegerField(), help_text="Points in the bucket, all runs.")
+    mean = s.ListField(child=s.JSONField(), help_text="Mean of the runs' bucket means.")
+    std = s.ListField(child=s.JSONField(), help_text="Population std of the run means.")
+    mean_min = s.ListField(child=s.JSONField())
+    mean_max = s.ListField(child=s.JSONField())
+    min = s.ListField(child=s.JSONField(), help_text="Exact minimum of the points.")
+    max = s.ListField(child=s.JSONField(), help_text="Exact maximum of the points.")
+
+
+class GroupOut(s.Serializer):
+    value = s.JSONField(allow_null=True, help_text="The group_by value (null: none).")
+    run_ids = s.ListField(child=s.CharField())
+    series = s.DictField(child=GroupedSeriesOut())
+
+
+class GroupedChartOut(s.Serializer):
+    x_axis = s.CharField()
+    group_by = s.CharField()
+    bucket_width = s.IntegerField(allow_null=True)
+    runs_matched = s.IntegerField()
+    truncated = s.BooleanField(help_text="More runs matched than 1,000; the newest were used.")
+    groups = GroupOut(many=True)
+
+
+GROUPED_PARAMETERS = [
+    _p("group_by", str, "config.<field>, group or job_type (required)."),
+    _p("runs", str, "Comma-separated run ids (1-1000); default: runs matching `filters`."),
+    _p("filters", str, "Runs-query filter JSON, as for the runs list (default: all runs)."),
+    *CHART_PARAMETERS,
+]
