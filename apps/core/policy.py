@@ -146,6 +146,7 @@ ROUTES: dict[str, Route] = {
     "api:run-file-detail": project(GET=p.RUNS_READ, PUT=p.RUNS_WRITE, DELETE=p.RUNS_WRITE),
     "api:run-console": project(GET=p.RUNS_READ),
     "api:project-history": project(GET=p.RUNS_READ),
+    "api:project-history-grouped": project(GET=p.RUNS_READ),
     "api:metric-key-list": project(GET=p.RUNS_READ),
     # --- API: registry (docs/registry.md) -----------------------------------------
     # Object rules in the services: aliases set while linking need registry:promote.
@@ -228,6 +229,10 @@ ROUTES: dict[str, Route] = {
     "web:sweep-list": project(GET=p.SWEEPS_READ),
     "web:sweep-detail": project(GET=p.SWEEPS_READ),
     "web:sweep-state": project(POST=p.SWEEPS_WRITE),
+    # --- web: runs (templates/runs; docs/workspace.md "Web pages") ------------------
+    # Read-only pages: edits and deletion go through the run API (api:run-detail).
+    "web:run-detail": project(GET=p.RUNS_READ),
+    "web:run-compare": project(GET=p.RUNS_READ),
     # --- WebSockets ---------------------------------------------------------------
     "ws:run-events": project(WS=p.RUNS_READ),  # live events of one run (subscribe only)
 }

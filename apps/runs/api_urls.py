@@ -21,5 +21,6 @@ urlpatterns = [
     path(f"{RUN}/files/<run_file:path>", v.RunFileDetailView.as_view(), name="run-file-detail"),
     path(f"{RUN}/console", v.RunConsoleView.as_view(), name="run-console"),
     path("history", v.ProjectHistoryView.as_view(), name="project-history"),
+    path("history/grouped", v.ProjectGroupedHistoryView.as_view(), name="project-history-grouped"),
     path("metric-keys", v.MetricKeyListView.as_view(), name="metric-key-list"),
 ]

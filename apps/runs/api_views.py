@@ -45,8 +45,14 @@ def _param_list(request, name: str) -> list[str] | None:
     return [item for item in (part.strip() for part in raw.split(",")) if item]
 
 
+_TRUE, _FALSE = ("1", "true", "yes"), ("", "0", "false", "no")
+
+
 def _param_bool(request, name: str) -> bool:
-    return request.query_params.get(name, "").lower() in ("1", "true", "yes")
+    value = request.query_params.get(name, "").lower()
+    if value not in _TRUE and value not in _FALSE:  # e.g. "null": a client bug, not false
+        raise DomainError(f"{name} must be true or false.", detail={"field": name})
+    return value in _TRUE
 
 
 class RunsAPIView(GradlineAPIView):

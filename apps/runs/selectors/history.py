@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import orjson
 from django.db import connection
 
 from apps.core.errors import field_error
@@ -357,3 +358,176 @@ def export_parquet(team, run: Run, keys: list[str] | None) -> Iterator[bytes]:
     finally:
         writer.close()
     yield sink.drain()
+
+
+# --------------------------------------------------------------------------- grouped charts
+
+GROUPED_FIELDS = (
+    "x_start", "x_end", "step_start", "step_end", "runs", "count",
+    "mean", "std", "mean_min", "mean_max", "min", "max",
+)  # fmt: skip
+
+
+def _group_key(value) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def grouped_chart(
+    team,
+    selection: list,
+    *,
+    keys: list[str],
+    x_axis: str = "_step",
+    min_step: int | None = None,
+    max_step: int | None = None,
+    buckets: int = 1000,
+) -> dict:
+    """One series per (group, key) over `selection` (runs_selectors.ChartRun, each with its
+    group value), on buckets aligned across all runs (`bucket_width`, as in `chart`).
+
+    Per bucket: `runs` (runs with a finite value there), `mean` / `std` (population) /
+    `mean_min` / `mean_max` of those runs' bucket means, the exact `min` / `max` of every
+    point of the group's runs, `count` points, and the step and x range (x as in `chart`,
+    widened over the group's runs). Computed in one SQL statement from the same rollup
+    pieces as `chart` (whole buckets from the coarsest level, ragged edges from finer
+    levels and raw points), so its cost grows with runs x buckets, never with points.
+    """
+    if not 1 <= buckets <= MAX_BUCKETS:
+        raise field_error(f"buckets must be 1-{MAX_BUCKETS}.", "buckets")
+    wanted = list(dict.fromkeys(keys))
+    if len(wanted) > MAX_KEYS:
+        raise field_error(f"At most {MAX_KEYS} keys per request.", "keys")
+    by_value: dict[bytes, dict] = {}
+    for run in selection:
+        group = by_value.setdefault(_group_key(run.group), {"value": run.group, "runs": []})
+        group["runs"].append(run)
+    # Groups in a stable order: by value (strings and numbers by their text), None last.
+    groups = sorted(by_value.values(), key=lambda g: (g["value"] is None, str(g["value"])))
+    group_of_run: dict[int, int] = {}
+    for i, group in enumerate(groups):
+        for run in group.pop("runs"):
+            group_of_run[run.pk] = i
+            group.setdefault("run_ids", []).append(run.uid)
+    out = {"x_axis": x_axis, "bucket_width": None, "groups": groups}
+    for group in groups:
+        group["series"] = {k: {f: [] for f in GROUPED_FIELDS} for k in wanted}
+    names = [*wanted, x_axis] if x_axis not in X_AXES else wanted
+    found = list(
+        MetricKey.objects.for_team(team)
+        .filter(run_id__in=list(group_of_run), name__in=names)
+        .values_list("id", "run_id", "name", "min_step", "max_step")
+    )
+    if x_axis not in X_AXES and selection and not any(r[2] == x_axis for r in found):
+        raise field_error(
+            f"x_axis {x_axis!r} is neither _step, _runtime, _timestamp nor a key.", "x_axis"
+        )
+    with_data = [r for r in found if r[4] is not None and r[2] in wanted]
+    if not with_data:
+        return out
+    lo = min(r[3] for r in with_data) if min_step is None else max(0, min_step)
+    hi = max(r[4] for r in with_data) if max_step is None else max_step
+    if hi < lo:
+        return out
+    shift = rollups.bucket_shift(lo, hi, buckets)
+    out["bucket_width"] = 1 << shift
+    index = {name: i for i, name in enumerate(wanted)}
+    # kx: the key's index in `wanted`; -1 for the x-axis key when it is not charted itself.
+    x_kx = index.get(x_axis, -1) if x_axis not in X_AXES else None
+    start_of = {run.pk: run.start for run in selection}
+    rows = [r for r in found if r[4] is not None and (r[2] in index or r[2] == x_axis)]
+    arrays = (
+        [r[1] for r in rows],
+        [r[0] for r in rows],
+        [group_of_run[r[1]] for r in rows],
+        [index.get(r[2], -1) for r in rows],
+        [start_of[r[1]] for r in rows],
+    )
+    result = _grouped_rows(arrays, lo, hi, shift, x_kx)
+    x_of: dict[tuple[int, int], tuple] = {}
+    if x_kx is not None:
+        x_of = {(r[0], r[2]): (r[17], r[18]) for r in result if r[1] == x_kx}
+    for (grp, kx, b, nruns, mean, std, mmin, mmax, vmin, vmax, count, fstep, lstep,
+         wmin, wmax, rmin, rmax, _, _) in result:  # fmt: skip
+        if kx < 0:
+            continue
+        series = groups[grp]["series"][wanted[kx]]
+        if x_axis == "_step":
+            xs, xe = fstep, lstep
+        elif x_axis == "_timestamp":
+            xs, xe = wmin, wmax
+        elif x_axis == "_runtime":
+            xs, xe = rmin, rmax
+        else:
+            xs, xe = x_of.get((grp, b), (None, None))
+        for name, value in (
+            ("x_start", xs), ("x_end", xe), ("step_start", fstep), ("step_end", lstep),
+            ("runs", nruns), ("count", count), ("mean", mean), ("std", std),
+            ("mean_min", mmin), ("mean_max", mmax), ("min", vmin), ("max", vmax),
+        ):  # fmt: skip
+            series[name].append(value)
+    for group in groups:
+        for series in group["series"].values():
+            for name in ("x_start", "x_end", "mean", "std", "mean_min", "mean_max", "min", "max"):
+                series[name] = _finite(series[name])
+    return out
+
+
+_GROUPED_ROLLUP_PIECE = (
+    "SELECT k.grp, k.run_id, k.kx, k.t0, r.bucket << %s AS s, r.count, r.nan_count, r.sum, "
+    "r.min, r.max, r.first_step, r.first, r.last_step, r.last, r.wall_min, r.wall_max "
+    "FROM k JOIN runs_rollup r ON r.run_id = k.run_id AND r.key_id = k.key_id "
+    "AND r.level = %s AND r.bucket >= %s AND r.bucket < %s"
+)
+_GROUPED_RAW_PIECE = (
+    "SELECT k.grp, k.run_id, k.kx, k.t0, p.step AS s, 1::bigint, "
+    "CASE WHEN p.value = 'NaN' THEN 1 ELSE 0 END::bigint, "
+    "CASE WHEN p.value = 'NaN' THEN 0 ELSE p.value END, "
+    "NULLIF(p.value, 'NaN'), NULLIF(p.value, 'NaN'), p.step, p.value, p.step, p.value, "
+    "p.wall_time, p.wall_time FROM k JOIN runs_point p ON p.run_id = k.run_id "
+    "AND p.key_id = k.key_id AND p.step >= %s AND p.step < %s"
+)
+_PIECE_COLUMNS = (
+    "grp, run_id, kx, t0, s, count, nan_count, sum, min, max, "
+    "first_step, first, last_step, last, wall_min, wall_max"
+)
+
+
+def _grouped_rows(arrays, lo: int, hi: int, shift: int, x_kx: int | None) -> list[tuple]:
+    """Per (group, kx, bucket): runs, mean/std/min/max of run means, exact min/max, count,
+    step range, wall range, runtime range, and (for the x key) first/last x value."""
+    selects, params = [], []
+    for level, a, b in rollups.decompose(lo, hi + 1, rollups.source_level(shift)):
+        if level == rollups.RAW:
+            selects.append(_GROUPED_RAW_PIECE)
+            params += [a, b]
+        else:
+            selects.append(_GROUPED_ROLLUP_PIECE)
+            params += [level, level, a >> level, b >> level]
+    # The x key's first/last value per run and bucket (ordered aggregates, so only when
+    # the x axis is a key, and only over that key's rows).
+    if x_kx is None:
+        x_first = x_last = "NULL::float8"
+        x_params: list = []
+    else:
+        x_first = "(array_agg(first ORDER BY first_step) FILTER (WHERE kx = %s))[1]"
+        x_last = "(array_agg(last ORDER BY last_step DESC) FILTER (WHERE kx = %s))[1]"
+        x_params = [x_kx, x_kx]
+    mean = "(t / NULLIF(c - n, 0))"
+    # Only constant SQL fragments are joined here; every value is a bound parameter.
+    sql = (
+        "WITH k AS MATERIALIZED (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::int[], "  # noqa: S608
+        "%s::int[], %s::float8[]) AS k(run_id, key_id, grp, kx, t0)), "
+        f"pieces ({_PIECE_COLUMNS}) AS (" + " UNION ALL ".join(selects) + "), "  # noqa: S608
+        "per_run AS (SELECT grp, run_id, kx, s >> %s AS b, sum(count) AS c, "
+        "sum(nan_count) AS n, sum(sum) AS t, min(min) AS mn, max(max) AS mx, "
+        "min(first_step) AS fs, max(last_step) AS ls, min(wall_min) AS wmin, "
+        f"max(wall_max) AS wmax, min(t0) AS t0, {x_first} AS xf, {x_last} AS xl "
+        "FROM pieces GROUP BY grp, run_id, kx, b) "
+        f"SELECT grp, kx, b, count({mean})::int, avg({mean}), stddev_pop({mean}), "
+        f"min({mean}), max({mean}), min(mn), max(mx), sum(c)::bigint, min(fs), max(ls), "
+        "min(wmin), max(wmax), min(wmin - t0), max(wmax - t0), min(xf), max(xl) "
+        "FROM per_run GROUP BY grp, kx, b ORDER BY grp, kx, b"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, [*arrays, *params, shift, *x_params])
+        return cur.fetchall()

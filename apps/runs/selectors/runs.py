@@ -137,3 +137,76 @@ def run_metric_stats(team, run) -> dict[str, dict]:
             "last_step": key.max_step,
         }
     return out
+
+
+# --------------------------------------------------------------------------- chart runs
+
+MAX_CHART_RUNS = 1000
+# Grouping keys besides config.*: the run columns W&B groups by.
+GROUP_COLUMNS = {"group": "group", "job_type": "job_type"}
+
+
+@dataclass
+class ChartRun:
+    """What a multi-run chart needs of a run: ids, the _runtime origin, its group value."""
+
+    pk: int
+    uid: str
+    start: float  # created_at in Unix seconds
+    group: Any = None
+
+
+@dataclass
+class ChartRunSet:
+    runs: list[ChartRun]
+    matched: int  # runs matching the selection, before the limit
+    truncated: bool  # more matched than `limit`: the newest `limit` were kept
+
+
+def validate_group_by(group_by: str | None) -> str:
+    if group_by in GROUP_COLUMNS:
+        return group_by
+    if isinstance(group_by, str) and group_by.startswith("config.") and len(group_by) > 7:
+        runquery.json_expr(group_by)  # validates the path
+        return group_by
+    raise runquery.bad("group_by must be config.<field>, group or job_type.", "group_by")
+
+
+def chart_runs(
+    team,
+    project,
+    *,
+    group_by: str,
+    filters: Any = None,
+    uids: list[str] | None = None,
+    limit: int = MAX_CHART_RUNS,
+) -> ChartRunSet:
+    """The project's runs picked by explicit ids or by a runs-query filter (all runs when
+    neither is given), newest first, at most `limit`, each with its `group_by` value
+    (config.* value, group or job_type; None where the run has none). Reads only ids,
+    created_at and the group value, never whole config or summary documents."""
+    group_by = validate_group_by(group_by)
+    qs = Run.objects.for_team(team).filter(project=project)
+    if uids is not None:
+        qs = qs.filter(uid__in=uids)
+    if filters:
+        where = runquery.Compiler().compile(filters)
+        qs = qs.extra(where=[where.text], params=where.params)  # noqa: S610 - bound params
+    if group_by in GROUP_COLUMNS:
+        qs = qs.annotate(_group=F(GROUP_COLUMNS[group_by]))
+    else:
+        expr = runquery.json_expr(group_by)
+        qs = qs.annotate(_group=RawSQL(expr.text, expr.params, output_field=RunJSONField()))  # noqa: S611
+    rows = list(
+        qs.order_by("-created_at", "-id").values_list("pk", "uid", "created_at", "_group")[
+            : limit + 1
+        ]
+    )
+    truncated = len(rows) > limit
+    rows = rows[:limit]
+    blank_is_none = group_by in GROUP_COLUMNS  # a run column "" means "no group"
+    runs = [
+        ChartRun(pk, uid, created.timestamp(), (group or None) if blank_is_none else group)
+        for pk, uid, created, group in rows
+    ]
+    return ChartRunSet(runs, qs.count() if truncated else len(runs), truncated)
