@@ -385,7 +385,7 @@ class Run:
             for k, v in (data.get("config") or {}).items()
             if not k.startswith(HIDDEN_CONFIG_PREFIX)
         }
-        self.summary = Summary(data.get("summary") or {})
+        self.summary = Summary(_float_row(dict(data.get("summary") or {})))
         self._original = {
             "config": dict(self.config),
             "summary": dict(self.summary),
@@ -469,7 +469,8 @@ class Run:
         max_step: int | None = None,
     ) -> Iterator[dict]:
         """Every row at full resolution: dicts with _step, _timestamp, _runtime and the
-        keys. With keys, only rows that have all of them (as in W&B)."""
+        keys. With keys, only rows that have all of them (as in W&B); NaN and ±Inf come
+        back as floats."""
         params: dict[str, Any] = {"page_size": max(1, min(int(page_size), 10000))}
         if keys:
             params["keys"] = ",".join(keys)
@@ -478,15 +479,25 @@ class Run:
             params["min_step"] = int(min_step)
         if max_step is not None:
             params["max_step"] = int(max_step)
-        cursor = None
+        yield from self._scan_pages(params)
+
+    def _scan_pages(self, params: dict) -> Iterator[dict]:
+        params = dict(params)
         while True:
-            if cursor is not None:
-                params["cursor"] = cursor
             page = self._api.client.json("GET", f"{self._url}/scan", params=params)
-            yield from page.get("rows", [])
+            for row in page.get("rows", []):
+                yield _float_row(row)
             cursor = page.get("next_cursor")
             if cursor is None:
                 return
+            params["cursor"] = cursor
+
+    def _logged_keys(self, system: bool) -> list[str]:
+        """The run's logged metric keys (the run detail lists them), system/* or not."""
+        if "metrics" not in self._data:
+            self.load()
+        names = sorted(self._data.get("metrics") or {})
+        return [k for k in names if k.startswith("system/") == system]
 
     def history(
         self,
@@ -496,34 +507,30 @@ class Run:
         pandas: bool = True,
         stream: str = "default",
     ) -> Any:
-        """Sampled history: rows that have all `keys` (plus `x_axis`). A run with at most
-        `samples` such rows returns them all; a longer one about `samples` rows, each a
-        real logged point (the last of its step bucket; the server keeps exact min/max per
-        bucket). A pandas DataFrame when pandas is installed and pandas=True, else a list
-        of dicts."""
+        """Sampled history. With `keys`, rows that have all of them (plus `x_axis`); without,
+        every logged key, each row holding the keys logged at its step (W&B's behaviour).
+        `stream="events"` (W&B's name; "system" also works) reads the system metrics
+        instead. A run with at most `samples` rows returns them all; a longer one about
+        `samples` rows, each a real logged point (the last of its step bucket; the server
+        keeps exact min/max per bucket). NaN and ±Inf are floats. A pandas DataFrame when
+        pandas is installed and pandas=True, else a list of dicts."""
+        if stream not in ("default", "events", "system"):
+            raise UsageError(f"history(stream=...) takes 'default' or 'events', not {stream!r}")
+        require_all = keys is not None
         if keys is None:
-            if stream == "system":
-                keys = sorted(k for k in self.summary if k.startswith("system/"))
-            else:
-                keys = sorted(
-                    k
-                    for k, v in self.summary.items()
-                    if isinstance(v, (int, float)) and not k.startswith("_")
-                )
-            keys = keys[:100]
+            keys = self._logged_keys(system=stream != "default")[:100]
         if not keys:
             return _frame([], pandas)
         samples = max(1, min(int(samples), 10000))
         wanted_keys = list(keys)
         if x_axis not in ("_step", "_runtime", "_timestamp", None) and x_axis not in keys:
             wanted_keys.append(x_axis)
-        page = self._api.client.json(
-            "GET",
-            f"{self._url}/scan",
-            params={"keys": ",".join(wanted_keys), "page_size": samples, "require_all": "true"},
-        )
+        params = {"keys": ",".join(wanted_keys), "page_size": samples}
+        if require_all:
+            params["require_all"] = "true"
+        page = self._api.client.json("GET", f"{self._url}/scan", params=params)
         if page.get("next_cursor") is None:  # it all fits: exact rows, no sampling
-            return _frame(page.get("rows", []), pandas)
+            return _frame([_float_row(r) for r in page.get("rows", [])], pandas)
         params = {"keys": ",".join(keys), "buckets": samples}
         if x_axis not in ("_step", None):
             params["x_axis"] = x_axis
@@ -535,8 +542,8 @@ class Run:
                 row[key] = series["last"][i]
                 if x_axis not in ("_step", None):
                     row.setdefault(x_axis, series["x_end"][i])
-        wanted = set(keys)
-        out = [r for _, r in sorted(rows.items()) if wanted.issubset(r)]
+        wanted = set(keys) if require_all else set()
+        out = [_float_row(r) for _, r in sorted(rows.items()) if wanted.issubset(r)]
         return _frame(out, pandas)
 
     # -- files -------------------------------------------------------------------------
@@ -633,6 +640,19 @@ class File:
 
 
 _MISSING = object()
+
+
+# The wire spells non-finite floats as strings (JSON has no NaN). Metric values are always
+# numbers, so in history rows these strings can only mean the floats; summaries follow W&B,
+# whose summaries hold NaN and ±Inf as floats too.
+_NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
+
+
+def _float_row(row: dict) -> dict:
+    for key, value in row.items():
+        if isinstance(value, str) and value in _NON_FINITE:
+            row[key] = _NON_FINITE[value]
+    return row
 
 
 def _frame(rows: list[dict], pandas: bool) -> Any:

@@ -78,8 +78,12 @@ class SystemMonitor:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop sampling; the thread takes a last sample first, so the run has one from
+        its end (waits at most `timeout` for it)."""
         self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
     def _main(self) -> None:
         self._gpus = _Gpus()
@@ -89,8 +93,13 @@ class SystemMonitor:
             self._proc.cpu_percent(None)
         self._net0 = _counters(psutil.net_io_counters)
         self._disk0 = _counters(psutil.disk_io_counters)
+        # One sample soon after start and one at stop, so a run shorter than the interval
+        # still has system metrics (CPU % needs a moment after priming to mean anything).
+        self._stop.wait(min(self.interval, 1.0))
+        self.sample()
         while not self._stop.wait(self.interval):
             self.sample()
+        self.sample()
         if self._gpus is not None:
             self._gpus.close()
 

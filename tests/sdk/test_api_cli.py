@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import subprocess
@@ -140,6 +141,57 @@ def test_run_objects_history_scan_update_delete(query_runs):
     with pytest.raises(CommError) as err:
         api.run(f"sdk-team/{PROJECT}/r-e")
     assert err.value.status == 404
+
+
+def test_history_without_keys_events_stream_and_non_finite_values(server, sdk_db, tmp_path):
+    """W&B's defaults: every logged key (not only those in every row, nor summary-only
+    values), the system stream as "events", NaN and ±Inf as floats."""
+    run = gradline.init(
+        project=PROJECT,
+        settings={
+            "base_url": server.url,
+            "api_key": sdk_db.seed.owner_key,
+            "entity": "sdk-team",
+            "dir": str(tmp_path),
+            "system_metrics": True,
+            "system_interval": 600,
+            "console": "off",
+            "git": False,
+            "pip_freeze": False,
+            "silent": True,
+            "exit_hooks": False,
+        },
+    )
+    for step in range(20):
+        row = {"loss": float("nan") if step == 3 else 1.0 / (step + 1)}
+        if step % 5 == 4:
+            row["val/acc"] = float("inf") if step == 9 else step / 20
+        run.log(row)
+    run.summary["best_acc"] = 0.9  # set directly, never logged: no history of its own
+    run.finish()
+    remote = Api(api_key=sdk_db.seed.owner_key, base_url=server.url).run(
+        f"sdk-team/{PROJECT}/{run.id}"
+    )
+
+    rows = remote.history(pandas=False)
+    assert [r["_step"] for r in rows] == list(range(20))
+    assert all("best_acc" not in r for r in rows)
+    assert [r["_step"] for r in rows if "val/acc" in r] == [4, 9, 14, 19]
+    assert math.isnan(rows[3]["loss"]) and rows[9]["val/acc"] == math.inf
+    assert rows[19]["loss"] == pytest.approx(1 / 20)
+
+    sampled = remote.history(samples=5, pandas=False)  # 20 rows > 5 samples: from rollups
+    assert 2 <= len(sampled) <= 10 and sampled[-1]["_step"] == 19
+    assert sampled[-1]["loss"] == pytest.approx(1 / 20)
+
+    scanned = list(remote.scan_history(keys=["loss"]))
+    assert math.isnan(scanned[3]["loss"])
+
+    events = remote.history(stream="events", pandas=False)
+    assert len(events) == 2  # the first and the last sample of a short run
+    assert {"system/cpu", "system/memory"} <= set(events[0]) and "loss" not in events[0]
+    with pytest.raises(gradline.UsageError, match="stream"):
+        remote.history(stream="bogus")
 
 
 def test_projects_and_cross_team_isolation(query_runs, sdk_db, server):

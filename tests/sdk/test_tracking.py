@@ -111,7 +111,9 @@ def test_values_numpy_scalars_nan_and_inf(server, sdk_db, sdk_settings):
     assert math.isnan(points["nan"]) and points["inf"] == math.inf and points["ninf"] == -math.inf
     remote = api_for(server, sdk_db).run(f"sdk-team/values/{run.id}")
     assert remote.summary["text"] == "hi"  # strings live in the summary
-    assert remote.summary["nan"] == "NaN"
+    # Non-finite summary values read back as floats, as in W&B.
+    assert math.isnan(remote.summary["nan"]) and remote.summary["inf"] == math.inf
+    assert remote.summary["ninf"] == -math.inf
 
 
 def test_histograms_from_lists_and_arrays(server, sdk_db, sdk_settings):
@@ -228,6 +230,18 @@ def test_system_metrics_arrive(server, sdk_db, sdk_settings):
         assert key in keys
     steps = sorted(s for k, s, _ in stored_points(sdk_db, run.id, "system") if k == "system/cpu")
     assert steps[:3] == [0, 1, 2]
+
+
+def test_a_run_shorter_than_the_interval_gets_a_first_and_a_last_sample(
+    server, sdk_db, sdk_settings
+):
+    run = gradline.init(
+        project="system", settings=sdk_settings(system_metrics=True, system_interval=600)
+    )
+    run.log({"x": 1.0})
+    run.finish()
+    steps = sorted(s for k, s, _ in stored_points(sdk_db, run.id, "system") if k == "system/cpu")
+    assert steps == [0, 1]
 
 
 def test_console_capture_collapses_progress_bars(server, sdk_db, sdk_settings, capsys):
