@@ -17,3 +17,10 @@ def projects_visible(team, *, membership, user):
     if membership.role == ADMIN:
         return qs
     return qs.filter(~Q(visibility=Visibility.RESTRICTED) | Q(created_by=user))
+
+
+def project_has_runs(team, project) -> bool:
+    """Whether the project's home shows the workspace (else the first-run empty state)."""
+    from apps.runs.models import Run
+
+    return Run.objects.for_team(team).filter(project=project).exists()

@@ -8,6 +8,7 @@ permission is held (else 404 / 403 before the view runs).
 from __future__ import annotations
 
 from django.contrib import messages
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
@@ -87,7 +88,39 @@ def project_context(request, tab: str, **extra) -> dict:
     }
 
 
+def _workspace_data(request) -> dict:
+    """What static/js/workspace.js needs, embedded with json_script (no inline script)."""
+    scope = request.team_scope
+    api_base = reverse(
+        "api:run-list", kwargs={"team": scope.team.slug, "project": scope.project.name}
+    ).removesuffix("/runs")
+    return {
+        "team": scope.team.slug,
+        "project": scope.project.name,
+        "api_base": api_base,
+        "ws_path": f"/ws{api_base.removeprefix('/api/v1')}/events",
+        "run_url": reverse(
+            "web:project-detail", kwargs={"team": scope.team.slug, "project": scope.project.name}
+        )
+        + "runs/",
+        "csrf": get_token(request),
+        "user": request.user.email if request.user.is_authenticated else None,
+        "can_write": scope.has(roles.RUNS_WRITE),
+        "can_delete": scope.has(roles.RUNS_DELETE) or scope.has(roles.RUNS_DELETE_OWN),
+        "can_save_views": scope.has(roles.PROJECTS_WRITE),
+    }
+
+
 def project_detail(request, team, project):
+    """The project's home: the workspace (runs table and charts) once it has runs, the
+    first-run instructions before."""
+    scope = request.team_scope
+    if selectors.project_has_runs(scope.team, scope.project):
+        return render(
+            request,
+            "projects/project_workspace.html",
+            project_context(request, "overview", workspace=_workspace_data(request)),
+        )
     return render(
         request,
         "projects/project_detail.html",

@@ -39,28 +39,34 @@ export function seriesFromBuckets(buckets, { id, label, color }) {
 }
 
 /**
- * A grouped line from a server-computed group answer: {x, mean, lo, hi, ...}, whatever the
- * endpoint calls them; `band` picks "std" (mean ± std) or "minmax".
+ * A grouped line from GET …/history/grouped (one group's series of one key): x as in
+ * seriesFromBuckets, y the mean over the group's runs, and the band mean ± std
+ * (`band: "std"`) or the exact min–max of every point of the group (`band: "minmax"`).
  */
-export function groupSeries(group, { id, label, color, band = "std" }) {
-  const x = [], y = [], min = [], max = [];
-  const xs = group.x || group.step || group.x_start || [];
-  for (let i = 0; i < xs.length; i++) {
-    const xv = number(xs[i]);
-    if (xv === null || (x.length && xv <= x[x.length - 1])) continue;
-    const mean = number(group.mean[i]);
+export function groupSeries(buckets, { id, label, color, band = "std" }) {
+  const x = [], y = [], min = [], max = [], stepStart = [], stepEnd = [];
+  const n = buckets ? buckets.mean.length : 0;
+  for (let i = 0; i < n; i++) {
+    const xs = number(buckets.x_start[i]);
+    const xe = number(buckets.x_end[i]);
+    if (xs === null && xe === null) continue;
+    const xv = xs === null ? xe : xe === null ? xs : (xs + xe) / 2;
+    if (x.length && xv <= x[x.length - 1]) continue;
+    const mean = number(buckets.mean[i]);
     x.push(xv);
     y.push(mean);
     if (band === "minmax") {
-      min.push(number(group.min[i]));
-      max.push(number(group.max[i]));
+      min.push(number(buckets.min[i]));
+      max.push(number(buckets.max[i]));
     } else {
-      const std = number(group.std ? group.std[i] : null);
+      const std = number(buckets.std[i]);
       min.push(mean === null || std === null ? null : mean - std);
       max.push(mean === null || std === null ? null : mean + std);
     }
+    stepStart.push(buckets.step_start[i]);
+    stepEnd.push(buckets.step_end[i]);
   }
-  return { id, label, color, x, y, min, max, stepStart: [], stepEnd: [], banded: true, group: true };
+  return { id, label, color, x, y, min, max, stepStart, stepEnd, banded: true, group: true };
 }
 
 /** The step range [first, last] a series spends between x values lo and hi (for re-querying
