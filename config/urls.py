@@ -1,6 +1,10 @@
 from django.urls import include, path
 
+from apps.accounts import views as account_views
 from apps.core import views as core_views
+
+# allauth answers its own rate limits with this (allauth.core.ratelimit.respond_429).
+handler429 = account_views.rate_limited
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),

@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("apps.projects.web_urls")),
     path("", include("apps.registry.web_urls")),
     path("", include("apps.sweeps.web_urls")),
+    path("", include("apps.runs.web_urls")),
 ]

@@ -1,28 +1,18 @@
-"""django-allauth hooks: personal team at signup, login audit, login rate limit."""
+"""django-allauth hooks: personal team at signup, login audit, sign-in limits."""
 
 from __future__ import annotations
 
 from allauth.account.adapter import DefaultAccountAdapter
-from django.conf import settings
+from django.core.exceptions import PermissionDenied
 
-from apps.core import ratelimit
+from apps.accounts import signin_limits
 from apps.core.clientip import client_ip
-from apps.core.errors import DomainError
 from apps.teams import audit
 from apps.teams.selectors import personal_team_of
 
 
-class RateLimited(DomainError):
-    status = 429
-    code = "rate_limited"
-
-
 def _email(credentials: dict) -> str:
     return str(credentials.get("email") or credentials.get("username") or "").strip().lower()
-
-
-def _email_bucket(credentials: dict) -> str:
-    return f"login-failed:email:{_email(credentials)}"
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -34,23 +24,18 @@ class AccountAdapter(DefaultAccountAdapter):
             personal_team_ensure(user)
         return user
 
-    def pre_authenticate(self, request, **credentials):
-        """Login rate limits (the only ones: allauth's own `login_failed` is off).
+    def get_client_ip(self, request):
+        """The address allauth's own limits (sign-up, password reset, …) count: the same
+        trusted-proxy rule as everywhere else (apps.core.clientip)."""
+        ip = client_ip(request)
+        if not ip:
+            raise PermissionDenied("Unable to determine the client IP address.")
+        return ip
 
-        Every attempt counts against the client IP (RATE_LIMIT_LOGIN); failures count
-        against the email (RATE_LIMIT_LOGIN_FAILED, consumed in authentication_failed),
-        so a password guesser is stopped per account without locking out a user who
-        signs in often. A refused attempt is a 429 with Retry-After.
-        """
-        waits = [
-            ratelimit.hit(f"login:ip:{client_ip(request)}", settings.RATE_LIMIT_LOGIN),
-            ratelimit.blocked(_email_bucket(credentials), settings.RATE_LIMIT_LOGIN_FAILED),
-        ]
-        wait = max((w for w in waits if w is not None), default=None)
-        if wait is not None:
-            raise RateLimited(
-                "Too many login attempts; try again later.", detail={"retry_after": wait}
-            )
+    def pre_authenticate(self, request, **credentials):
+        """Password sign-in limits (apps.accounts.signin_limits; allauth's own
+        `login_failed` is off): a refused attempt is a 429 with Retry-After."""
+        signin_limits.login_check(request, _email(credentials))
         super().pre_authenticate(request, **credentials)
 
     def login(self, request, user):
@@ -66,8 +51,8 @@ class AccountAdapter(DefaultAccountAdapter):
     def authentication_failed(self, request, **credentials):
         from apps.accounts.models import User
 
-        ratelimit.hit(_email_bucket(credentials), settings.RATE_LIMIT_LOGIN_FAILED)
         email = _email(credentials)
+        signin_limits.login_failed(request, email)
         user = User.objects.filter(email=email).first()
         audit.audit_record(
             audit.LOGIN_FAILED,

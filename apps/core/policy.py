@@ -229,6 +229,10 @@ ROUTES: dict[str, Route] = {
     "web:sweep-list": project(GET=p.SWEEPS_READ),
     "web:sweep-detail": project(GET=p.SWEEPS_READ),
     "web:sweep-state": project(POST=p.SWEEPS_WRITE),
+    # --- web: runs (templates/runs; docs/workspace.md "Web pages") ------------------
+    # Read-only pages: edits and deletion go through the run API (api:run-detail).
+    "web:run-detail": project(GET=p.RUNS_READ),
+    "web:run-compare": project(GET=p.RUNS_READ),
     # --- WebSockets ---------------------------------------------------------------
     "ws:run-events": project(WS=p.RUNS_READ),  # live events of one run (subscribe only)
 }

@@ -143,6 +143,7 @@ def run_create_or_resume(*, team, project, project_name: str, actor, data: dict)
                 created_by=actor if getattr(actor, "is_authenticated", False) else None,
                 **fields,
             )
+        _publish_run(run, "created", **_run_fields(run))
     except IntegrityError:
         # Another request created the same id a moment ago.
         existing = Run.objects.for_team(team).filter(project=project, uid=uid).first()
@@ -243,6 +244,7 @@ def run_update(*, run: Run, data: dict) -> Run:
         run.summary = effective
     run.updated_at = timezone.now()
     run.save()
+    _publish_run(run, "updated", **_run_fields(run), summary=run.summary)
     return run
 
 
@@ -257,6 +259,8 @@ def run_heartbeat(*, run: Run) -> Run:
     else:
         rows.update(heartbeat_at=now)
     run.heartbeat_at = now
+    if not revived:
+        _publish_run(run, "heartbeat", state=run.state, **_times(run))
     return run
 
 
@@ -319,11 +323,39 @@ def runs_mark_crashed(*, team, timeout_s: float) -> list[int]:
     return [run.pk for run in stale]
 
 
-def _publish_state(run: Run) -> None:
+def _publish_run(run: Run, kind: str, **fields) -> None:
+    """A live event about `run` to its own group and its project's, after commit."""
     events.publish_on_commit(
         [groups.run_group(run.team_id, run.pk), groups.project_group(run.team_id, run.project_id)],
-        {"type": "state", "run": run.uid, "state": run.state},
+        {"type": kind, "run": run.uid, **fields},
     )
+
+
+def _times(run: Run) -> dict:
+    """Unix seconds, and runtime as the runs table shows it (to finish or last heartbeat)."""
+    end = run.finished_at or run.heartbeat_at
+    return {
+        "heartbeat_at": run.heartbeat_at.timestamp(),
+        "finished_at": run.finished_at.timestamp() if run.finished_at else None,
+        "runtime": max(0.0, (end - run.created_at).total_seconds()),
+    }
+
+
+def _run_fields(run: Run) -> dict:
+    """What a runs-table row shows of a new or edited run (config and summary excepted)."""
+    return {
+        "name": run.name,
+        "state": run.state,
+        "created_at": run.created_at.timestamp(),
+        "group": run.group,
+        "job_type": run.job_type,
+        "tags": list(run.tags),
+        **_times(run),
+    }
+
+
+def _publish_state(run: Run) -> None:
+    _publish_run(run, "state", state=run.state, exit_code=run.exit_code, **_times(run))
 
 
 def run_ingest(

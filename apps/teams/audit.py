@@ -6,6 +6,8 @@ from apps.teams.models import AuditEvent
 
 LOGIN_SUCCEEDED = "login.succeeded"
 LOGIN_FAILED = "login.failed"
+MFA_SUCCEEDED = "mfa.succeeded"  # a second-factor code accepted (detail: which kind)
+MFA_FAILED = "mfa.failed"  # a wrong second-factor code
 KEY_CREATED = "api_key.created"
 KEY_REVOKED = "api_key.revoked"
 ROLE_CHANGED = "member.role_changed"

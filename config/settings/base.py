@@ -121,10 +121,15 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = env_str("ACCOUNT_EMAIL_VERIFICATION", "optional")
 ACCOUNT_ADAPTER = "apps.accounts.adapters.AccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
-# Login attempts are limited by apps.accounts.adapters (429 + Retry-After, shared via
-# Redis); allauth's own login_failed limit would answer 200 with a form error instead.
+# Password and second-factor guesses are limited by apps.accounts.signin_limits (429 +
+# Retry-After, shared via Redis); allauth's own login_failed limit would answer 200 with
+# a form error instead. allauth's other limits stay on (their 429: config.urls.handler429).
 ACCOUNT_RATE_LIMITS = {"login_failed": None}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_FORMS = {
+    "authenticate": "apps.accounts.forms.AuthenticateForm",
+    "reauthenticate": "apps.accounts.forms.ReauthenticateForm",
+}
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Gradline <noreply@localhost>")
@@ -233,8 +238,18 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Rate limits, "count/seconds"; shared across processes through the cache (Redis when set).
-RATE_LIMIT_LOGIN = env_str("RATE_LIMIT_LOGIN", "10/60")  # attempts per client IP
-RATE_LIMIT_LOGIN_FAILED = env_str("RATE_LIMIT_LOGIN_FAILED", "5/300")  # failures per email
+# Sign-in limits (apps/accounts/signin_limits.py; docs/operations.md, Sign-in limits).
+RATE_LIMIT_LOGIN = env_str("RATE_LIMIT_LOGIN", "10/60")  # password attempts per client IP
+# Wrong passwords per account from one client IP (hard limit).
+RATE_LIMIT_LOGIN_FAILED = env_str("RATE_LIMIT_LOGIN_FAILED", "5/300")
+# Wrong passwords per account from anywhere before back-off: further attempts must come
+# 1, 2, 4, … seconds apart, at most RATE_LIMIT_LOGIN_BACKOFF_MAX_S (never a lock).
+RATE_LIMIT_LOGIN_ACCOUNT = env_str("RATE_LIMIT_LOGIN_ACCOUNT", "10/900")
+RATE_LIMIT_LOGIN_BACKOFF_MAX_S = env_int("RATE_LIMIT_LOGIN_BACKOFF_MAX_S", 60)
+RATE_LIMIT_MFA = env_str("RATE_LIMIT_MFA", "5/300")  # wrong second-factor codes per user
+RATE_LIMIT_MFA_IP = env_str("RATE_LIMIT_MFA_IP", "10/60")  # second-factor attempts per IP
+# The limiter's clock (a time.time-like callable); tests substitute a settable one.
+RATE_LIMIT_CLOCK = "time.time"
 # Reverse proxies in front of the app that append to X-Forwarded-For (apps/core/clientip.py).
 NUM_PROXIES = env_int("NUM_PROXIES", 0)
 RATE_LIMIT_API_KEY = env_str("RATE_LIMIT_API_KEY", "6000/60")

@@ -12,6 +12,7 @@ from django.urls import get_resolver
 
 from apps.accounts import services as account_services
 from apps.registry import services as registry_services
+from apps.runs import services as run_services
 from apps.sweeps import services as sweep_services
 from apps.teams import services as team_services
 
@@ -77,6 +78,14 @@ def team_objects(team, admin_user, member_user, project):
         },
     )
     sweep_services.trial_next(team=team, sweep=sweep)
+    # Run pages: run `web-run` by the member.
+    run_services.run_create_or_resume(
+        team=team,
+        project=project,
+        project_name=project.name,
+        actor=member_user,
+        data={"id": "web-run"},
+    )
     return {
         "team": team.slug,
         "project": project.name,
@@ -90,6 +99,7 @@ def team_objects(team, admin_user, member_user, project):
         "alias": "best",
         "path": "model.pkl",
         "sweep": sweep.uid,
+        "run": "web-run",
     }
 
 
