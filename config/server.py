@@ -46,6 +46,13 @@ else:
 def serve(
     *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_level: str = "info"
 ) -> None:
+    """Serve the app (Django settings must be configured: they hold TRUSTED_PROXIES)."""
+    from django.conf import settings
+
+    # uvicorn's own default believes X-Forwarded-For from 127.0.0.1 (FORWARDED_ALLOW_IPS),
+    # so any local client could pick its address. Forwarded headers are believed only
+    # from settings.TRUSTED_PROXIES, the list apps/core/clientip.py obeys too.
+    trusted = list(settings.TRUSTED_PROXIES)
     uvicorn.run(
         "config.asgi:application",
         host=host,
@@ -55,4 +62,6 @@ def serve(
         lifespan="off",
         log_level=log_level,
         access_log=False,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted,
     )

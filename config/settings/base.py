@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
+from apps.core.clientip import parse_trusted_proxies
 from config.env import (
     BASE_DIR,
     VAR_DIR,
@@ -168,6 +171,10 @@ WHITENOISE_USE_FINDERS = True
 
 # Ingest limits (DESIGN.md §4, §8): bodies above this answer 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 16 * 1024 * 1024)
+# User JSON documents (run config and summary, artifact metadata, sweep configs; see
+# apps/core/jsonlimits.py): nesting depth and encoded size of each one written (400 above).
+USER_JSON_MAX_DEPTH = env_int("USER_JSON_MAX_DEPTH", 64)
+USER_JSON_MAX_BYTES = env_int("USER_JSON_MAX_BYTES", 1024 * 1024)
 
 REDIS_URL = env_str("REDIS_URL")
 
@@ -220,7 +227,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["apps.api.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "apps.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -250,8 +257,20 @@ RATE_LIMIT_MFA = env_str("RATE_LIMIT_MFA", "5/300")  # wrong second-factor codes
 RATE_LIMIT_MFA_IP = env_str("RATE_LIMIT_MFA_IP", "10/60")  # second-factor attempts per IP
 # The limiter's clock (a time.time-like callable); tests substitute a settable one.
 RATE_LIMIT_CLOCK = "time.time"
-# Reverse proxies in front of the app that append to X-Forwarded-For (apps/core/clientip.py).
-NUM_PROXIES = env_int("NUM_PROXIES", 0)
+# Reverse proxies (IP addresses or CIDR networks) whose X-Forwarded-For is believed, by
+# uvicorn (config/server.py) and apps/core/clientip.py alike; empty: the header is ignored.
+try:
+    TRUSTED_PROXIES = parse_trusted_proxies(env_list("TRUSTED_PROXIES", []))
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from exc
+if env_str("NUM_PROXIES", "0").strip() not in ("", "0"):
+    # NUM_PROXIES (a hop count) believed X-Forwarded-For from any peer; ignoring it would
+    # put every user behind the proxy into the proxy's rate-limit bucket.
+    raise ImproperlyConfigured(
+        "NUM_PROXIES is replaced by TRUSTED_PROXIES: set TRUSTED_PROXIES to the addresses "
+        "(or CIDR networks) of the proxies in front of Gradline and unset NUM_PROXIES "
+        "(docs/operations.md, Trusted proxies)."
+    )
 RATE_LIMIT_API_KEY = env_str("RATE_LIMIT_API_KEY", "6000/60")
 
 # API key digests are HMAC-SHA256 with this pepper (defaults to SECRET_KEY).

@@ -17,5 +17,7 @@ DATABASES["default"]["TEST"] = {"NAME": f"test_gradline_{os.getpid()}"}  # noqa:
 CELERY_TASK_ALWAYS_EAGER = True
 # Per process, unless servers started by a test share one (tests/sdk/harness.py).
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / f"test-media-{os.getpid()}")  # noqa: F405
+# A server process a test starts gets its own namespace for rate-limit counters.
+CACHES["default"]["KEY_PREFIX"] = env_str("CACHE_KEY_PREFIX")  # noqa: F405
 # The API parses JSON only; APIClient.post(url, data) then sends JSON like the SDK does.
 REST_FRAMEWORK = {**REST_FRAMEWORK, "TEST_REQUEST_DEFAULT_FORMAT": "json"}  # noqa: F405

@@ -132,7 +132,7 @@ def test_successful_logins_do_not_use_up_the_account_limits(client, settings):
 @pytest.mark.django_db
 def test_client_ip_comes_from_the_trusted_proxy_hop(client, settings):
     settings.RATE_LIMIT_LOGIN = "2/60"
-    settings.NUM_PROXIES = 1
+    settings.TRUSTED_PROXIES = ["10.9.9.9"]
     proxy = "10.9.9.9"  # every request arrives from the proxy
     for n in range(2):
         response = client.post(
