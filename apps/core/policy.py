@@ -235,6 +235,7 @@ ROUTES: dict[str, Route] = {
     "web:run-compare": project(GET=p.RUNS_READ),
     # --- WebSockets ---------------------------------------------------------------
     "ws:run-events": project(WS=p.RUNS_READ),  # live events of one run (subscribe only)
+    "ws:project-events": project(WS=p.RUNS_READ),  # every run of a project (subscribe only)
 }
 
 
