@@ -79,5 +79,14 @@ bench-hpo: bench-hpo-setup
 	@mkdir -p bench/results
 	PY=$(HPO_VENV)/bin/python $(HPO_BENCH)/run.sh --optimizers $(HPO_OPTIMIZERS) --seeds $(HPO_SEEDS) --out bench/results/hpo $(HPO_ARGS)
 
+# API fuzzing (tests/fuzz/run.py, docs/operations.md "Fuzzing"): schemathesis against a
+# live server with two teams; fails on any 5xx or schema violation. FUZZ_SECONDS=0: run
+# FUZZ_EXAMPLES cases per operation and phase; otherwise fuzz for that long.
+FUZZ_EXAMPLES ?= 50
+FUZZ_SECONDS ?= 0
+.PHONY: fuzz
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m tests.fuzz.run
+
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .ruff_cache

@@ -324,7 +324,8 @@ class RunFileListView(RunsAPIView):
 
 
 class RunFileDetailView(RunsAPIView):
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    # Served (as an attachment) with the Content-Type it was uploaded with.
+    @extend_schema(responses={(200, "*/*"): OpenApiTypes.BINARY})
     def get(self, request, team, project, run, path):
         record = run_selectors.run_file_get(self.team, self.get_run(run), path)
         return stored_file_response(

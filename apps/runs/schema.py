@@ -232,7 +232,7 @@ RUN_QUERY_PARAMETERS = [
     _p("user", str, "Shortcut filter: creator's e-mail."),
 ]
 CHART_PARAMETERS = [
-    _p("keys", str, "Comma-separated metric keys (required)."),
+    OpenApiParameter("keys", str, required=True, description="Comma-separated metric keys."),
     _p("x_axis", str, "_step (default), _runtime, _timestamp or another key."),
     int_query("min_step", "First step (inclusive)."),
     int_query("max_step", "Last step (inclusive)."),
