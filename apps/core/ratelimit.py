@@ -47,7 +47,7 @@ class _Window:
     count: int  # hits in the window before this call
     added: bool  # this call's hit was recorded
     room_at: float | None  # when a hit is admitted again (None: now); for `limit`
-    newest: float | None  # time of the most recent hit in the window
+    newest: float | None  # time of the most recent hit in the window (peek only)
 
 
 # Mode "peek" counts nothing; "admit" records the hit only if the window has room;
@@ -72,7 +72,7 @@ if count >= limit and count > 0 then
   room_at = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')[2]
 end
 local newest = ''
-if count + added > 0 then
+if mode == 'peek' and count > 0 then
   newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]
 end
 return {count, added, room_at, newest}
