@@ -13,17 +13,17 @@ from __future__ import annotations
 import asyncio
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from apps.core.access import NotAuthenticated, open_scope
 from apps.core.errors import DomainError, NotFound
 from apps.realtime import groups
+from apps.realtime.base import SubscriberConsumer
 from apps.realtime.events import merge
 
 COALESCE_S = 0.1  # <= 10 messages per second per subscription
 
 
-class RunEventsConsumer(AsyncJsonWebsocketConsumer):
+class RunEventsConsumer(SubscriberConsumer):
     route_name = "ws:run-events"
 
     async def connect(self):
@@ -39,7 +39,7 @@ class RunEventsConsumer(AsyncJsonWebsocketConsumer):
         self.group = group
         self.pending: dict | None = None
         self.flusher: asyncio.Task | None = None
-        await self.channel_layer.group_add(group, self.channel_name)
+        await self.join(group)
         await self.accept()
 
     def _authorize(self, kwargs) -> str:
@@ -56,8 +56,7 @@ class RunEventsConsumer(AsyncJsonWebsocketConsumer):
         return groups.run_group(scope.team.pk, run.pk)
 
     async def disconnect(self, code):
-        if getattr(self, "group", None):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        # SubscriberConsumer leaves the group.
         if getattr(self, "flusher", None):
             self.flusher.cancel()
 
@@ -75,3 +74,145 @@ class RunEventsConsumer(AsyncJsonWebsocketConsumer):
             message, self.pending = self.pending, None
             await self.send_json(message)
             await asyncio.sleep(COALESCE_S)
+
+
+MAX_RESUME_RUNS = 1000
+
+
+class ProjectEventsConsumer(SubscriberConsumer):
+    """Live events of every run of a project (the workspace's runs table and charts).
+
+    Admission as for runs: `open_scope` for `ws:project-events` with the URL's team and
+    project (members, and anyone on a public project; 4401 / 4403 / 4404 otherwise).
+
+    Messages, at most one per COALESCE_S: `{"type": "events", "events": [...]}`, each
+    event the merge of that run's events of one type since the previous message
+    (`created`, `updated`, `state`, `heartbeat`, `ingest`). A client that reconnects
+    sends `{"type": "resume", "since": {"<run>": <last step seen>}, "updated_after": t}`
+    and gets one `{"type": "catchup", "runs": [...]}` read from the database; from then
+    on an ingest event reports a key's step only when it is past what this connection
+    already reported (catch-up included), so steps are neither missed (the group is
+    joined before the database is read) nor doubled. docs/api.md has the protocol.
+    """
+
+    route_name = "ws:project-events"
+
+    async def connect(self):
+        kwargs = self.scope["url_route"]["kwargs"]
+        try:
+            self.team, self.project = await database_sync_to_async(self._authorize)(kwargs)
+        except NotAuthenticated:
+            await self.close(code=4401)
+            return
+        except DomainError as exc:
+            await self.close(code=4404 if isinstance(exc, NotFound) else 4403)
+            return
+        self.group = groups.project_group(self.team.pk, self.project.pk)
+        self.pending: dict[tuple[str, str], dict] = {}
+        self.reported: dict[str, dict[str, int]] = {}  # run -> key -> last step reported
+        self.floor: dict[str, int] = {}  # run -> the step the client said it had seen
+        self.catching_up = False
+        self.flusher: asyncio.Task | None = None
+        await self.join(self.group)
+        await self.accept()
+
+    def _authorize(self, kwargs):
+        scope = open_scope(
+            route_name=self.route_name,
+            method="WS",
+            user=self.scope.get("user"),
+            team_slug=kwargs.get("team"),
+            project_name=kwargs.get("project"),
+        )
+        return scope.team, scope.project
+
+    async def disconnect(self, code):
+        # SubscriberConsumer leaves the group.
+        if getattr(self, "flusher", None):
+            self.flusher.cancel()
+
+    async def receive_json(self, content, **kwargs):
+        """The only client message: resume. Subscribers never write."""
+        if not isinstance(content, dict) or content.get("type") != "resume":
+            await self.send_json(_error("Only {'type': 'resume', ...} is understood."))
+            return
+        since = content.get("since") or {}
+        updated_after = content.get("updated_after")
+        if (
+            not isinstance(since, dict)
+            or len(since) > MAX_RESUME_RUNS
+            or not all(isinstance(k, str) and type(v) is int and v >= -1 for k, v in since.items())
+        ):
+            await self.send_json(
+                _error(f"since maps at most {MAX_RESUME_RUNS} run ids to steps (>= -1).")
+            )
+            return
+        if updated_after is not None and (
+            isinstance(updated_after, bool) or not isinstance(updated_after, int | float)
+        ):
+            await self.send_json(_error("updated_after is Unix seconds."))
+            return
+        # Channels handles this connection's messages one at a time, so no live event is
+        # taken in while the database is read; the flusher holds what is pending.
+        self.catching_up = True
+        try:
+            runs = await database_sync_to_async(self._catch_up)(since, updated_after)
+            for run in runs:
+                uid = run["run"]
+                reported = self.reported.setdefault(uid, {})
+                self.floor[uid] = max(self.floor.get(uid, -1), run["since"])
+                steps = {}
+                for key, last in run["steps"].items():
+                    after = max(self.floor[uid], reported.get(key, -1))
+                    if last > after:
+                        steps[key] = {"after": after, "last": last}
+                        reported[key] = last
+                run["steps"] = steps
+            await self.send_json({"type": "catchup", "runs": runs})
+        finally:
+            self.catching_up = False
+        self._schedule()
+
+    def _catch_up(self, since, updated_after):
+        from apps.runs.selectors.runs import runs_catch_up
+
+        return runs_catch_up(self.team, self.project, since=since, updated_after=updated_after)
+
+    async def run_event(self, message):
+        event = message["event"]
+        slot = (event.get("run"), event.get("type"))
+        self.pending[slot] = merge(self.pending.get(slot), event)
+        self._schedule()
+
+    def _schedule(self):
+        if self.pending and not self.catching_up and (self.flusher is None or self.flusher.done()):
+            self.flusher = asyncio.create_task(self._flush())
+
+    def _unreported(self, event: dict) -> dict | None:
+        """An ingest event keeps only the steps past what was reported for its run's
+        keys; None when nothing new is left (everything was in a catch-up already)."""
+        if event.get("type") != "ingest" or not event.get("steps"):
+            return event
+        reported = self.reported.setdefault(event["run"], {})
+        floor = self.floor.get(event["run"], -1)
+        steps = {}
+        for key, step in event["steps"].items():
+            if step > max(floor, reported.get(key, -1)):
+                steps[key] = step
+                reported[key] = step
+        if not steps and not event.get("console"):
+            return None
+        return {**event, "steps": steps}
+
+    async def _flush(self):
+        # Send now, then whatever gathered during the next COALESCE_S as one message.
+        while self.pending and not self.catching_up:
+            batch, self.pending = list(self.pending.values()), {}
+            events = [e for e in map(self._unreported, batch) if e is not None]
+            if events:
+                await self.send_json({"type": "events", "events": events})
+            await asyncio.sleep(COALESCE_S)
+
+
+def _error(message: str) -> dict:
+    return {"type": "error", "code": "invalid", "message": message}

@@ -2,12 +2,11 @@
 
 from django.urls import path
 
-from apps.realtime.consumers import RunEventsConsumer
+from apps.realtime.consumers import ProjectEventsConsumer, RunEventsConsumer
+
+PROJECT = "ws/teams/<team_slug:team>/projects/<project_name:project>"
 
 websocket_urlpatterns: list = [
-    path(
-        "ws/teams/<team_slug:team>/projects/<project_name:project>/runs/<run_uid:run>",
-        RunEventsConsumer.as_asgi(),
-        name="ws:run-events",
-    ),
+    path(f"{PROJECT}/runs/<run_uid:run>", RunEventsConsumer.as_asgi(), name="ws:run-events"),
+    path(f"{PROJECT}/events", ProjectEventsConsumer.as_asgi(), name="ws:project-events"),
 ]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.expressions import RawSQL
 
 from apps.core.errors import NotFound
@@ -210,3 +211,56 @@ def chart_runs(
         for pk, uid, created, group in rows
     ]
     return ChartRunSet(runs, qs.count() if truncated else len(runs), truncated)
+
+
+# --------------------------------------------------------------------------- live catch-up
+
+MAX_CATCH_UP_RUNS = 1000
+
+
+def runs_catch_up(
+    team, project, *, since: dict[str, int], updated_after: float | None = None
+) -> list[dict]:
+    """What a reconnecting live client missed, read from the database: for each run it
+    names (uid -> the last step it saw; -1 for none) and, with `updated_after` (Unix
+    seconds), each run of the project updated after then (new runs included, up to
+    MAX_CATCH_UP_RUNS): its current state, times, summary, and per key the last stored
+    step where that is past the client's step (`steps`; `since` echoes the client's)."""
+    condition = Q(uid__in=list(since)[:MAX_CATCH_UP_RUNS])
+    if updated_after is not None:
+        condition |= Q(updated_at__gt=datetime.fromtimestamp(updated_after, tz=UTC))
+    runs = list(
+        Run.objects.for_team(team)
+        .filter(project=project)
+        .filter(condition)
+        .order_by("-updated_at", "-id")[:MAX_CATCH_UP_RUNS]
+    )
+    last_steps: dict[int, dict[str, int]] = {}
+    for run_id, name, max_step in (
+        MetricKey.objects.for_team(team)
+        .filter(run_id__in=[run.pk for run in runs], max_step__isnull=False)
+        .values_list("run_id", "name", "max_step")
+    ):
+        last_steps.setdefault(run_id, {})[name] = max_step
+    out = []
+    for run in runs:
+        after = since.get(run.uid, -1)
+        end = run.finished_at or run.heartbeat_at
+        out.append(
+            {
+                "run": run.uid,
+                "name": run.name,
+                "state": run.state,
+                "created_at": run.created_at.timestamp(),
+                "heartbeat_at": run.heartbeat_at.timestamp(),
+                "finished_at": run.finished_at.timestamp() if run.finished_at else None,
+                "runtime": max(0.0, (end - run.created_at).total_seconds()),
+                "group": run.group,
+                "job_type": run.job_type,
+                "tags": list(run.tags),
+                "summary": run.summary,
+                "since": after,
+                "steps": {k: s for k, s in last_steps.get(run.pk, {}).items() if s > after},
+            }
+        )
+    return out
