@@ -11,10 +11,12 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+import warnings
 from typing import Any
 
 from gradline import settings as _settings_mod
 from gradline import sweeps as _sweeps
+from gradline.alerts import AlertLevel
 from gradline.api import Api
 from gradline.artifacts import Artifact
 from gradline.data_types import Histogram
@@ -36,6 +38,7 @@ from gradline.transport import CommError, GradlineError, UsageError
 Error = GradlineError
 
 __all__ = [
+    "AlertLevel",
     "Api",
     "Artifact",
     "CommError",
@@ -125,8 +128,8 @@ def init(
     """Start a run (see sdk/README.md for every setting). Returns the Run."""
     started_by = kwargs.pop("_started_by", None)
     global run
-    if run is not None and not run._finished:
-        if reinit in (True, "finish_previous", "create_new"):
+    if run is not None and not run._finished and reinit != "create_new":
+        if reinit in (True, "finish_previous"):
             run.finish()
         else:
             if config:
@@ -142,22 +145,16 @@ def init(
     if dir is not None:
         overrides["dir"] = str(dir)
     run_id = id or kwargs.pop("run_id", None)
-    for key in list(kwargs):
-        if key in (
-            "anonymous",
-            "sync_tensorboard",
-            "monitor_gym",
-            "save_code",
-            "magic",
-            "force",
-            "allow_val_change",
-            "config_exclude_keys",
-            "config_include_keys",
-            "fork_from",
-            "resume_from",
-            "tensorboard",
-        ):
-            kwargs.pop(key)  # accepted for W&B compatibility; no effect here
+    if kwargs.get("save_code") is not None:
+        overrides["save_code"] = bool(kwargs.pop("save_code"))
+    config = _config_subset(
+        config, kwargs.pop("config_include_keys", None), kwargs.pop("config_exclude_keys", None)
+    )
+    for key in _NOT_BUILT:
+        if kwargs.pop(key, None):
+            _warn_not_built(key)
+    for key in ("anonymous", "magic", "force", "allow_val_change"):
+        kwargs.pop(key, None)  # W&B's: nothing to do here (no anonymous mode, no magic)
     if kwargs:
         raise TypeError(f"init() got unexpected keyword arguments: {', '.join(kwargs)}")
     resolved = _settings_mod.load(overrides)
@@ -184,10 +181,38 @@ def init(
     )
     if trial is not None:
         trial.run = new
+    _live.append(new)
     _set_current(new)
     if resolved.exit_hooks and new.mode != "disabled":
         _HOOKS.install(_finish_at_exit)
     return new
+
+
+# init() arguments that W&B has and Gradline does not do yet: said once, never silently.
+_NOT_BUILT = ("sync_tensorboard", "tensorboard", "monitor_gym", "fork_from", "resume_from")
+_warned_not_built: set[str] = set()
+# Unfinished runs of this process; with reinit="create_new" there can be several.
+_live: list[Run] = []
+
+
+def _warn_not_built(argument: str) -> None:
+    if argument not in _warned_not_built:
+        _warned_not_built.add(argument)
+        warnings.warn(
+            f"gradline: init({argument}=...) is not supported yet and has no effect",
+            stacklevel=3,
+        )
+
+
+def _config_subset(config: Any, include: Any, exclude: Any) -> Any:
+    """W&B's config_include_keys / config_exclude_keys on a dict-like config."""
+    if not (include or exclude) or config is None:
+        return config
+    if not isinstance(config, dict):
+        config = dict(config) if hasattr(config, "keys") else vars(config)
+    if include:
+        config = {k: v for k, v in config.items() if k in set(include)}
+    return {k: v for k, v in config.items() if k not in set(exclude or ())}
 
 
 def _set_current(new: Run) -> None:
@@ -200,6 +225,8 @@ def _set_current(new: Run) -> None:
 
 def _clear_current(old: Run) -> None:
     global run, config, summary, log
+    if old in _live:
+        _live.remove(old)
     if run is old:
         run = None
         log = _preinit_log
@@ -207,10 +234,11 @@ def _clear_current(old: Run) -> None:
 
 
 def _finish_at_exit(exit_code: int) -> None:
-    if run is not None and not run._finished:
-        if _sweeps.stopped_by_sweep():
-            exit_code = 0  # `gradline agent` ended it for early termination: not a failure
-        run.finish(exit_code=exit_code)
+    if _sweeps.stopped_by_sweep():
+        exit_code = 0  # `gradline agent` ended it for early termination: not a failure
+    for live in reversed(list(_live)):  # the current run first, then any created alongside
+        if not live._finished:
+            live.finish(exit_code=exit_code)
 
 
 def _current() -> Run:

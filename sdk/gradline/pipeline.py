@@ -94,6 +94,7 @@ class Pipeline:
         self._abort = threading.Event()
         self._closing = False
         self.done = threading.Event()
+        self.last_ack_time: float | None = None  # wall time of the server's last answer
         self.failed: CommError | None = None
         self._reported: set = set()
         self.connected: bool | None = None
@@ -435,6 +436,7 @@ class Pipeline:
                     server_errors = 0
                     backoff.reset()
                     last_contact = time.monotonic()
+                    self.last_ack_time = time.time()
                     self._set_connected(True, "")
                     continue
                 if self._writer_done.is_set() and not engine.pending():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ _ENV: dict[str, tuple[str, str | None]] = {
     "live_files_interval": ("GRADLINE_LIVE_FILES_INTERVAL", None),
     "config_dir": ("GRADLINE_CONFIG_DIR", "WANDB_CONFIG_DIR"),
     "cache_dir": ("GRADLINE_CACHE_DIR", "WANDB_CACHE_DIR"),
+    "save_code": ("GRADLINE_SAVE_CODE", "WANDB_SAVE_CODE"),
     "artifact_dir": ("GRADLINE_ARTIFACT_DIR", "WANDB_ARTIFACT_DIR"),
     "exit_hooks": ("GRADLINE_EXIT_HOOKS", None),
     "sweep_stop_interval": ("GRADLINE_SWEEP_STOP_INTERVAL", None),
@@ -101,6 +103,7 @@ class Settings:
     artifact_dir: str | None = None  # where download() puts artifacts; default ./artifacts
     sweep_stop_interval: float = 5.0  # agent: seconds between early-termination checks
     sweep_stop_grace: float = 10.0  # gradline agent: SIGTERM -> SIGKILL of a stopped program
+    save_code: bool = False  # store the main script under the run's files as code/<path>
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -116,6 +119,56 @@ class Settings:
         if os.access(cwd, os.W_OK):
             return Path(cwd) / "gradline-runs"
         return Path(os.path.expanduser("~")) / ".cache" / "gradline" / "runs"
+
+
+# W&B setting names with a Gradline equivalent: name -> (our name, value translation).
+_WANDB_NAMES: dict[str, tuple[str, Any]] = {
+    "x_disable_stats": ("system_metrics", lambda v: not v),
+    "_disable_stats": ("system_metrics", lambda v: not v),
+    "x_stats_sampling_interval": ("system_interval", float),
+    "_stats_sample_rate_seconds": ("system_interval", float),
+    "x_disable_meta": ("metadata", lambda v: not v),
+    "_disable_meta": ("metadata", lambda v: not v),
+    "disable_git": ("git", lambda v: not v),
+    "quiet": ("silent", bool),
+    "root_dir": ("dir", str),
+    "run_notes": ("notes", str),
+    "run_tags": ("tags", lambda v: v if isinstance(v, str) else ",".join(v)),
+    "run_job_type": ("job_type", str),
+    "run_mode": ("mode", str),
+}
+
+
+def translate_names(values: dict, where: str) -> dict:
+    """Settings given by W&B name become ours; names neither knows are dropped with one
+    warning naming them, so W&B code that passes, say, start_method="thread" still runs."""
+    ours = {f.name for f in dataclasses.fields(Settings)}
+    out, ignored = {}, []
+    for name, value in values.items():
+        if name in ours:
+            out[name] = value
+        elif name in _WANDB_NAMES:
+            target, convert = _WANDB_NAMES[name]
+            out.setdefault(target, None if value is None else convert(value))
+        else:
+            ignored.append(name)
+    if ignored:
+        warnings.warn(
+            f"gradline: {where} ignores setting(s) it does not have: {', '.join(sorted(ignored))}",
+            stacklevel=3,
+        )
+    return out
+
+
+_generated_init = Settings.__init__
+
+
+def _settings_init(self: Settings, **values: Any) -> None:
+    _generated_init(self, **translate_names(values, "Settings()"))
+
+
+_settings_init.__doc__ = Settings.__init__.__doc__
+Settings.__init__ = _settings_init  # keyword-only, accepting W&B's names (translate_names)
 
 
 def config_dir(settings: Settings | None = None) -> Path:
@@ -206,10 +259,7 @@ def load(overrides: Any = None) -> Settings:
             for f in dataclasses.fields(Settings)
             if getattr(overrides, f.name) != f.default
         }
-    overrides = dict(overrides or {})
-    unknown = set(overrides) - {f.name for f in dataclasses.fields(Settings)}
-    if unknown:
-        raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    overrides = translate_names(dict(overrides or {}), "init(settings=...)")
     values: dict[str, Any] = {}
     login = read_login_file(Settings(config_dir=overrides.get("config_dir")))
     for field in dataclasses.fields(Settings):

@@ -6,12 +6,14 @@ import fcntl
 import os
 import re
 import secrets
+import shutil
 import string
 import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from typing import Any
 import orjson
 
 from gradline import artifacts, meta
+from gradline.alerts import alert_level
 from gradline.artifact_upload import ArtifactWorker
 from gradline.console import ConsoleCapture
 from gradline.metrics import Metric
@@ -45,6 +48,41 @@ from gradline.uploader import FILES_DIR, RunInfo, UploadState
 from gradline.values import merge_into, to_jsonable
 
 RUN_ID_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
+# Folders log_code() never descends into: environments, caches, run and VCS folders.
+_CODE_SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".venv",
+        "venv",
+        "env",
+        "node_modules",
+        "__pycache__",
+        ".tox",
+        ".mypy_cache",
+        ".pytest_cache",
+        "gradline-runs",
+        "wandb",
+        "artifacts",
+    }
+)
+
+
+# Runs whose console capture is on (at most one: see start_run).
+_capturing: weakref.WeakSet = weakref.WeakSet()
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """What `run.status()` answers (W&B's fields): bytes of the run's write-ahead log
+    written and not yet acknowledged by the server, and when the server last answered."""
+
+    sync_items_total: int
+    sync_items_pending: int
+    sync_time: datetime | None
+    connected: bool | None
+
+
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
@@ -259,7 +297,7 @@ class Run:
         return [rel for _, rel in expand_glob(glob_str, base_path)]
 
     def alert(self, title: str, text: str, level: Any = "INFO", wait_duration: Any = None) -> None:
-        level = getattr(level, "value", level) or "INFO"
+        level = alert_level(level)
         if self.mode == "disabled":
             return
         self._buffer.append(
@@ -274,6 +312,47 @@ class Run:
                 },
             )
         )
+
+    def status(self) -> RunStatus:
+        """How far the upload is: W&B's RunStatus (sync_items_* count WAL bytes here)."""
+        pipeline = self._pipeline
+        if pipeline is None:
+            return RunStatus(0, 0, None, None)
+        synced = pipeline.last_ack_time
+        return RunStatus(
+            sync_items_total=pipeline.wal.offset,
+            sync_items_pending=pipeline.unsent_bytes(),
+            sync_time=datetime.fromtimestamp(synced).astimezone() if synced else None,
+            connected=pipeline.connected,
+        )
+
+    def log_code(
+        self,
+        root: str | os.PathLike = ".",
+        name: str | None = None,
+        include_fn: Callable[..., bool] | None = None,
+        exclude_fn: Callable[..., bool] | None = None,
+    ) -> artifacts.Artifact | None:
+        """Log source files under `root` as a "code" artifact (W&B's semantics: `*.py` by
+        default, `include_fn(path, root)` / `exclude_fn(path, root)` to choose; virtual
+        environments, VCS and run folders are skipped). None when nothing matched."""
+        root_path = Path(root).expanduser().resolve()
+        include = include_fn or (lambda path, root=None: str(path).endswith(".py"))
+        artifact = artifacts.Artifact(name or f"source-{self.project}-{self.id}", type="code")
+        found = False
+        for dirpath, dirnames, filenames in os.walk(root_path):
+            dirnames[:] = sorted(d for d in dirnames if d not in _CODE_SKIP_DIRS)
+            for filename in sorted(filenames):
+                path = os.path.join(dirpath, filename)
+                if not _code_choice(include, path, root_path) or (
+                    exclude_fn is not None and _code_choice(exclude_fn, path, root_path)
+                ):
+                    continue
+                artifact.add_file(path, name=os.path.relpath(path, root_path))
+                found = True
+        if not found:
+            return None
+        return self.log_artifact(artifact)
 
     # -- artifacts and models (gradline/artifacts.py) --------------------------------
     def log_artifact(
@@ -352,6 +431,7 @@ class Run:
             self._monitor.stop()
         if self._console is not None:
             self._console.stop()
+            _capturing.discard(self)
         self._flush_pending()
         self._finished = True
         from gradline import _clear_current
@@ -661,8 +741,14 @@ def start_run(
         )
         run._monitor.start()
     if settings.console != "off":
-        run._console = ConsoleCapture(run._emit_console, mode=settings.console)
-        run._console.start()
+        if any(other._console is not None for other in _capturing):
+            # reinit="create_new": the terminal has one owner; a second capture would
+            # interleave both runs' output into each other.
+            run._report("gradline: console output stays with the first active run")
+        else:
+            run._console = ConsoleCapture(run._emit_console, mode=settings.console)
+            run._console.start()
+            _capturing.add(run)
     if not settings.silent:
         where = run.url if run.mode == "online" else run.dir
         verb = "resumed" if run.resumed else "started"
@@ -783,7 +869,8 @@ def _create_body(run: Run, settings: Settings, run_dir: Path) -> dict:
 
 
 def _write_metadata_files(run: Run, settings: Settings, run_dir: Path) -> list[str]:
-    """Files every run carries: diff.patch, requirements.txt, metadata.json."""
+    """Files every run carries: diff.patch, requirements.txt, metadata.json, and with
+    save_code the main script under code/."""
     written = []
     files = run_dir / FILES_DIR
     try:
@@ -796,18 +883,48 @@ def _write_metadata_files(run: Run, settings: Settings, run_dir: Path) -> list[s
                 "\n".join(meta.pip_freeze()) + "\n", encoding="utf-8"
             )
             written.append("requirements.txt")
+        code = _save_main_script(files) if settings.save_code else None
+        if code:
+            written.append(f"code/{code}")
         if settings.metadata:
             info = {
                 **meta.system_info(),
                 **meta.program_info(),
                 "git": {k: v for k, v in (git or {}).items() if k != "diff"} or None,
                 "started_at": datetime.now().astimezone().isoformat(),
+                "codePath": code,
             }
             (files / "metadata.json").write_bytes(orjson.dumps(info, option=orjson.OPT_INDENT_2))
             written.append("metadata.json")
     except OSError as exc:
         run._report(f"gradline: could not write run metadata files: {exc}")
     return written
+
+
+def _save_main_script(files: Path) -> str | None:
+    """save_code: copy the script being run into files/code/<path relative to the working
+    directory> (W&B's layout); None in a notebook or an interactive session."""
+    import __main__
+
+    main = getattr(__main__, "__file__", None)
+    if not main or not os.path.isfile(main):
+        return None
+    src = os.path.abspath(main)
+    rel = os.path.relpath(src, os.getcwd())
+    if rel.startswith(".."):
+        rel = os.path.basename(src)
+    target = files / "code" / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, target)
+    return rel.replace(os.sep, "/")
+
+
+def _code_choice(fn: Callable[..., bool], path: str, root: Path) -> bool:
+    """W&B calls include_fn/exclude_fn with (path, root); older code takes (path)."""
+    try:
+        return bool(fn(path, str(root)))
+    except TypeError:
+        return bool(fn(path))
 
 
 def _register_fork_guard(run: Run) -> None:

@@ -19,7 +19,7 @@ import gradline
 from gradline.console import collapse_cr
 from gradline.metrics import Metric, MetricState
 from gradline.run_config import Config, ConfigError
-from gradline.settings import load, write_login_file
+from gradline.settings import Settings, load, write_login_file
 from gradline.transport import Backoff
 from gradline.uploader import build_ingest, split_ingest
 from gradline.values import Encoded, encode_row, merge_into
@@ -222,8 +222,13 @@ def test_settings_precedence_and_wandb_fallbacks(monkeypatch, tmp_path):
     resolved = load({"api_key": "gl-arg"})
     assert resolved.api_key == "gl-arg" and resolved.finish_timeout == 7.5
     assert resolved.system_metrics is False and resolved.base_url == "http://login:1"
-    with pytest.raises(ValueError, match="unknown setting"):
-        load({"nope": 1})
+    # W&B code passes W&B's own settings: ours under its name, the rest ignored with a warning.
+    with pytest.warns(UserWarning, match="start_method"):
+        translated = load({"start_method": "thread", "x_disable_stats": True, "quiet": True})
+    assert translated.system_metrics is False and translated.silent is True
+    with pytest.warns(UserWarning, match="nope"):
+        from_class = Settings(nope=1, disable_git=True, x_stats_sampling_interval=3)
+    assert from_class.git is False and from_class.system_interval == 3.0
     with pytest.raises(ValueError, match="mode"):
         load({"mode": "sometimes"})
 
