@@ -1,0 +1,79 @@
+"""The base of every live-event consumer: a failing channel layer closes the socket
+cleanly instead of crashing the ASGI application.
+
+Guarantees: a channel-layer failure (Redis refusing or dropping connections, a Redis
+that does not answer within LAYER_TIMEOUT_S, a full channel) while joining or leaving a
+group or while waiting for the next event never escapes as an unhandled exception
+("Exception in ASGI application"). It is logged once at WARNING with the socket's path,
+and the socket is closed with 1013 (Try Again Later): clients reconnect with back-off
+and catch up from the database (DESIGN.md §6). Joining and leaving a group through
+`join` / `leave` are bounded by LAYER_TIMEOUT_S.
+
+Not guaranteed: events published while the layer was down are not delivered (the data
+is stored; the client's catch-up reads it). Other exceptions (bugs) still propagate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from channels.exceptions import ChannelFull
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+LAYER_TIMEOUT_S = 5.0
+CLOSE_TRY_AGAIN_LATER = 1013
+# What channels-redis raises when Redis is unreachable or slow (TimeoutError, from
+# asyncio.wait_for too, is an OSError), and what any layer raises when a channel is full.
+LAYER_ERRORS = (RedisError, OSError, ChannelFull)
+
+
+class SubscriberConsumer(AsyncJsonWebsocketConsumer):
+    """Subclasses join their groups with `await self.join(group)` (left again on
+    disconnect) and otherwise behave like any AsyncJsonWebsocketConsumer."""
+
+    async def __call__(self, scope, receive, send):
+        self.joined: list[str] = []
+        try:
+            await super().__call__(scope, receive, send)
+        except LAYER_ERRORS as exc:
+            logger.warning(
+                "live events: channel layer failed on %s (%s: %s); closing with %d",
+                scope.get("path", "?"),
+                type(exc).__name__,
+                exc,
+                CLOSE_TRY_AGAIN_LATER,
+            )
+            await self._leave_all()
+            try:
+                await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
+            except Exception:
+                logger.debug("close after a channel-layer failure not sent", exc_info=True)
+
+    async def join(self, group: str) -> None:
+        await asyncio.wait_for(
+            self.channel_layer.group_add(group, self.channel_name), LAYER_TIMEOUT_S
+        )
+        self.joined.append(group)
+
+    async def leave(self, group: str) -> None:
+        if group in self.joined:
+            self.joined.remove(group)
+            await asyncio.wait_for(
+                self.channel_layer.group_discard(group, self.channel_name), LAYER_TIMEOUT_S
+            )
+
+    async def websocket_disconnect(self, message):
+        await self._leave_all()
+        await super().websocket_disconnect(message)
+
+    async def _leave_all(self) -> None:
+        """Best effort: a membership left behind expires with the layer's group expiry."""
+        for group in list(self.joined):
+            try:
+                await self.leave(group)
+            except LAYER_ERRORS as exc:
+                logger.warning("live events: leaving %s failed (%s)", group, exc)
