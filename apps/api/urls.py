@@ -1,5 +1,5 @@
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from apps.api import views as v
 from apps.registry import api_urls as registry_urls
@@ -14,7 +14,15 @@ SERVICE_ACCOUNT = f"{TEAM}/service-accounts/<id:account_id>"
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # The split view serves Swagger UI's init script from a URL (no inline script, for
+    # the Content-Security-Policy); its page template drops the inline <style> too.
+    path(
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api:schema", template_name="api/swagger_ui.html"
+        ),
+        name="docs",
+    ),
     path("v1/viewer", v.ViewerView.as_view(), name="viewer"),
     path("v1/keys", v.ApiKeyListView.as_view(), name="apikey-list"),
     path("v1/keys/<id:key_id>", v.ApiKeyDetailView.as_view(), name="apikey-detail"),
@@ -51,6 +59,7 @@ urlpatterns = [
     path(PROJECT, v.ProjectDetailView.as_view(), name="project-detail"),
     # Run tracking (apps/runs/api_urls.py) mounts under the project path.
     path(f"{PROJECT}/", include("apps.runs.api_urls")),
+    path(f"{PROJECT}/", include("apps.projects.api_urls")),
     path(f"{PROJECT}/", include(registry_urls.project_urlpatterns)),
     path(f"{TEAM}/", include(registry_urls.team_urlpatterns)),
     path(f"{PROJECT}/", include("apps.sweeps.api_urls")),

@@ -4,6 +4,10 @@
 // apps/sweeps/web_selectors.py); Vega-Lite draws it through vega-embed (npm, served from
 // /static/vendor/). Colours come from app.css's variables, so the charts follow light
 // and dark like the rest of the page and are drawn again when the scheme changes.
+// An ES module: vega-options.js holds the embed options that keep Vega within the
+// Content-Security-Policy.
+import { vegaEmbedOptions } from "./vega-options.js";
+
 (function () {
   "use strict";
 
@@ -241,7 +245,7 @@
     }
     if (chart._view) chart._view.finalize();
     return window
-      .vegaEmbed(canvas, spec, { actions: false, renderer: "svg" })
+      .vegaEmbed(canvas, spec, vegaEmbedOptions())
       .then(function (result) {
         chart._view = result.view;
         var loading = chart.querySelector(".chart-loading");

@@ -1,7 +1,10 @@
 // Vega-Lite panels (scatter, bar, parallel coordinates, importance) share this: the
 // frame (title, field pickers, remove button, loading/error state) and a theme from
 // app.css's variables, so the charts follow light and dark. vega-embed comes from npm
-// (served under /static/vendor/ and loaded by the page as a classic script).
+// (served under /static/vendor/ and loaded by the page as a classic script), with the
+// options that keep it within the Content-Security-Policy (../vega-options.js).
+
+import { vegaEmbedOptions } from "../vega-options.js";
 
 export function cssVar(name, fallback = "") {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
@@ -88,7 +91,7 @@ export async function draw(frame, spec) {
     return;
   }
   try {
-    await window.vegaEmbed(frame.body, { config: theme(), ...spec }, { actions: false, renderer: "svg" });
+    await window.vegaEmbed(frame.body, { config: theme(), ...spec }, vegaEmbedOptions());
     frame.setState("ready");
   } catch (exc) {
     frame.setState("error", `Could not draw: ${exc.message}`);
