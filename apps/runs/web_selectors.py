@@ -84,10 +84,22 @@ class Row:
     numeric: bool = False
     # Summary rows of logged keys: count, min, max, mean as ingest keeps them.
     stats: dict | None = None
+    full: str = ""  # the exact value where `text` shows it rounded
 
 
 def _short(value) -> str:
     return "—" if value is None else (f"{value:.6g}" if isinstance(value, float) else str(value))
+
+
+def _rounded(text: str) -> str:
+    """A summary float to 6 significant digits (0.0016666666666666668 -> 0.00166667)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    if "." not in text and "e" not in text:
+        return text  # an integer
+    return f"{value:.6g}"
 
 
 def _rows(document: dict) -> list[Row]:
@@ -289,6 +301,9 @@ def run_page(team, project, run: Run, *, membership, user, permissions) -> RunPa
     metrics = run_selectors.run_metric_stats(team, run)
     summary = _rows(run.summary if isinstance(run.summary, dict) else {})
     for row in summary:
+        rounded = _rounded(row.text)
+        if rounded != row.text:
+            row.text, row.full = rounded, row.text
         stats = metrics.get(row.key)
         if stats:
             row.stats = {
