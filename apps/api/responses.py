@@ -11,11 +11,19 @@ from asgiref.sync import sync_to_async
 from django.core.files.storage import default_storage
 from django.http import HttpResponse, StreamingHttpResponse
 
+from apps.core import jsonlimits
 from apps.core.errors import DomainError
 
 
 def json_response(data, status: int = 200, headers: dict | None = None) -> HttpResponse:
-    response = HttpResponse(orjson.dumps(data), status=status, content_type="application/json")
+    """`data` as an orjson body. What was stored before the input limits (or around the
+    API) may be nested deeper than orjson writes; such an answer still goes out, with the
+    too-deep parts replaced by a marker (apps.core.jsonlimits.encodable)."""
+    try:
+        body = orjson.dumps(data)
+    except orjson.JSONEncodeError:
+        body = orjson.dumps(jsonlimits.encodable(data))
+    response = HttpResponse(body, status=status, content_type="application/json")
     for key, value in (headers or {}).items():
         response[key] = value
     return response

@@ -23,6 +23,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from apps.core import jsonlimits
 from apps.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from apps.core.storage import delete_stored, delete_stored_on_commit, spooled_upload
 from apps.registry import bundles, names
@@ -39,7 +40,6 @@ from apps.registry.models import (
     RegisteredModelVersion,
 )
 from apps.registry.selectors import registered_model_version_resolve, version_resolve
-from apps.runs.bodies import nul_path
 from apps.runs.models import Run
 from apps.teams import roles
 
@@ -70,9 +70,7 @@ def _metadata(data: dict) -> dict | None:
         return None
     if not isinstance(value, dict):
         raise names.field_error("metadata must be a JSON object.", "metadata")
-    where = nul_path(value, "metadata")
-    if where:
-        raise names.field_error(f"{where} must not contain NUL characters.", "metadata")
+    jsonlimits.check(value, "metadata")
     if len(orjson.dumps(value)) > MAX_METADATA_BYTES:
         raise names.field_error(
             f"metadata must encode to at most {MAX_METADATA_BYTES} bytes.", "metadata"

@@ -1,4 +1,5 @@
-"""Request bodies of the run-tracking API: content encodings and JSON objects.
+"""Request bodies of the run-tracking, sweep and registry APIs: content encodings and
+JSON objects. (What may be stored of them is checked by apps.core.jsonlimits.check.)
 
 Every run route that reads a body goes through `inflate`: gzip (or zlib "deflate")
 bodies are accepted on all of them (the API contract), and inflated with a hard bound —
@@ -9,15 +10,11 @@ the limit plain bodies have — so a small compressed body cannot expand into gi
 from __future__ import annotations
 
 import zlib
-from typing import Any
 
-import orjson
 from django.conf import settings
 
+from apps.core import jsonlimits
 from apps.core.errors import DomainError, TooLarge
-
-NUL = "\x00"
-ESCAPED_NUL = "\\u0000"
 
 
 def inflate(raw: bytes, content_encoding: str | None = "") -> bytes:
@@ -45,13 +42,11 @@ def inflate(raw: bytes, content_encoding: str | None = "") -> bytes:
 
 
 def json_object(raw: bytes) -> dict:
-    """A JSON object body (empty body: {}); 400 naming the problem otherwise."""
+    """A JSON object body (empty body: {}); 400 naming the problem otherwise. Parsed by
+    apps.core.jsonlimits.loads, like every JSON body of the API."""
     if not raw:
         return {}
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise DomainError(f"Body is not valid JSON: {exc}", code="invalid_json") from exc
+    data = jsonlimits.loads(raw)
     if not isinstance(data, dict):
         raise DomainError("Body must be a JSON object.", code="invalid_json")
     return data
@@ -60,28 +55,3 @@ def json_object(raw: bytes) -> dict:
 def request_json(request) -> dict:
     """The JSON object body of a run API request, gzip allowed."""
     return json_object(inflate(request.body, request.headers.get("Content-Encoding")))
-
-
-def nul_path(value: Any, path: str) -> str | None:
-    """Where `value` holds a NUL character (in a string, or a key of an object), as a
-    dotted path below `path`; None if nowhere. PostgreSQL text and jsonb cannot store
-    NUL, so such input is refused up front (400 naming it) instead of failing in SQL."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, dict):
-        # orjson writes NUL as \u0000: one C-level pass clears the common case.
-        if b"\\u0000" not in orjson.dumps(value):
-            return None
-        for key, item in value.items():
-            if "\x00" in key:
-                return f"{path}.{key.replace(NUL, ESCAPED_NUL)}"
-            found = nul_path(item, f"{path}.{key}")
-            if found:
-                return found
-        return None
-    if isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            found = nul_path(item, f"{path}[{i}]")
-            if found:
-                return found
-    return None

@@ -40,9 +40,10 @@ import orjson
 import psycopg
 from django.db import OperationalError, connection, transaction
 
-from apps.core.errors import DomainError, NotFound
+from apps.core import jsonlimits
+from apps.core.errors import DomainError, NotFound, field_error
 from apps.runs import rollups
-from apps.runs.bodies import TooLarge, inflate, json_object, nul_path
+from apps.runs.bodies import TooLarge, inflate, json_object
 from apps.runs.models import Run
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ MAX_STEP = 2**53 - 1  # exact in a float64, so browsers and pandas read steps ex
 MAX_KEY_LENGTH = 256
 MAX_CONSOLE_LINES = 100_000
 MAX_CONSOLE_LINE_CHARS = 64 * 1024
+MAX_CONSOLE_LINE_NUMBER = 2**63 - 1  # runs_consoleline.line and runs_run.console_next: bigint
 MAX_ERRORS_LISTED = 1000
 LOCK_TIMEOUT_MS = 5000
 RESERVED_KEYS = frozenset({"_step", "_runtime", "_timestamp"})
@@ -234,6 +236,8 @@ def _validate_console(records: Any, batch: Batch) -> None:
 
 
 def _validate_object(body: dict, part: str, batch: Batch) -> dict:
+    """The entries of `summary` / `config` that may be stored; each other one is
+    rejected naming it (apps.core.jsonlimits: NUL, nesting depth, integer range, size)."""
     value = body.get(part)
     if value is None:
         return {}
@@ -245,13 +249,19 @@ def _validate_object(body: dict, part: str, batch: Batch) -> dict:
         if not key or len(key) > MAX_KEY_LENGTH:
             batch.reject(part, None, f"{part}: key {key[:40]!r} must be 1-256 characters")
             continue
+        if "\x00" in key:  # jsonb cannot hold NUL
+            escaped = key.replace("\x00", "\\u0000")
+            batch.reject(part, None, f"{part}.{escaped}: must not contain NUL characters")
+            continue
+        found = jsonlimits.problem(item, f"{part}.{key}", depth=1)
+        if found:
+            batch.reject(part, None, found[1])
+            continue
         good[key] = item
-    where = nul_path(good, part)
-    while where:  # jsonb cannot hold NUL: refuse those entries, keep the others
-        name = next(k for k in good if nul_path({k: good[k]}, part))
-        batch.reject(part, None, f"{where}: must not contain NUL characters")
-        del good[name]
-        where = nul_path(good, part)
+    found = jsonlimits.problem(good, part)  # the entries together (their encoded size)
+    if found:
+        batch.reject(part, None, found[1])
+        return {}
     return good
 
 
@@ -320,14 +330,19 @@ def _validate_other_parts(body: dict, batch: Batch) -> None:
     _validate_console(body.get("console"), batch)
     offset = body.get("console_offset")
     if offset is not None:
-        if type(offset) is not int or offset < 0:
-            batch.reject("console", None, "console_offset: must be an integer >= 0")
+        # Lines are numbered from the offset in a bigint column: the last must fit.
+        last = MAX_CONSOLE_LINE_NUMBER - max(len(batch.console), 1) + 1
+        if type(offset) is not int or not 0 <= offset <= last:
+            batch.reject("console", None, f"console_offset: must be an integer from 0 to {last}")
             batch.console, batch.console_index = [], []
         else:
             batch.console_offset = offset
     batch.summary = _validate_object(body, "summary", batch)
     batch.config = _validate_object(body, "config", batch)
-    batch.heartbeat = body.get("heartbeat") is True
+    heartbeat = body.get("heartbeat", False)
+    if type(heartbeat) is not bool:  # a request-level flag, not a record: the batch is refused
+        raise field_error("heartbeat must be true or false.", "heartbeat")
+    batch.heartbeat = heartbeat
 
 
 # ------------------------------------------------------------------ the binary format
@@ -388,9 +403,9 @@ def validate_binary(data: bytes) -> Batch:
     if start > len(data):
         raise _binary_error("Binary batch header is longer than the body.")
     try:
-        header = orjson.loads(data[BATCH_PREFIX.size : start])
-    except orjson.JSONDecodeError as exc:
-        raise _binary_error(f"Binary batch header is not valid JSON: {exc}") from exc
+        header = jsonlimits.loads(data[BATCH_PREFIX.size : start])
+    except DomainError as exc:
+        raise _binary_error(f"Binary batch header: {exc.message}") from exc
     if not isinstance(header, dict):
         raise _binary_error("Binary batch header must be a JSON object.")
     keys, n_points, n_system = (header.get(name) for name in _BINARY_ONLY)

@@ -40,6 +40,10 @@ class RunJSONField(models.JSONField):
                 return json.loads(value, parse_int=_int_or_float)
             except json.JSONDecodeError:
                 return value  # what Django's JSONField does with text that is not JSON
+            except RecursionError:
+                # Nested deeper than any parser here reads (jsonb allows it): a marker
+                # instead of a page that never loads. New writes are limited to far less.
+                return {"_truncated": "nested too deeply to read"}
 
 
 def _int_or_float(text: str) -> int | float:

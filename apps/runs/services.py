@@ -16,12 +16,12 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.core import jsonlimits
 from apps.core.errors import Conflict, NotFound, PermissionDenied, field_error
 from apps.core.storage import delete_stored, delete_stored_on_commit, spooled_upload
 from apps.projects import services as project_services
 from apps.realtime import events, groups
 from apps.runs import ingest
-from apps.runs.bodies import nul_path
 from apps.runs.models import MetricKey, Run, RunFile, RunState
 from apps.teams import roles
 
@@ -47,19 +47,13 @@ _ADJECTIVES = _ADJECTIVE_WORDS.split()
 _NOUNS = _NOUN_WORDS.split()
 
 
-def refuse_nul(value: Any, field: str) -> None:
-    where = nul_path(value, field)
-    if where:
-        raise field_error(f"{where} must not contain NUL characters (\\u0000).", field)
-
-
 def _str(data: dict, field: str, max_length: int) -> str | None:
     value = data.get(field)
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > max_length:
         raise field_error(f"{field} must be a string of at most {max_length} characters.", field)
-    refuse_nul(value, field)
+    jsonlimits.check(value, field)
     return value
 
 
@@ -69,7 +63,7 @@ def _dict(data: dict, field: str) -> dict | None:
         return None
     if not isinstance(value, dict):
         raise field_error(f"{field} must be a JSON object.", field)
-    refuse_nul(value, field)
+    jsonlimits.check(value, field)
     return value
 
 
@@ -86,7 +80,7 @@ def _tags(data: dict) -> list[str] | None:
             f"tags must be a list of at most {MAX_TAGS} strings of 1-{MAX_TAG_LENGTH} characters.",
             "tags",
         )
-    refuse_nul(value, "tags")
+    jsonlimits.check(value, "tags")
     return list(dict.fromkeys(value))
 
 
@@ -171,7 +165,7 @@ def _create_fields(data: dict) -> dict[str, Any]:
     if args is not None:
         if not isinstance(args, list):
             raise field_error("args must be a list.", "args")
-        refuse_nul(args, "args")
+        jsonlimits.check(args, "args")
         fields["args"] = args
     tags = _tags(data)
     if tags is not None:

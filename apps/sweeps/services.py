@@ -16,9 +16,9 @@ import orjson
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.core import jsonlimits
 from apps.core.errors import Conflict, NotFound, field_error
 from apps.projects import services as project_services
-from apps.runs.bodies import nul_path
 from apps.runs.models import Run, RunState
 from apps.runs.selectors import history
 from apps.runs.selectors import runs as run_selectors
@@ -66,9 +66,9 @@ def validate_config(config: Any) -> dict:
     """The sweep config, checked as a whole; 400 naming the bad field otherwise."""
     if not isinstance(config, dict):
         raise field_error("config must be a JSON object (a W&B sweep config).", "config")
-    where = nul_path(config, "config")
-    if where:
-        raise field_error(f"{where} must not contain NUL characters (\\u0000).", where)
+    found = jsonlimits.problem(config, "config")
+    if found:  # detail.field is the place inside the config, as for the checks below
+        raise field_error(found[1], found[0])
     try:
         space.validate(config)
         if config.get("method") == "bayes" or "early_terminate" in config:
