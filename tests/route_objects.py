@@ -182,6 +182,22 @@ def _run_file_path(world: World):
     return record.path
 
 
+# --- saved views (apps/projects) -------------------------------------------------------
+
+
+@registers("view_id")
+def _view_id(world: World):
+    from apps.projects import services as project_services
+
+    view = project_services.view_create(
+        team=world.team,
+        project=world.project,
+        actor=world.member,
+        data={"name": "matrix view", "spec": {"panels": []}},
+    )
+    return view.pk
+
+
 # --- registry kwargs (apps/registry) ---------------------------------------------------
 
 

@@ -60,6 +60,7 @@ urlpatterns = [
     # Run tracking (apps/runs/api_urls.py) mounts under the project path.
     path(f"{PROJECT}/", include("apps.runs.api_urls")),
     path(f"{PROJECT}/", include("apps.projects.api_urls")),
+    path(f"{PROJECT}/", include("apps.projects.api_urls")),
     path(f"{PROJECT}/", include(registry_urls.project_urlpatterns)),
     path(f"{TEAM}/", include(registry_urls.team_urlpatterns)),
     path(f"{PROJECT}/", include("apps.sweeps.api_urls")),

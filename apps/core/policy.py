@@ -131,6 +131,11 @@ ROUTES: dict[str, Route] = {
     "api:project-detail": project(
         GET=p.PROJECTS_READ, PATCH=p.PROJECTS_WRITE, DELETE=p.PROJECTS_DELETE
     ),
+    # Saved workspace views: viewers read them, members and admins save and edit them.
+    "api:view-list": project(GET=p.PROJECTS_READ, POST=p.PROJECTS_WRITE),
+    "api:view-detail": project(
+        GET=p.PROJECTS_READ, PATCH=p.PROJECTS_WRITE, DELETE=p.PROJECTS_WRITE
+    ),
     # --- API: runs (issue: run tracking) -----------------------------------------
     # POST /runs creates the project on first use (then projects:write is required too).
     "api:run-list": creating_project(project(GET=p.RUNS_READ, POST=p.RUNS_WRITE), "POST"),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Q
 
-from apps.projects.models import Project, Visibility
+from apps.core.errors import NotFound
+from apps.projects.models import Project, SavedView, Visibility
 from apps.teams.roles import ADMIN
 
 
@@ -24,3 +25,26 @@ def project_has_runs(team, project) -> bool:
     from apps.runs.models import Run
 
     return Run.objects.for_team(team).filter(project=project).exists()
+
+
+def views_list(team, project) -> list:
+    """The project's saved views: the default first, then by name."""
+    return list(
+        SavedView.objects.for_team(team)
+        .filter(project=project)
+        .select_related("created_by")
+        .order_by("-is_default", "name", "id")
+    )
+
+
+def view_get(team, project, view_id: int):
+    view = (
+        SavedView.objects.for_team(team)
+        .filter(project=project, pk=view_id)
+        .select_related("created_by")
+        .first()
+    )
+    if view is None:
+        raise NotFound("View not found.")
+    view.team, view.project = team, project
+    return view
