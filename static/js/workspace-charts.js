@@ -142,6 +142,7 @@ export function createCharts({ api, store, container, onGroupsChanged }) {
     else item.element.setAttribute("aria-busy", "true");
     try {
       let series;
+      let bucketWidth = null;
       if (v.groupBy) {
         const answer = await api.get("/history/grouped", {
           ...params,
@@ -149,6 +150,7 @@ export function createCharts({ api, store, container, onGroupsChanged }) {
           filters: compileFilters(v.filters, v.search),
         });
         if (seq !== item.seq) return;
+        bucketWidth = answer.bucket_width;
         series = answer.groups.map((group) => {
           const label = group.value === null || group.value === undefined ? "(none)" : String(group.value);
           return groupSeries(group.series[item.key], {
@@ -163,6 +165,7 @@ export function createCharts({ api, store, container, onGroupsChanged }) {
         const answer = await api.history({ ...params, runs: runs.map((r) => r.id) });
         if (seq !== item.seq) return;
         const byId = new Map(answer.runs.map((r) => [r.run, r]));
+        bucketWidth = Math.max(0, ...answer.runs.map((r) => r.bucket_width || 0)) || null;
         series = runs
           .filter((run) => byId.has(run.id))
           .map((run) => seriesFromBuckets(byId.get(run.id).series[item.key], {
@@ -170,7 +173,7 @@ export function createCharts({ api, store, container, onGroupsChanged }) {
           }));
       }
       item.element.dataset.grouped = v.groupBy ? "true" : "false";
-      item.element.dataset.bucketWidth = "";
+      item.element.dataset.bucketWidth = bucketWidth === null ? "" : String(bucketWidth);
       item.chart.update({
         ...chartOptions(),
         series,

@@ -17,11 +17,28 @@ export function connectLive({ path, onEvent, onReconnect, statusElement }) {
     statusElement.textContent = text;
   }
 
+  let lastEventAt = null; // Unix seconds of the last message, for the resume request
+
   function url() {
     const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-    const target = new URL(`${scheme}//${window.location.host}${path}`);
-    if (Object.keys(lastSteps).length) target.searchParams.set("since", JSON.stringify(lastSteps));
-    return target.toString();
+    return `${scheme}//${window.location.host}${path}`;
+  }
+
+  // {"type": "resume", "since": {run: last step seen}, "updated_after": t}: the server
+  // answers one {"type": "catchup", "runs": [...]} and then reports only newer steps.
+  function resume() {
+    const since = {};
+    for (const [run, steps] of Object.entries(lastSteps)) since[run] = Math.max(...Object.values(steps));
+    socket.send(JSON.stringify({ type: "resume", since, updated_after: lastEventAt }));
+  }
+
+  function remember(item) {
+    if (!item.run || !item.steps) return;
+    const seen = (lastSteps[item.run] = lastSteps[item.run] || {});
+    for (const [key, value] of Object.entries(item.steps)) {
+      const step = typeof value === "number" ? value : value && value.last;
+      if (typeof step === "number") seen[key] = Math.max(step, seen[key] ?? step);
+    }
   }
 
   function open() {
@@ -33,7 +50,10 @@ export function connectLive({ path, onEvent, onReconnect, statusElement }) {
       everOpen = true;
       attempts = 0;
       say("live", "Live");
-      if (reconnect && onReconnect) onReconnect();
+      if (reconnect) {
+        resume();
+        if (onReconnect) onReconnect();
+      }
     });
     socket.addEventListener("message", (message) => {
       let event;
@@ -42,11 +62,15 @@ export function connectLive({ path, onEvent, onReconnect, statusElement }) {
       } catch {
         return;
       }
-      for (const item of event.type === "batch" && Array.isArray(event.events) ? event.events : [event]) {
-        if (item.run && item.steps) {
-          const seen = (lastSteps[item.run] = lastSteps[item.run] || {});
-          for (const [key, step] of Object.entries(item.steps)) seen[key] = Math.max(step, seen[key] ?? step);
-        }
+      if (statusElement) statusElement.dataset.messages = String(Number(statusElement.dataset.messages || 0) + 1);
+      lastEventAt = Date.now() / 1000 - 5; // a margin for clock skew; doubles are harmless here
+      let items = [event];
+      if (event.type === "events" && Array.isArray(event.events)) items = event.events;
+      else if (event.type === "catchup" && Array.isArray(event.runs)) {
+        items = event.runs.map((run) => ({ type: "catchup", ...run }));
+      } else if (event.type === "error") return;
+      for (const item of items) {
+        remember(item);
         onEvent(item);
       }
     });

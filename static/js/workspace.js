@@ -375,12 +375,13 @@ function onLiveEvent(event) {
   if (event.summary) patch.summary = event.summary;
   patch.heartbeat = true;
   const known = table.patchRun(event.run, patch);
-  if (!known && (event.type === "ingest" || event.type === "state" || event.type === "run")) {
+  if (!known) {
     // A run this page has not seen: it belongs in the table if it matches the filters.
     reloadTableSoon();
     return;
   }
-  if (event.steps) {
+  if (event.type === "created") reloadTableSoon();
+  if (event.steps && Object.keys(event.steps).length) {
     if (Object.keys(event.steps).some((k) => !charts.keys.includes(k))) reloadKeysSoon();
     charts.onSteps(event.run, event.steps);
   }
