@@ -204,9 +204,11 @@ export function createCharts({ api, store, container, onGroupsChanged }) {
       item.loaded = false;
       item.zoom = null;
     }
+    // Observing again delivers a fresh entry per chart: those in (or near) view load now,
+    // the others when they scroll in.
     for (const item of charts.values()) {
-      const rect = item.element.getBoundingClientRect();
-      if (rect.bottom > -200 && rect.top < window.innerHeight + 200 && item.element.offsetParent !== null) load(item);
+      observer.unobserve(item.element);
+      observer.observe(item.element);
     }
   }
 

@@ -75,8 +75,8 @@ export function createViews({ api, store, page, elements, onApply }) {
     try {
       const existing = views.find((v) => v.name === name.trim());
       const saved = existing
-        ? await api.patch(`/views/${existing.id}`, { state: snapshot() })
-        : await api.post("/views", { name: name.trim(), state: snapshot() });
+        ? await api.patch(`/views/${existing.id}`, { spec: snapshot() })
+        : await api.post("/views", { name: name.trim(), spec: snapshot() });
       await refresh();
       current = views.find((v) => String(v.id) === String(saved.id)) || saved;
       apply(current);
