@@ -136,6 +136,7 @@ ROUTES: dict[str, Route] = {
     "api:view-detail": project(
         GET=p.PROJECTS_READ, PATCH=p.PROJECTS_WRITE, DELETE=p.PROJECTS_WRITE
     ),
+    "api:parameter-importance": project(GET=p.RUNS_READ),
     # --- API: runs (issue: run tracking) -----------------------------------------
     # POST /runs creates the project on first use (then projects:write is required too).
     "api:run-list": creating_project(project(GET=p.RUNS_READ, POST=p.RUNS_WRITE), "POST"),

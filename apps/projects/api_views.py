@@ -3,14 +3,17 @@ importance. Thin: read the request, call a selector or service, shape the answer
 
 from __future__ import annotations
 
+import orjson
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 
 from apps.api.base import GradlineAPIView
 from apps.api.responses import json_response
+from apps.core.errors import field_error
 from apps.projects import schema as sc
 from apps.projects import selectors, services
 from apps.runs.bodies import request_json
+from apps.runs.selectors import importance
 
 
 def view_out(view) -> dict:
@@ -54,3 +57,27 @@ class SavedViewDetailView(GradlineAPIView):
     def delete(self, request, team, project, view_id):
         services.view_delete(view=selectors.view_get(self.team, self.project, view_id))
         return HttpResponse(status=204)
+
+
+class ParameterImportanceView(GradlineAPIView):
+    """Correlation and random-forest importance of config fields for a summary metric."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("metric", str, description="Summary key (required)."),
+            OpenApiParameter("filters", str, description="Runs-query filter JSON."),
+        ],
+        responses=sc.ImportanceOut,
+    )
+    def get(self, request, team, project):
+        raw = request.query_params.get("filters")
+        filters = None
+        if raw:
+            try:
+                filters = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise field_error("filters must be JSON.", "filters", "invalid_query") from exc
+        result = importance.parameter_importance(
+            self.team, self.project, metric=request.query_params.get("metric"), filters=filters
+        )
+        return json_response(result)

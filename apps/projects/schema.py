@@ -30,3 +30,20 @@ class ViewOut(s.Serializer):
 
 class ViewListOut(s.Serializer):
     views = ViewOut(many=True)
+
+
+class ImportanceParameterOut(s.Serializer):
+    name = s.CharField(help_text="config.<field>, or config.<field>=<value> (one-hot).")
+    kind = s.ChoiceField(choices=["numeric", "categorical"])
+    importance = s.FloatField(allow_null=True, help_text="Random-forest importance (sums to 1).")
+    pearson = s.FloatField(allow_null=True)
+    spearman = s.FloatField(allow_null=True)
+    runs = s.IntegerField(help_text="Runs with a value for this feature.")
+
+
+class ImportanceOut(s.Serializer):
+    metric = s.CharField()
+    runs = s.IntegerField(help_text="Runs with the metric in their summary.")
+    parameters = ImportanceParameterOut(many=True)
+    cached = s.BooleanField()
+    reason = s.CharField(required=False, help_text="Why parameters is empty.")
