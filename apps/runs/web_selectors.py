@@ -20,6 +20,7 @@ import orjson
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
+from apps.core.access import may_act_on
 from apps.projects.selectors import projects_visible
 from apps.registry import selectors as registry_selectors
 from apps.runs.converters import RunUidConverter
@@ -223,14 +224,15 @@ class RunPage:
 
 
 def run_rights(run: Run, actor, permissions: frozenset[str]) -> tuple[bool, bool]:
-    """(may edit, may delete), as the run services decide: admins (runs:delete) change
-    any run; members (runs:write, runs:delete_own) only the runs they created. This only
-    decides which controls the page offers; the API enforces the rule on every write."""
-    own = run.created_by_id is not None and run.created_by_id == getattr(actor, "pk", None)
-    admin = roles.RUNS_DELETE in permissions
-    can_edit = roles.RUNS_WRITE in permissions and (admin or own)
-    can_delete = admin or (roles.RUNS_DELETE_OWN in permissions and own)
-    return can_edit, can_delete
+    """(may edit, may delete) by the run-ownership rule: admins (runs:write, runs:delete)
+    change any run; members (runs:write_own, runs:delete_own) only the runs they created.
+    This only decides which controls the page offers; the API enforces the rule on every
+    write."""
+    owner = run.created_by_id
+    return (
+        may_act_on(permissions, roles.RUNS_WRITE_OWN, owner_id=owner, actor=actor),
+        may_act_on(permissions, roles.RUNS_DELETE_OWN, owner_id=owner, actor=actor),
+    )
 
 
 def _command(run: Run) -> str:
@@ -350,10 +352,16 @@ def run_page(team, project, run: Run, *, membership, user, permissions) -> RunPa
 
 
 @dataclass
+class Cell:
+    text: str  # floats to 6 significant digits
+    full: str  # the exact value (shown on hover where it differs from `text`)
+
+
+@dataclass
 class CompareRow:
     key: str
-    cells: list[str | None]  # one per run; None where the run lacks the key
-    differs: bool
+    cells: list[Cell | None]  # one per run; None where the run lacks the key
+    differs: bool  # judged on the exact values
 
 
 @dataclass
@@ -374,8 +382,9 @@ def _compare_rows(documents: list[dict]) -> list[CompareRow]:
     keys = sorted(set().union(*flat)) if flat else []
     rows = []
     for key in keys:
-        cells = [value_text(f[key]) if key in f else None for f in flat]
-        rows.append(CompareRow(key, cells, differs=len(set(cells)) > 1))
+        exact = [value_text(f[key]) if key in f else None for f in flat]
+        cells = [None if text is None else Cell(_rounded(text), text) for text in exact]
+        rows.append(CompareRow(key, cells, differs=len(set(exact)) > 1))
     return rows
 
 

@@ -184,7 +184,8 @@ export function createConsole(section, { api, runId, total = 0, onCount }) {
     box.classList.toggle("filtering", !!filtering);
     if (!rows.length) setStatus("");
     else if (filtering) setStatus(`${shown} of ${rows.length} loaded lines match`);
-    else setStatus(first > 0 ? `lines ${first + 1}–${next} of ${Math.max(known, next)}` : `${next} lines`);
+    else if (first > 0) setStatus(`lines ${first + 1}–${next} of ${Math.max(known, next)}`);
+    else setStatus(next === 1 ? "1 line" : `${next} lines`);
   }
 
   function atBottom() {

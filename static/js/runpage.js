@@ -173,47 +173,57 @@ function chartToolbar(charts, store, keys) {
   return bar;
 }
 
-function chartPanel(panelId, keys, viewPatch) {
+const chartKeys = { metrics: new Set(data.metric_keys), system: new Set(data.system_keys) };
+const panels = {};
+
+function chartPanel(name, panelId, viewPatch) {
   const panel = document.getElementById(panelId);
-  const grid = panel && panel.querySelector("[data-chart-grid]");
-  if (!grid) return null;
+  const grid = panel.querySelector("[data-chart-grid]");
   const store = createStore({
     runs: [{ id: run.id, name: run.name || run.id }],
     view: { ...defaultViewState(), collapsed: {}, ...viewPatch },
   });
   const container = document.createElement("div");
   container.className = "run-chart-sections";
-  const charts = createCharts({ api, store, container });
-  const numericKeys = data.metric_keys;
-  grid.replaceWith(chartToolbar(charts, store, viewPatch.xAxis === "_runtime" ? [] : numericKeys), container);
   container.dataset.chartGrid = grid.dataset.chartGrid;
-  charts.setKeys(keys);
-  return { charts, keys: new Set(keys) };
+  const charts = createCharts({ api, store, container });
+  const xKeys = name === "metrics" ? [...chartKeys.metrics] : [];
+  const toolbar = chartToolbar(charts, store, xKeys);
+  grid.replaceWith(toolbar, container);
+  const empty = panel.querySelector("[data-chart-empty]");
+  const show = () => {
+    const keys = [...chartKeys[name]].sort();
+    toolbar.hidden = container.hidden = !keys.length;
+    if (empty) empty.hidden = keys.length > 0;
+    charts.setKeys(keys);
+  };
+  show();
+  return { charts, show };
 }
 
-const panels = {};
 onOpen.set("charts", () => {
-  panels.metrics = chartPanel("charts", data.metric_keys, {});
+  panels.metrics = chartPanel("metrics", "charts", {});
 });
 onOpen.set("system", () => {
   // System samples are numbered per sample: time reads better than the sample index.
-  panels.system = chartPanel("system", data.system_keys, { xAxis: "_runtime" });
+  panels.system = chartPanel("system", "system", { xAxis: "_runtime" });
 });
 
 function chartsGotSteps(steps) {
-  const system = {}, metrics = {};
+  const parts = { metrics: {}, system: {} };
   for (const [key, step] of Object.entries(steps || {})) {
-    (key.startsWith("system/") ? system : metrics)[key] = step;
+    parts[key.startsWith("system/") ? "system" : "metrics"][key] = step;
   }
-  for (const [name, part] of [["metrics", metrics], ["system", system]]) {
-    const panel = panels[name];
-    if (!panel || !Object.keys(part).length) continue;
-    const fresh = Object.keys(part).filter((k) => !panel.keys.has(k));
+  for (const [name, part] of Object.entries(parts)) {
+    const fresh = Object.keys(part).filter((k) => !chartKeys[name].has(k));
     if (fresh.length) {
-      for (const key of fresh) panel.keys.add(key);
-      panel.charts.setKeys([...panel.keys].sort());
+      // A key logged for the first time: a new chart (now, or when the tab opens).
+      for (const key of fresh) chartKeys[name].add(key);
+      const counter = document.querySelector(`[data-key-count="${name}"]`);
+      if (counter) counter.textContent = String(chartKeys[name].size);
+      if (panels[name]) panels[name].show();
     }
-    panel.charts.onSteps(run.id, part);
+    if (panels[name] && Object.keys(part).length) panels[name].charts.onSteps(run.id, part);
   }
 }
 

@@ -158,7 +158,8 @@ def test_run_page_and_compare(logged, browser, screenshots_dir, color_scheme):
 
     # Overview: state, git commit and diff, config and summary tables.
     page.goto(f"/{TEAM}/{PROJECT}/runs/run-small")
-    expect(page.get_by_test_id("run-header")).to_contain_text("lr 0.01")
+    # (The name is the SDK's "lr 0.01" until the first color scheme's pass edits it.)
+    expect(page.get_by_test_id("run-header")).to_contain_text("run-small")
     expect(page.get_by_test_id("run-header").locator("[data-run-state]")).to_have_text("finished")
     expect(page.get_by_test_id("git-commit")).to_have_text(re.compile(r"^[0-9a-f]{12}"))
     diff = page.get_by_test_id("git-diff")
@@ -189,10 +190,12 @@ def test_run_page_and_compare(logged, browser, screenshots_dir, color_scheme):
     # System charts: CPU and memory sampled by the SDK while the run was active.
     page.get_by_role("tab", name=re.compile("^System")).click()
     expect(page).to_have_url(re.compile("#system$"))
-    for key in ("system/cpu", "system/memory"):
+    for key in ("system/cpu", "system/memory", "system/proc.memory.rssMB"):
         chart = page.locator(f'#system .chart-panel[data-key="{key}"]')
+        chart.scroll_into_view_if_needed()  # charts load as they come into view
         expect(chart).to_have_attribute("data-state", "ready")
         assert int(chart.get_attribute("data-points")) >= 1
+    page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, screenshots_dir, shot + "03-system")
 
     # Console: ANSI colours as classed spans, stderr marked, markup shown as text.
@@ -260,7 +263,19 @@ def test_run_page_and_compare(logged, browser, screenshots_dir, color_scheme):
         expect(log.locator(".console-line", has_text="LIVE-MARKER")).to_have_count(
             1, timeout=30_000
         )
+        page.evaluate("window.scrollTo(0, 0)")
         screenshot(page, screenshots_dir, shot + "05-live-logs")
+        # Its chart is drawn and receives new points without a reload.
+        page.get_by_role("tab", name=re.compile("^Charts")).click()
+        live_loss = page.locator('#charts .chart-panel[data-key="train/loss"]')
+        expect(live_loss).to_have_attribute("data-state", "ready", timeout=30_000)
+        before = int(live_loss.get_attribute("data-points"))
+        page.wait_for_function(
+            "n => +document.querySelector('#charts .chart-panel[data-key=\"train/loss\"]')"
+            ".dataset.points > n",
+            arg=before,
+            timeout=30_000,
+        )
     finally:
         stop.write_text("stop")
         live.wait(60)
@@ -282,6 +297,7 @@ def test_run_page_and_compare(logged, browser, screenshots_dir, color_scheme):
     chart.scroll_into_view_if_needed()
     expect(chart).to_have_attribute("data-state", "ready")
     expect(chart).to_have_attribute("data-lines", "2")
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar stays on top in the shot
     screenshot(page, screenshots_dir, shot + "06-compare")
 
     # Phone width: nothing wider than the screen.
