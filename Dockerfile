@@ -54,6 +54,12 @@ COPY config/ config/
 COPY apps/ apps/
 COPY templates/ templates/
 COPY static/ static/
+COPY sdk/ sdk/
+
+# The SDK wheel this server offers at /sdk/ (pip install <server>/sdk/files/…), built from
+# the same commit as the server so the two always match.
+ENV SDK_DIST_DIR=/app/sdk-dist
+RUN python -m apps.sdkindex.build --out /app/sdk-dist
 
 # Hashed, compressed static files for whitenoise (CompressedManifestStaticFilesStorage).
 # The key and database URL exist for this step only: collectstatic never connects, and a

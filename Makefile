@@ -9,7 +9,15 @@ NODE_STAMP := node_modules/.installed
 
 .PHONY: install run test lint format bench-setup bench worker beat test-browser-deps clean
 
-install: $(STAMP) $(NODE_STAMP)
+# The SDK wheel the server offers at /sdk/ (apps/sdkindex), rebuilt when the SDK changes.
+SDK_DIST := $(or $(SDK_DIST_DIR),$(or $(GRADLINE_VAR_DIR),var)/sdk-dist)
+SDK_STAMP := $(SDK_DIST)/.built
+
+install: $(STAMP) $(NODE_STAMP) $(SDK_STAMP)
+
+$(SDK_STAMP): $(STAMP) sdk/pyproject.toml sdk/README.md $(shell find sdk/gradline -name '*.py')
+	@$(PY) -m apps.sdkindex.build --out $(SDK_DIST)
+	@touch $(SDK_STAMP)
 
 $(STAMP): requirements/base.txt requirements/dev.txt sdk/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -11,5 +11,6 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path("accounts/", include("apps.accounts.urls")),
     path("api/", include("apps.api.urls")),
+    path("sdk/", include("apps.sdkindex.urls")),
     path("", include("config.web_urls")),
 ]

@@ -75,6 +75,10 @@ ROUTES: dict[str, Route] = {
     # --- core -------------------------------------------------------------------
     "healthz": public(),
     "home": public(),
+    # --- the SDK as this server built it (apps/sdkindex): a package index is anonymous
+    "sdk-simple": public(),
+    "sdk-simple-project": public(),
+    "sdk-file": public(),
     # --- allauth (accounts/: sign-in, sign-up, password, email, MFA) ---------------
     # Signed-out flows are public (allauth rate-limits them; login also through
     # apps.accounts.adapters); account management needs a signed-in user.

@@ -32,6 +32,7 @@ RESERVED_SLUGS = frozenset(
         "media",
         "healthz",
         "ws",
+        "sdk",
         "teams",
         "settings",
         "invitations",

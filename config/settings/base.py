@@ -222,6 +222,9 @@ USER_JSON_MAX_BYTES = env_int("USER_JSON_MAX_BYTES", 1024 * 1024)
 
 REDIS_URL = env_str("REDIS_URL")
 
+# The SDK wheel served at /sdk/ (built by `make install`: python -m apps.sdkindex.build).
+SDK_DIST_DIR = Path(env_str("SDK_DIST_DIR") or VAR_DIR / "sdk-dist")
+
 CACHES = {
     "default": (
         {"BACKEND": "apps.core.cache.SharedPoolRedisCache", "LOCATION": REDIS_URL}

@@ -103,3 +103,24 @@ def test_the_server_refuses_what_the_schema_excludes(client, admin_user, query, 
     answer = client.get(f"/api/v1/teams?{query}")
     assert answer.status_code == 400
     assert answer.json()["error"]["detail"] == {"field": field}
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        (f"keys=loss&min_step={2**63}", "min_step"),
+        (f"keys=loss&max_step={2**63}", "max_step"),
+        ("keys=loss&buckets=10001", "buckets"),
+    ],
+)
+def test_step_parameters_past_bigint_are_refused_by_name(
+    client, team, project, admin_user, member_user, query, field
+):
+    """Steps are PostgreSQL bigints, as the schema declares: one past it is a 400 naming it."""
+    from tests.runs.conftest import make_run
+
+    run = make_run(team, project, member_user)
+    client.force_login(admin_user)
+    answer = client.get(f"/api/v1/teams/team-a/projects/resnet/runs/{run.uid}/history?{query}")
+    assert answer.status_code == 400
+    assert answer.json()["error"]["detail"] == {"field": field}
