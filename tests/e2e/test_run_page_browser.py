@@ -283,6 +283,16 @@ def test_run_page_and_compare(logged, browser, screenshots_dir, color_scheme):
     expect(page.get_by_test_id("run-header").locator("[data-run-state]")).to_have_text(
         "finished", timeout=30_000
     )
+    # Delete it, confirming in the dialog: back on the project page, the run is gone.
+    page.get_by_role("button", name="Delete", exact=True).click()
+    dialog = page.locator("#run-delete-dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    page.get_by_role("button", name="Delete", exact=True).click()
+    dialog.get_by_role("button", name="Delete run").click()
+    expect(page).to_have_url(re.compile(rf"/{TEAM}/{PROJECT}-{color_scheme}/$"))
+    assert page.request.get(live_url).status == 404
 
     # Compare the two finished runs: lr differs, batch_size does not; overlaid charts.
     page.goto(f"/{TEAM}/{PROJECT}/compare?runs=run-small,run-big")
