@@ -330,8 +330,9 @@ def _validate_other_parts(body: dict, batch: Batch) -> None:
     _validate_console(body.get("console"), batch)
     offset = body.get("console_offset")
     if offset is not None:
-        # Lines are numbered from the offset in a bigint column: the last must fit.
-        last = MAX_CONSOLE_LINE_NUMBER - max(len(batch.console), 1) + 1
+        # Lines are numbered from the offset, and the run's console_next (one past the
+        # last line) is a bigint too: it must fit.
+        last = MAX_CONSOLE_LINE_NUMBER - len(batch.console)
         if type(offset) is not int or not 0 <= offset <= last:
             batch.reject("console", None, f"console_offset: must be an integer from 0 to {last}")
             batch.console, batch.console_index = [], []

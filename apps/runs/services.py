@@ -260,8 +260,10 @@ def run_heartbeat(*, run: Run) -> Run:
 
 def run_finish(*, run: Run, data: dict) -> Run:
     exit_code = data.get("exit_code")
-    if exit_code is not None and (type(exit_code) is not int or abs(exit_code) > 2**31 - 1):
-        raise field_error("exit_code must be an integer or null.", "exit_code")
+    if exit_code is not None and (
+        type(exit_code) is not int or not -(2**31) <= exit_code <= 2**31 - 1  # an integer column
+    ):
+        raise field_error("exit_code must be a 32-bit integer or null.", "exit_code")
     state = data.get("state")
     if state not in (None, RunState.FINISHED, RunState.FAILED):
         raise field_error("state must be 'finished', 'failed' or null.", "state")

@@ -30,6 +30,7 @@ UID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 STRATEGIES = {"grid": grid.suggest, "random": random.suggest, "bayes": bayes.suggest}
 MAX_NAME = 128
 MAX_AGENT = 128
+MAX_RUN_CAP = 2**31 - 1  # Sweep.run_cap is an integer column
 
 
 def _uid() -> str:
@@ -79,6 +80,9 @@ def validate_config(config: Any) -> dict:
     except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
         message = str(exc) or exc.__class__.__name__
         raise field_error(message, _config_field(message)) from None
+    run_cap = config.get("run_cap")
+    if run_cap is not None and run_cap > MAX_RUN_CAP:  # space.validate: a positive integer
+        raise field_error(f"run_cap must be at most {MAX_RUN_CAP}.", "config.run_cap")
     for key in ("name", "description", "program"):
         value = config.get(key)
         limit = MAX_NAME if key == "name" else 100_000
