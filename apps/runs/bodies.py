@@ -12,6 +12,7 @@ from __future__ import annotations
 import zlib
 
 from django.conf import settings
+from django.http.request import RawPostDataException
 
 from apps.core import jsonlimits
 from apps.core.errors import DomainError, TooLarge
@@ -54,4 +55,16 @@ def json_object(raw: bytes) -> dict:
 
 def request_json(request) -> dict:
     """The JSON object body of a run API request, gzip allowed."""
-    return json_object(inflate(request.body, request.headers.get("Content-Encoding")))
+    try:
+        raw = request.body
+    except RawPostDataException:
+        # A browser's POST (session authentication): DRF's CSRF check read request.POST,
+        # which on a DRF Request parses the stream through the API's JSON parser
+        # (apps.api.parsers, the same jsonlimits.loads); the raw bytes are gone by now.
+        data = request.data
+        if not data:
+            return {}
+        if not isinstance(data, dict):
+            raise DomainError("Body must be a JSON object.", code="invalid_json") from None
+        return data
+    return json_object(inflate(raw, request.headers.get("Content-Encoding")))
