@@ -14,13 +14,25 @@ from apps.teams.roles import ROLE_CHOICES
 # --- input ---------------------------------------------------------------------------
 
 
+class StrictCharField(serializers.CharField):
+    """A string field that takes JSON strings only: DRF's CharField turns the number 123
+    into "123", so a client's wrong type would be stored instead of refused (400)."""
+
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class TeamIn(serializers.Serializer):
-    slug = serializers.CharField(max_length=64)
-    name = serializers.CharField(max_length=128, required=False, allow_blank=True)
+    slug = StrictCharField(max_length=64)
+    name = StrictCharField(max_length=128, required=False, allow_blank=True)
 
 
 class TeamPatch(serializers.Serializer):
-    name = serializers.CharField(max_length=128)
+    name = StrictCharField(max_length=128)
 
 
 class RoleIn(serializers.Serializer):
@@ -33,17 +45,17 @@ class InvitationIn(serializers.Serializer):
 
 
 class InvitationAcceptIn(serializers.Serializer):
-    token = serializers.CharField(max_length=200)
+    token = StrictCharField(max_length=200)
 
 
 class ServiceAccountIn(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = StrictCharField(max_length=100)
     role = serializers.ChoiceField(choices=ROLE_CHOICES, default="member")
 
 
 class ApiKeyIn(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    team = serializers.CharField(
+    name = StrictCharField(max_length=100)
+    team = StrictCharField(
         max_length=64,
         required=False,
         allow_null=True,
@@ -52,20 +64,18 @@ class ApiKeyIn(serializers.Serializer):
 
 
 class NamedKeyIn(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = StrictCharField(max_length=100)
 
 
 class ProjectIn(serializers.Serializer):
-    name = serializers.CharField(max_length=128)
-    description = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=10_000
-    )
+    name = StrictCharField(max_length=128)
+    description = StrictCharField(required=False, allow_blank=True, default="", max_length=10_000)
     visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.TEAM)
 
 
 class ProjectPatch(serializers.Serializer):
-    name = serializers.CharField(max_length=128, required=False)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    name = StrictCharField(max_length=128, required=False)
+    description = StrictCharField(required=False, allow_blank=True, max_length=10_000)
     visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
 
 

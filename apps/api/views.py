@@ -15,7 +15,7 @@ from apps.api import serializers as s
 from apps.api.base import GradlineAPIView
 from apps.api.pagination import int_param, page_of, page_response
 from apps.api.schema import PAGE_PARAMETERS, int_query
-from apps.core.errors import NotFound
+from apps.core.errors import NotFound, PermissionDenied
 from apps.projects import selectors as project_selectors
 from apps.projects import services as project_services
 from apps.teams import selectors as team_selectors
@@ -106,6 +106,15 @@ class TeamListView(GradlineAPIView):
 
     @extend_schema(request=s.TeamIn, responses={201: s.TeamOut})
     def post(self, request):
+        api_key = _caller_key(request)
+        if api_key is not None and api_key.team_id and not request.user.is_service_account:
+            # A key scoped to one team reaches nothing beyond it, new teams included.
+            # (Service accounts never create teams: team_create refuses them itself.)
+            raise PermissionDenied(
+                "This API key is restricted to one team and cannot create teams; "
+                "use an unrestricted personal key or sign in.",
+                code="key_team_restricted",
+            )
         data = _valid(s.TeamIn, request.data)
         team = team_services.team_create(
             creator=request.user, slug=data["slug"], name=data.get("name", "")

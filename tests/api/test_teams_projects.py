@@ -104,3 +104,34 @@ def test_same_project_name_in_two_teams(admin_user, team, other_team, other_admi
     mine = _session(admin_user).get(f"/api/v1/teams/{team.slug}/projects/{project.name}")
     theirs = _session(other_admin).get(f"/api/v1/teams/{other_team.slug}/projects/{project.name}")
     assert mine.json()["team"] == "team-a" and theirs.json()["team"] == "team-b"
+
+
+def test_a_team_restricted_key_cannot_create_teams(member_user, team):
+    from tests.conftest import client_for
+
+    restricted = client_for(member_user, team)
+    response = restricted.post("/api/v1/teams", {"slug": "escape"}, format="json")
+    assert response.status_code == 403, response.content
+    error = response.json()["error"]
+    assert error["code"] == "key_team_restricted" and "restricted to one team" in error["message"]
+    assert not Team.objects.filter(slug="escape").exists()
+    # An unrestricted personal key and a session still can.
+    response = client_for(member_user).post("/api/v1/teams", {"slug": "vision"}, format="json")
+    assert response.status_code == 201, response.content
+    assert _session(member_user).post("/api/v1/teams", {"slug": "audio"}).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "field"),
+    [
+        ("/api/v1/teams", {"slug": 42}, "slug"),
+        ("/api/v1/teams", {"slug": "ok-team", "name": 7}, "name"),
+        ("/api/v1/teams/team-a/projects", {"name": 99}, "name"),
+        ("/api/v1/teams/team-a/projects", {"name": "p", "description": False}, "description"),
+        ("/api/v1/keys", {"name": 5}, "name"),
+    ],
+)
+def test_string_fields_refuse_other_types(admin_api, team, url, body, field):
+    response = admin_api.post(url, body, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()["error"]["detail"], response.content

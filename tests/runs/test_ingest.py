@@ -375,3 +375,16 @@ def test_staged_batches_of_two_runs_in_one_transaction(team, project, member_use
     assert point_count(a) == point_count(b) == 20
     assert_rollups_match_points(a)
     assert_rollups_match_points(b)
+
+
+@pytest.mark.parametrize("heartbeat", [None, 1, 0, "true", "yes", [True], {"on": True}])
+def test_non_boolean_heartbeat_is_a_400_and_stores_nothing(member_api, run, heartbeat):
+    body = {"points": pts("loss", range(3)), "heartbeat": heartbeat}
+    r = ingest(member_api, run.uid, body)
+    assert r.status_code == 400, r.content
+    assert r.json()["error"]["detail"] == {"field": "heartbeat"}
+    assert point_count(run) == 0
+    for ok in (True, False):
+        r = ingest(member_api, run.uid, {"points": pts("loss", range(3)), "heartbeat": ok})
+        assert r.status_code == 200, r.content
+    assert point_count(run) == 3

@@ -382,3 +382,20 @@ def test_user_filter_by_email_is_case_insensitive(member_api, corpus):
     assert {row["id"] for row in body["results"]} == {
         u for u, r in corpus.items() if r.created_by.email == "admin@a.example"
     }
+
+
+@pytest.mark.parametrize("value", ["null", "maybe", "2", "none"])
+def test_boolean_query_parameters_refuse_other_values(member_api, run, value):
+    services.run_ingest(run=run, body={"system": [["system/cpu", 0, 5.0, 1.7e9]]})
+    for url in (
+        f"{P}/metric-keys?include_system={value}",
+        f"{P}/runs?with_total={value}",
+        f"{P}/runs/{run.uid}/scan?require_all={value}",
+    ):
+        response = member_api.get(url)
+        assert response.status_code == 400, (url, response.content)
+        name = url.rsplit("?", 1)[1].split("=")[0]
+        assert response.json()["error"]["detail"] == {"field": name}
+    for value_ok, with_system in (("true", True), ("0", False), ("", False), ("FALSE", False)):
+        keys = member_api.get(f"{P}/metric-keys?include_system={value_ok}").json()["keys"]
+        assert any(k.startswith("system/") for k in keys) is with_system

@@ -121,3 +121,15 @@ def test_personal_team_has_no_service_accounts(admin_user):
         f"/api/v1/teams/{personal.slug}/service-accounts", {"name": "x"}
     )
     assert response.status_code == 409
+
+
+@pytest.mark.parametrize("name", [123, 1.5, True, ["ci"], {"n": "ci"}])
+def test_service_account_name_must_be_a_string(admin_user, team, name):
+    """DRF would store 123 as "123": a wrong type is the client's bug, refused naming it."""
+    response = _session(admin_user).post(
+        f"/api/v1/teams/{team.slug}/service-accounts", {"name": name}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert "name" in response.json()["error"]["detail"]
+    listed = _session(admin_user).get(f"/api/v1/teams/{team.slug}/service-accounts").json()
+    assert listed["results"] == []
