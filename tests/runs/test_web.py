@@ -252,6 +252,28 @@ def test_controls_follow_the_run_ownership_rule(
     assert ('id="run-delete-dialog"' in html) is delete
 
 
+@pytest.mark.parametrize("who", ["creator", "admin", "other_member", "viewer"])
+def test_controls_offered_are_the_writes_the_api_accepts(
+    who, team, logged_run, member_user, admin_user, viewer_user, api_for
+):
+    """The page's Edit / Delete follow the run API's answer for the same caller."""
+    from tests.conftest import _member
+
+    users = {
+        "creator": member_user,
+        "admin": admin_user,
+        "viewer": viewer_user,
+        "other_member": _member(team, "member", "member2@a.example"),
+    }
+    data = _page_data(_html(login(users[who]).get(url("web:run-detail", run="run1"))))
+    api = api_for(users[who])
+    run_api = "/api/v1/teams/team-a/projects/resnet/runs/run1"
+    patched = api.patch(run_api, {"notes": "checked"}, format="json")
+    assert (patched.status_code == 200) is data["can_edit"], patched.status_code
+    deleted = api.delete(run_api)
+    assert (deleted.status_code == 204) is data["can_delete"], deleted.status_code
+
+
 def test_another_teams_run_is_not_found(logged_run, other_team, other_admin):
     other_project = make_project(other_team, "resnet", actor=other_admin)
     make_run(other_team, other_project, other_admin, "theirs")
