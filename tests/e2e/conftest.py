@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.pages import policy_violations
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -37,10 +39,34 @@ def browser(monkeypatch):
         instance = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
         )
+        violations = _watch_contexts(instance)
         try:
             yield instance
         finally:
             instance.close()
+        if violations:
+            pytest.fail(
+                "Content-Security-Policy violations:\n" + "\n".join(violations), pytrace=False
+            )
+
+
+def _watch_contexts(instance) -> list[str]:
+    """Every context the test opens (browser.new_context / new_page) reports its CSP
+    violations into one list, so no browser test can miss one."""
+    violations: list[str] = []
+    new_context = instance.new_context
+
+    def watched_context(*args, **kwargs):
+        context = new_context(*args, **kwargs)
+        policy_violations(context, into=violations)
+        return context
+
+    def watched_page(*args, **kwargs):
+        return watched_context(*args, **kwargs).new_page()
+
+    instance.new_context = watched_context
+    instance.new_page = watched_page
+    return violations
 
 
 @pytest.fixture

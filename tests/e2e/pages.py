@@ -1,5 +1,5 @@
 """What the browser tests share: the test password, screenshots, script-error capture,
-signing in and waiting for htmx to settle."""
+Content-Security-Policy violation capture, signing in and waiting for htmx to settle."""
 
 from __future__ import annotations
 
@@ -29,6 +29,40 @@ def script_errors(page) -> list[str]:
         ),
     )
     return errors
+
+
+# Runs in every page before its own scripts: each CSP violation (a blocked script, style,
+# eval, connection …) is logged as a console error that names what was refused.
+_REPORT_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  const report = JSON.stringify({
+    directive: event.effectiveDirective, blocked: event.blockedURI,
+    source: event.sourceFile, line: event.lineNumber, sample: event.sample,
+    page: document.location.pathname,
+  });
+  window.__cspViolations.push(report);
+  console.error("CSP violation: " + report);
+}, true);
+"""
+
+
+def policy_violations(context, into: list[str] | None = None) -> list[str]:
+    """CSP violations in every page of `context` from now on (appended to `into` when
+    given): the securitypolicyviolation events (reported by an init script) and Chrome's
+    own "Refused to …" messages. The `browser` fixture (conftest.py) watches every
+    context this way and fails the test on any."""
+    violations = into if into is not None else []
+    context.add_init_script(_REPORT_VIOLATIONS)
+    context.on(
+        "console",
+        lambda msg: (
+            violations.append(msg.text)
+            if msg.text.startswith(("CSP violation: ", "Refused to "))
+            else None
+        ),
+    )
+    return violations
 
 
 def sign_in(browser, base_url: str, email: str, color_scheme: str, **context_options):

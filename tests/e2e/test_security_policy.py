@@ -1,0 +1,59 @@
+"""The Content-Security-Policy in a real browser: inline script and style attributes
+are refused and reported (so the `browser` fixture's violation check, which every
+browser test has, can see them), and the sign-in page and API docs load without one."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e.pages import policy_violations, script_errors
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_inline_script_and_style_attributes_are_refused_and_reported(live_server, browser):
+    # Bypass the fixture's watcher (it would fail this test for the violations it provokes
+    # on purpose) by calling the class's own new_context.
+    context = type(browser).new_context(browser, base_url=live_server.url)
+    try:
+        violations = policy_violations(context)
+        page = context.new_page()
+        page.goto("/accounts/login/")
+        page.wait_for_selector("form")
+        assert violations == []
+        outcome = page.evaluate(
+            """() => {
+              window.inlineRan = false;
+              const script = document.createElement("script");
+              script.textContent = "window.inlineRan = true";
+              document.body.append(script);
+              document.body.setAttribute("style", "outline: 5px solid red");
+              return {
+                inlineRan: window.inlineRan,
+                outline: getComputedStyle(document.body).outlineWidth,
+              };
+            }"""
+        )
+        assert outcome["inlineRan"] is False
+        assert outcome["outline"] != "5px"
+        # The page saw both violations; their console reports reach Python in order.
+        page.wait_for_function("() => window.__cspViolations.length >= 2", timeout=30_000)
+        deadline = time.monotonic() + 30
+        while len(violations) < 2 and time.monotonic() < deadline:
+            page.evaluate("() => 0")  # a round trip delivers pending console events
+        text = "\n".join(violations)
+        for directive in ("script-src-elem", "style-src-attr"):
+            assert f'"directive":"{directive}"' in text, text
+    finally:
+        context.close()
+
+
+def test_api_docs_render_under_the_policy(live_server, browser):
+    page = browser.new_page(base_url=live_server.url)
+    errors = script_errors(page)
+    page.goto("/api/docs/")
+    page.wait_for_selector(".swagger-ui .opblock", timeout=60_000)
+    assert page.locator(".opblock").count() > 10
+    assert errors == []
