@@ -10,13 +10,20 @@ Every entry point (web middleware, API base class, WebSocket consumer base) call
   by anyone and takes runs (`runs:write`) from any signed-in user. Once a project is
   visible to the caller, a missing permission is 403 (401 when not signed in).
 
-Not guaranteed here: object rules inside a scope (a member deletes only its own runs);
-the services that perform those actions enforce them.
+Object rules ("run ownership"): a route whose permission for the method is an `*_own`
+one (roles.OWN_WIDENS_TO) serves, among the objects it addresses, only those the caller
+created, unless the caller also holds the wide permission. `require_owner_or` is the one
+implementation; `Scope.require_owner` applies it to the object a request addresses (the
+API resolves the run with it), and services that find the object themselves (resume by
+id, a run named in a body) call `require_owner_or` directly. Not guaranteed here: that a
+handler resolves its object through them; tests/runs/test_ownership.py checks every
+route with a run in its URL.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 
@@ -28,9 +35,10 @@ from apps.teams import roles
 from apps.teams.models import Membership, Team
 from apps.teams.roles import ADMIN, permissions_for
 
-# What a non-member gets on a public (read) or open (read + log runs) project.
+# What a non-member gets on a public (read) or open (read + log runs) project: on an open
+# project outsiders create runs and change only their own.
 READ_ONLY = roles.READ
-OPEN_WRITES = frozenset({roles.RUNS_WRITE})
+OPEN_WRITES = frozenset({roles.RUNS_WRITE_OWN})
 
 
 class NotAuthenticated(DomainError):
@@ -50,9 +58,52 @@ class Scope:
     membership: Membership | None = None
     project: Project | None = None
     permissions: frozenset[str] = frozenset()
+    method: str = ""
+    actor: Any = None  # the signed-in user (or the user an API key acts as)
 
     def has(self, permission: str) -> bool:
         return permission in self.permissions
+
+    def require_owner(self, owner_id: int | None, what: str = "object") -> None:
+        """Apply the route's object rule to the object this request addresses, created by
+        `owner_id` (None: creator unknown or deleted). A no-op unless the method's
+        permission is an `*_own` one; then PermissionDenied (403) unless the caller
+        created the object or holds the wide permission."""
+        own = self.route.permission_for(self.method)[1]
+        wide = roles.OWN_WIDENS_TO.get(own or "")
+        if wide is not None:
+            require_owner_or(self.permissions, wide, owner_id=owner_id, actor=self.actor, what=what)
+
+
+def is_owner(owner_id: int | None, actor) -> bool:
+    return owner_id is not None and owner_id == getattr(actor, "pk", None)
+
+
+def may_act_on(permissions: frozenset[str], own: str, *, owner_id: int | None, actor) -> bool:
+    """Whether `permissions` allow the `*_own` permission `own` on an object created by
+    `owner_id`: the wide one (roles.OWN_WIDENS_TO) on any, `own` on the actor's own. For
+    pages deciding which controls to offer; requests are refused by require_owner_or."""
+    wide = roles.OWN_WIDENS_TO[own]
+    return wide in permissions or (own in permissions and is_owner(owner_id, actor))
+
+
+def require_owner_or(
+    permissions: frozenset[str], wide: str, *, owner_id: int | None, actor, what: str = "object"
+) -> None:
+    """The ownership rule: `actor` may act on an object it created (`owner_id`), or on any
+    with the `wide` permission (admins hold runs:write and runs:delete). Raises
+    PermissionDenied (403, code permission_denied, detail.permission naming `wide`).
+
+    Guaranteed: an object without a recorded creator is reachable only with `wide`.
+    Not checked here: the `*_own` permission itself, which the route's policy entry
+    requires before the handler runs (open_scope)."""
+    if wide in permissions or is_owner(owner_id, actor):
+        return
+    raise PermissionDenied(
+        f"This {what} was created by someone else: your role may change only the {what}s "
+        f"it created (changing any {what} needs the {wide!r} permission).",
+        detail={"permission": wide, "owner_only": True},
+    )
 
 
 def open_scope(
@@ -64,6 +115,13 @@ def open_scope(
     team_slug: str | None = None,
     project_name: str | None = None,
 ) -> Scope:
+    scope = _resolve_scope(route_name, method, user, api_key, team_slug, project_name)
+    scope.method = method
+    scope.actor = user if user is not None and user.is_authenticated else None
+    return scope
+
+
+def _resolve_scope(route_name, method, user, api_key, team_slug, project_name) -> Scope:
     route = route_for(route_name)
     if route is None:
         # Fail closed: an unclassified route is never served.

@@ -8,9 +8,15 @@ Guarantees:
   missing object) and the listed permission for the method (else 403).
 - `project` routes behave like `team` routes, except that a public project is readable
   by anyone and an open project is writable by any signed-in user.
+- Object rules are declared here too: where a method's permission is an `*_own` one
+  (`runs:write_own`, `runs:delete_own`; roles.OWN_WIDENS_TO), the caller reaches only
+  the objects it created unless it holds the wide permission (`runs:write`,
+  `runs:delete`); `Route.owner_rule` names it. apps.core.access applies the rule to the
+  object the request addresses (Scope.require_owner); tests/runs/test_ownership.py
+  requests every such route as owner, other member and admin.
 
-Not guaranteed: object-level rules such as "a member deletes only its own runs"; the
-service that performs the action enforces those.
+Not guaranteed: that a handler resolves its object through Scope.require_owner; the
+run views do it in one place (RunsAPIView.get_run) and the ownership test checks them.
 """
 
 from __future__ import annotations
@@ -47,6 +53,11 @@ class Route:
         if key not in self.methods:
             return False, None
         return True, self.methods[key]
+
+    def owner_rule(self, method: str) -> str | None:
+        """The wide permission that reaches objects the caller did not create, when the
+        method's permission is an `*_own` one (else None: no object rule)."""
+        return p.OWN_WIDENS_TO.get(self.permission_for(method)[1] or "")
 
 
 def public() -> Route:
@@ -143,17 +154,20 @@ ROUTES: dict[str, Route] = {
     "api:parameter-importance": project(GET=p.RUNS_READ),
     # --- API: runs (issue: run tracking) -----------------------------------------
     # POST /runs creates the project on first use (then projects:write is required too).
-    "api:run-list": creating_project(project(GET=p.RUNS_READ, POST=p.RUNS_WRITE), "POST"),
-    "api:run-detail": project(GET=p.RUNS_READ, PATCH=p.RUNS_WRITE, DELETE=p.RUNS_DELETE_OWN),
-    "api:run-heartbeat": project(POST=p.RUNS_WRITE),
-    "api:run-finish": project(POST=p.RUNS_WRITE),
-    "api:run-ingest": project(POST=p.RUNS_WRITE),
+    # Run ownership: every write to an existing run needs an `*_own` permission, which
+    # reaches the caller's own runs; admins' runs:write / runs:delete reach every run.
+    # POST /runs resuming an existing run by id applies the same rule (run services).
+    "api:run-list": creating_project(project(GET=p.RUNS_READ, POST=p.RUNS_WRITE_OWN), "POST"),
+    "api:run-detail": project(GET=p.RUNS_READ, PATCH=p.RUNS_WRITE_OWN, DELETE=p.RUNS_DELETE_OWN),
+    "api:run-heartbeat": project(POST=p.RUNS_WRITE_OWN),
+    "api:run-finish": project(POST=p.RUNS_WRITE_OWN),
+    "api:run-ingest": project(POST=p.RUNS_WRITE_OWN),  # points, console, summary, config
     "api:run-history": project(GET=p.RUNS_READ),
     "api:run-scan": project(GET=p.RUNS_READ),
     "api:run-export-csv": project(GET=p.RUNS_READ),
     "api:run-export-parquet": project(GET=p.RUNS_READ),
     "api:run-file-list": project(GET=p.RUNS_READ),
-    "api:run-file-detail": project(GET=p.RUNS_READ, PUT=p.RUNS_WRITE, DELETE=p.RUNS_WRITE),
+    "api:run-file-detail": project(GET=p.RUNS_READ, PUT=p.RUNS_WRITE_OWN, DELETE=p.RUNS_WRITE_OWN),
     "api:run-console": project(GET=p.RUNS_READ),
     "api:project-history": project(GET=p.RUNS_READ),
     "api:project-history-grouped": project(GET=p.RUNS_READ),
@@ -176,7 +190,7 @@ ROUTES: dict[str, Route] = {
     "api:artifact-alias": project(PUT=p.ARTIFACTS_WRITE, DELETE=p.ARTIFACTS_WRITE),
     "api:artifact-alias-events": project(GET=p.ARTIFACTS_READ),
     "api:run-artifacts": project(GET=p.ARTIFACTS_READ),
-    "api:run-used-artifacts": project(POST=p.RUNS_WRITE),
+    "api:run-used-artifacts": project(POST=p.RUNS_WRITE_OWN),  # lineage of the URL's run
     "api:registered-model-list": team(GET=p.ARTIFACTS_READ, POST=p.ARTIFACTS_WRITE),
     "api:registered-model-detail": team(
         GET=p.ARTIFACTS_READ, PATCH=p.ARTIFACTS_WRITE, DELETE=p.ARTIFACTS_DELETE

@@ -105,7 +105,8 @@ def _workspace_data(request) -> dict:
         + "runs/",
         "csrf": get_token(request),
         "user": request.user.email if request.user.is_authenticated else None,
-        "can_write": scope.has(roles.RUNS_WRITE),
+        # Members change (tag) their own runs only; the run API refuses the others (403).
+        "can_write": scope.has(roles.RUNS_WRITE_OWN),
         "can_delete": scope.has(roles.RUNS_DELETE) or scope.has(roles.RUNS_DELETE_OWN),
         "can_save_views": scope.has(roles.PROJECTS_WRITE),
     }

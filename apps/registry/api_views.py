@@ -138,6 +138,7 @@ class VersionListView(RegistryAPIView):
             name=name,
             data=request_json(request),
             actor=request.user,
+            permissions=self.scope.permissions,
         )
         version = selectors.version_resolve(self.team, version.artifact, version.label)
         body = {**self.version_body(version), "created": created}
@@ -242,6 +243,7 @@ class RunUsedArtifactsView(RegistryAPIView):
     @OBJECT
     def post(self, request, team, project, run):
         run = run_selectors.run_get(self.team, self.project, run)
+        self.scope.require_owner(run.created_by_id, what="run")  # lineage is the run's
         data = request_json(request)
         source_project = self.visible_project(data.get("project"), "project")
         name = names.clean_name(data.get("name"))

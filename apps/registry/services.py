@@ -40,6 +40,7 @@ from apps.registry.models import (
     RegisteredModelVersion,
 )
 from apps.registry.selectors import registered_model_version_resolve, version_resolve
+from apps.runs import services as run_services
 from apps.runs.models import Run
 from apps.teams import roles
 
@@ -207,10 +208,14 @@ def _lock_blobs(team, digests: list[str]) -> dict[str, tuple[int, int]]:
         return {sha: (blob_id, size) for sha, blob_id, size in cur.fetchall()}
 
 
-def version_create(*, team, project, name: str, data: dict, actor) -> tuple[ArtifactVersion, bool]:
+def version_create(
+    *, team, project, name: str, data: dict, actor, permissions: frozenset[str] = frozenset()
+) -> tuple[ArtifactVersion, bool]:
     """Commit a version from a manifest of uploaded blobs (docs/registry.md). The same
     manifest as an existing version returns that version (created False); the requested
-    aliases move to it either way."""
+    aliases move to it either way. Naming a `run` (the version's producer) writes to that
+    run's lineage: the run-ownership rule applies (the actor's own run, or any with
+    runs:write in `permissions`)."""
     name = names.clean_name(name)
     type_ = names.clean_type(data.get("type"))
     description = _description(data)
@@ -224,6 +229,7 @@ def version_create(*, team, project, name: str, data: dict, actor) -> tuple[Arti
         run = Run.objects.for_team(team).filter(project=project, uid=data["run"]).first()
         if run is None:
             raise names.field_error("run names no run of this project.", "run")
+        run_services.run_require_writable(run, actor=actor, permissions=permissions)
     digest = names.manifest_digest(entries)
     with transaction.atomic():
         artifact = _artifact_locked(team, project, name, type_, description)

@@ -67,7 +67,12 @@ class RunsAPIView(GradlineAPIView):
         return super().finalize_response(request, response, *args, **kwargs)
 
     def get_run(self, uid: str):
-        return run_selectors.run_get(self.team, self.project, uid)
+        """The URL's run (404 when the project has none by that id). For a write, the
+        run-ownership rule of the route's policy entry applies here, for every run route:
+        a member's `runs:write_own` reaches only the runs it created (else 403)."""
+        run = run_selectors.run_get(self.team, self.project, uid)
+        self.scope.require_owner(run.created_by_id, what="run")
+        return run
 
 
 # --------------------------------------------------------------------------- runs
@@ -128,6 +133,7 @@ class RunListView(RunsAPIView):
             project_name=project,
             actor=request.user,
             data=request_json(request),
+            permissions=self.scope.permissions,
         )
         run.team, run.project = self.team, project_obj
         body = serializers.run_out(run, detail=True)

@@ -17,7 +17,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.core import jsonlimits
-from apps.core.errors import Conflict, NotFound, PermissionDenied, field_error
+from apps.core.access import require_owner_or
+from apps.core.errors import Conflict, NotFound, field_error
 from apps.core.storage import delete_stored, delete_stored_on_commit, spooled_upload
 from apps.projects import services as project_services
 from apps.realtime import events, groups
@@ -99,11 +100,21 @@ def high_water(run: Run) -> dict[str, int]:
     return dict(rows.values_list("name", "max_step"))
 
 
-def run_create_or_resume(*, team, project, project_name: str, actor, data: dict):
+def run_create_or_resume(
+    *,
+    team,
+    project,
+    project_name: str,
+    actor,
+    data: dict,
+    permissions: frozenset[str] = frozenset(),
+):
     """POST /runs: create a run, or resume the one with the given id.
 
     Returns (run, created, project). The project is created on first use (W&B behaviour)
-    when the caller may create projects; `project` is None in that case.
+    when the caller may create projects; `project` is None in that case. Resuming is a
+    write to an existing run: the ownership rule applies (the caller's own run, or any
+    with runs:write in `permissions`; the default reaches only the caller's own runs).
     """
     resume = data.get("resume")
     if resume is True:  # wandb.init(resume=True) means "allow"
@@ -120,7 +131,7 @@ def run_create_or_resume(*, team, project, project_name: str, actor, data: dict)
     if uid is not None:
         existing = Run.objects.for_team(team).filter(project=project, uid=uid).first()
         if existing is not None:
-            return _resume(existing, resume, fields), False, project
+            return _resume(existing, resume, fields, actor, permissions), False, project
         if resume == "must":
             raise NotFound(f"Run {uid!r} does not exist, and resume='must' was requested.")
     else:
@@ -143,7 +154,7 @@ def run_create_or_resume(*, team, project, project_name: str, actor, data: dict)
         existing = Run.objects.for_team(team).filter(project=project, uid=uid).first()
         if existing is None:
             raise
-        return _resume(existing, resume, fields), False, project
+        return _resume(existing, resume, fields, actor, permissions), False, project
     return run, True, project
 
 
@@ -173,13 +184,14 @@ def _create_fields(data: dict) -> dict[str, Any]:
     return fields
 
 
-def _resume(run: Run, resume: str | None, fields: dict) -> Run:
+def _resume(run: Run, resume: str | None, fields: dict, actor, permissions) -> Run:
     if resume in (None, "never"):
         raise Conflict(
             f"Run {run.uid!r} already exists; pass resume='allow' to continue it.",
             code="run_exists",
             detail={"field": "id"},
         )
+    run_require_writable(run, actor=actor, permissions=permissions)
     with transaction.atomic():
         run = Run.objects.for_team(run.team).select_for_update(no_key=True).get(pk=run.pk)
         now = timezone.now()
@@ -282,12 +294,21 @@ def run_finish(*, run: Run, data: dict) -> Run:
     return run
 
 
+def run_require_writable(run: Run, *, actor, permissions: frozenset[str]) -> None:
+    """The run-ownership rule for writes the API does not address by URL (resume by id,
+    a run named in a body): `actor`'s own run, or any run with runs:write (admins).
+    PermissionDenied (403) otherwise. Routes addressing the run in their URL get the same
+    rule from their policy entry (apps.core.access.Scope.require_owner)."""
+    require_owner_or(
+        permissions, roles.RUNS_WRITE, owner_id=run.created_by_id, actor=actor, what="run"
+    )
+
+
 def run_delete(*, run: Run, actor, permissions: frozenset[str]) -> None:
     """Admins (runs:delete) delete any run; members (runs:delete_own) only their own."""
-    if roles.RUNS_DELETE not in permissions:
-        own = run.created_by_id is not None and run.created_by_id == getattr(actor, "pk", None)
-        if roles.RUNS_DELETE_OWN not in permissions or not own:
-            raise PermissionDenied("Members may delete only the runs they created.")
+    require_owner_or(
+        permissions, roles.RUNS_DELETE, owner_id=run.created_by_id, actor=actor, what="run"
+    )
     blobs = list(
         RunFile.objects.for_team(run.team).filter(run=run).values_list("storage_name", flat=True)
     )

@@ -13,7 +13,10 @@ PROJECTS_READ = "projects:read"
 PROJECTS_WRITE = "projects:write"
 PROJECTS_DELETE = "projects:delete"
 RUNS_READ = "runs:read"
-RUNS_WRITE = "runs:write"
+# Run permissions come in pairs: the `*_own` one reaches the runs the caller created (and
+# lets it create runs), the wide one every run of the team. OWN_WIDENS_TO pairs them.
+RUNS_WRITE_OWN = "runs:write_own"  # create runs; change and log to the runs one created
+RUNS_WRITE = "runs:write"  # change and log to any run
 RUNS_DELETE_OWN = "runs:delete_own"
 RUNS_DELETE = "runs:delete"
 ARTIFACTS_READ = "artifacts:read"
@@ -24,7 +27,10 @@ SWEEPS_READ = "sweeps:read"
 SWEEPS_WRITE = "sweeps:write"
 
 READ = frozenset({TEAM_READ, PROJECTS_READ, RUNS_READ, ARTIFACTS_READ, SWEEPS_READ})
-WRITE = frozenset({PROJECTS_WRITE, RUNS_WRITE, RUNS_DELETE_OWN, ARTIFACTS_WRITE, SWEEPS_WRITE})
+WRITE = frozenset({PROJECTS_WRITE, RUNS_WRITE_OWN, RUNS_DELETE_OWN, ARTIFACTS_WRITE, SWEEPS_WRITE})
+# An object rule, applied by apps.core.access.require_owner_or: a route whose permission
+# is a key here serves a caller who created the object, or who holds the value.
+OWN_WIDENS_TO: dict[str, str] = {RUNS_WRITE_OWN: RUNS_WRITE, RUNS_DELETE_OWN: RUNS_DELETE}
 
 ADMIN = "admin"
 MEMBER = "member"
@@ -36,7 +42,15 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     ADMIN: READ
     | WRITE
     | frozenset(
-        {TEAM_MANAGE, TEAM_AUDIT, PROJECTS_DELETE, RUNS_DELETE, ARTIFACTS_DELETE, REGISTRY_PROMOTE}
+        {
+            TEAM_MANAGE,
+            TEAM_AUDIT,
+            PROJECTS_DELETE,
+            RUNS_WRITE,
+            RUNS_DELETE,
+            ARTIFACTS_DELETE,
+            REGISTRY_PROMOTE,
+        }
     ),
 }
 ROLE_CHOICES = [(ADMIN, "Admin"), (MEMBER, "Member"), (VIEWER, "Viewer")]

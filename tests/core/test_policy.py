@@ -12,6 +12,7 @@ from apps.api.base import GradlineAPIView
 from apps.core import policy
 from apps.core.access import open_scope
 from apps.core.errors import PermissionDenied
+from apps.teams import roles
 from apps.teams.roles import ALL_PERMISSIONS
 from tests.core.routes import all_routes, http_routes, websocket_routes
 
@@ -98,6 +99,36 @@ def test_entries_name_real_methods_and_permissions():
         if entry.access in (policy.TEAM, policy.PROJECT) and "*" in entry.methods:
             problems.append(f"{name}: team routes must list their methods")
     assert not problems, "\n".join(problems)
+
+
+def test_every_write_to_a_run_declares_the_ownership_rule():
+    """A route naming a run in its URL, and every other method that can write to an
+    existing run (resume by id), carries an `*_own` permission, so the caller's role
+    reaches only its own runs unless it holds the wide one (tests/runs/test_ownership.py
+    requests each of them)."""
+    missing = []
+    for r in all_routes():
+        entry = policy.ROUTES.get(r.name or "")
+        if entry is None or "run" not in r.kwargs:
+            continue
+        for method in entry.methods:
+            if method not in policy.SAFE_METHODS | {"WS"} and entry.owner_rule(method) is None:
+                missing.append(f"{r.name} {method}: {entry.methods[method]}")
+    assert not missing, (
+        "Run writes without an ownership rule (give them runs:write_own, resolve the run "
+        "through Scope.require_owner as RunsAPIView.get_run does, and add requests to "
+        "REQUESTS in tests/runs/test_ownership.py):\n  " + "\n  ".join(missing)
+    )
+    assert policy.ROUTES["api:run-list"].owner_rule("POST") == roles.RUNS_WRITE  # resume
+
+
+def test_own_permissions_pair_a_member_with_an_admin_permission():
+    for own, wide in roles.OWN_WIDENS_TO.items():
+        assert own in ALL_PERMISSIONS and wide in ALL_PERMISSIONS
+        assert own in roles.permissions_for(roles.MEMBER)
+        assert wide not in roles.permissions_for(roles.MEMBER)
+        assert {own, wide} <= roles.permissions_for(roles.ADMIN)
+        assert not {own, wide} & roles.permissions_for(roles.VIEWER)
 
 
 def test_allauth_routes_are_classified_and_login_is_public():

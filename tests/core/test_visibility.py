@@ -31,8 +31,8 @@ def open_project(team, admin_user):
 
 @pytest.fixture
 def log_route(monkeypatch):
-    """A run-logging route (POST needs runs:write) until run tracking adds real ones."""
-    monkeypatch.setitem(policy.ROUTES, "test:log", policy.project(POST=roles.RUNS_WRITE))
+    """A run-logging route (POST needs runs:write_own) until run tracking adds real ones."""
+    monkeypatch.setitem(policy.ROUTES, "test:log", policy.project(POST=roles.RUNS_WRITE_OWN))
     return "test:log"
 
 
@@ -75,7 +75,7 @@ def test_open_project_takes_runs_from_any_signed_in_user(
         team_slug=open_project.team.slug,
         project_name=open_project.name,
     )
-    assert scope.membership is None and scope.has(roles.RUNS_WRITE)
+    assert scope.membership is None and scope.has(roles.RUNS_WRITE_OWN)
     assert not scope.has(roles.PROJECTS_WRITE)
     # A viewer of the team may do what any signed-in outsider may.
     scope = open_scope(
@@ -85,7 +85,7 @@ def test_open_project_takes_runs_from_any_signed_in_user(
         team_slug=open_project.team.slug,
         project_name=open_project.name,
     )
-    assert scope.membership is not None and scope.has(roles.RUNS_WRITE)
+    assert scope.membership is not None and scope.has(roles.RUNS_WRITE_OWN)
 
 
 def test_open_project_refuses_anonymous_writes(open_project, log_route, anon_api):
