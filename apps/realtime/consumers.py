@@ -4,8 +4,8 @@ Guarantees: a connection is accepted only after `apps.core.access.open_scope` (t
 policy table and membership rules as HTTP) admits the user for the route, and the run is
 found through the same team-scoped selector as the HTTP API; otherwise the socket is
 closed with 4401 / 4403 / 4404. Group names come from apps.realtime.groups only.
-Events are coalesced: at most one message per COALESCE_S per subscription, merging the
-steps and summary values of the events in between.
+Events are coalesced (CoalescingSubscriber): at most one delivery per COALESCE_S per
+subscription, the events in between merged per run and type (steps, summary values).
 """
 
 from __future__ import annotations
@@ -18,12 +18,51 @@ from apps.core.access import NotAuthenticated, open_scope
 from apps.core.errors import DomainError, NotFound
 from apps.realtime import groups
 from apps.realtime.base import SubscriberConsumer
-from apps.realtime.events import merge
+from apps.realtime.events import PendingEvents
 
 COALESCE_S = 0.1  # <= 10 messages per second per subscription
 
 
-class RunEventsConsumer(SubscriberConsumer):
+class CoalescingSubscriber(SubscriberConsumer):
+    """Coalescing shared by the live-event consumers: the first event is delivered at
+    once, then whatever gathered during the next COALESCE_S, merged per run and type
+    (PendingEvents), in one `deliver` call. Subclasses call `start_coalescing()` before
+    joining their group, implement `deliver(events)`, and may set `holding` to keep
+    events pending (then call `schedule()` when they release them)."""
+
+    holding = False
+
+    def start_coalescing(self) -> None:
+        self.pending = PendingEvents()
+        self.flusher: asyncio.Task | None = None
+
+    async def deliver(self, events: list[dict]) -> None:
+        raise NotImplementedError
+
+    async def disconnect(self, code):
+        # SubscriberConsumer leaves the group.
+        if getattr(self, "flusher", None):
+            self.flusher.cancel()
+
+    async def run_event(self, message):
+        self.pending.add(message["event"])
+        self.schedule()
+
+    def schedule(self) -> None:
+        if self.pending and not self.holding and (self.flusher is None or self.flusher.done()):
+            self.flusher = asyncio.create_task(self._flush())
+
+    async def _flush(self):
+        # Send now, then whatever gathered during the next COALESCE_S.
+        while self.pending and not self.holding:
+            await self.deliver(self.pending.take())
+            await asyncio.sleep(COALESCE_S)
+
+
+class RunEventsConsumer(CoalescingSubscriber):
+    """One run's live events, one event per message: at most one event of each type
+    per COALESCE_S (an ingest and a state change in the same window both arrive)."""
+
     route_name = "ws:run-events"
 
     async def connect(self):
@@ -37,8 +76,7 @@ class RunEventsConsumer(SubscriberConsumer):
             await self.close(code=4404 if isinstance(exc, NotFound) else 4403)
             return
         self.group = group
-        self.pending: dict | None = None
-        self.flusher: asyncio.Task | None = None
+        self.start_coalescing()
         await self.join(group)
         await self.accept()
 
@@ -55,31 +93,18 @@ class RunEventsConsumer(SubscriberConsumer):
         run = run_get(scope.team, scope.project, kwargs["run"])
         return groups.run_group(scope.team.pk, run.pk)
 
-    async def disconnect(self, code):
-        # SubscriberConsumer leaves the group.
-        if getattr(self, "flusher", None):
-            self.flusher.cancel()
-
     async def receive_json(self, content, **kwargs):
         """Subscribers do not write."""
 
-    async def run_event(self, message):
-        self.pending = merge(self.pending, message["event"])
-        if self.flusher is None or self.flusher.done():
-            self.flusher = asyncio.create_task(self._flush())
-
-    async def _flush(self):
-        # Send now, then whatever gathered during the next COALESCE_S as one message.
-        while self.pending is not None:
-            message, self.pending = self.pending, None
-            await self.send_json(message)
-            await asyncio.sleep(COALESCE_S)
+    async def deliver(self, events: list[dict]) -> None:
+        for event in events:
+            await self.send_json(event)
 
 
 MAX_RESUME_RUNS = 1000
 
 
-class ProjectEventsConsumer(SubscriberConsumer):
+class ProjectEventsConsumer(CoalescingSubscriber):
     """Live events of every run of a project (the workspace's runs table and charts).
 
     Admission as for runs: `open_scope` for `ws:project-events` with the URL's team and
@@ -108,11 +133,9 @@ class ProjectEventsConsumer(SubscriberConsumer):
             await self.close(code=4404 if isinstance(exc, NotFound) else 4403)
             return
         self.group = groups.project_group(self.team.pk, self.project.pk)
-        self.pending: dict[tuple[str, str], dict] = {}
+        self.start_coalescing()
         self.reported: dict[str, dict[str, int]] = {}  # run -> key -> last step reported
         self.floor: dict[str, int] = {}  # run -> the step the client said it had seen
-        self.catching_up = False
-        self.flusher: asyncio.Task | None = None
         await self.join(self.group)
         await self.accept()
 
@@ -125,11 +148,6 @@ class ProjectEventsConsumer(SubscriberConsumer):
             project_name=kwargs.get("project"),
         )
         return scope.team, scope.project
-
-    async def disconnect(self, code):
-        # SubscriberConsumer leaves the group.
-        if getattr(self, "flusher", None):
-            self.flusher.cancel()
 
     async def receive_json(self, content, **kwargs):
         """The only client message: resume. Subscribers never write."""
@@ -154,7 +172,7 @@ class ProjectEventsConsumer(SubscriberConsumer):
             return
         # Channels handles this connection's messages one at a time, so no live event is
         # taken in while the database is read; the flusher holds what is pending.
-        self.catching_up = True
+        self.holding = True  # live events wait in `pending` until the catch-up is sent
         try:
             runs = await database_sync_to_async(self._catch_up)(since, updated_after)
             for run in runs:
@@ -170,23 +188,13 @@ class ProjectEventsConsumer(SubscriberConsumer):
                 run["steps"] = steps
             await self.send_json({"type": "catchup", "runs": runs})
         finally:
-            self.catching_up = False
-        self._schedule()
+            self.holding = False
+        self.schedule()
 
     def _catch_up(self, since, updated_after):
         from apps.runs.selectors.runs import runs_catch_up
 
         return runs_catch_up(self.team, self.project, since=since, updated_after=updated_after)
-
-    async def run_event(self, message):
-        event = message["event"]
-        slot = (event.get("run"), event.get("type"))
-        self.pending[slot] = merge(self.pending.get(slot), event)
-        self._schedule()
-
-    def _schedule(self):
-        if self.pending and not self.catching_up and (self.flusher is None or self.flusher.done()):
-            self.flusher = asyncio.create_task(self._flush())
 
     def _unreported(self, event: dict) -> dict | None:
         """An ingest event keeps only the steps past what was reported for its run's
@@ -204,14 +212,10 @@ class ProjectEventsConsumer(SubscriberConsumer):
             return None
         return {**event, "steps": steps}
 
-    async def _flush(self):
-        # Send now, then whatever gathered during the next COALESCE_S as one message.
-        while self.pending and not self.catching_up:
-            batch, self.pending = list(self.pending.values()), {}
-            events = [e for e in map(self._unreported, batch) if e is not None]
-            if events:
-                await self.send_json({"type": "events", "events": events})
-            await asyncio.sleep(COALESCE_S)
+    async def deliver(self, events: list[dict]) -> None:
+        events = [e for e in map(self._unreported, events) if e is not None]
+        if events:
+            await self.send_json({"type": "events", "events": events})
 
 
 def _error(message: str) -> dict:

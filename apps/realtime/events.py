@@ -49,6 +49,27 @@ def merge(pending: dict | None, event: dict) -> dict:
     return merged
 
 
+class PendingEvents:
+    """A subscription's events waiting for its next message: one merged event per run and
+    type, in order of arrival. Merging per type means an `ingest` followed by a `state`
+    change keeps both (`merge` of two different types keeps only the later one)."""
+
+    def __init__(self):
+        self._slots: dict[tuple, dict] = {}
+
+    def add(self, event: dict) -> None:
+        slot = (event.get("run"), event.get("type"))
+        self._slots[slot] = merge(self._slots.get(slot), event)
+
+    def take(self) -> list[dict]:
+        """Everything pending, emptied."""
+        events, self._slots = list(self._slots.values()), {}
+        return events
+
+    def __bool__(self) -> bool:
+        return bool(self._slots)
+
+
 async def _send(layer, groups: list[str], event: dict) -> None:
     message = {"type": EVENT_TYPE, "event": event}
     for group in groups:

@@ -14,7 +14,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 
 from apps.realtime import groups
-from apps.realtime.consumers import merge
+from apps.realtime.events import merge
 from apps.realtime.routing import websocket_urlpatterns
 from apps.runs import services
 from tests.runs.conftest import make_run
