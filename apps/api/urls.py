@@ -59,6 +59,7 @@ urlpatterns = [
     path(PROJECT, v.ProjectDetailView.as_view(), name="project-detail"),
     # Run tracking (apps/runs/api_urls.py) mounts under the project path.
     path(f"{PROJECT}/", include("apps.runs.api_urls")),
+    path(f"{PROJECT}/", include("apps.media.api_urls")),
     path(f"{PROJECT}/", include("apps.projects.api_urls")),
     path(f"{PROJECT}/", include("apps.projects.api_urls")),
     path(f"{PROJECT}/", include(registry_urls.project_urlpatterns)),

@@ -172,6 +172,12 @@ ROUTES: dict[str, Route] = {
     "api:project-history": project(GET=p.RUNS_READ),
     "api:project-history-grouped": project(GET=p.RUNS_READ),
     "api:metric-key-list": project(GET=p.RUNS_READ),
+    # --- API: media (docs/media.md): the media index, files and table rows of runs --
+    "api:run-media-list": project(GET=p.RUNS_READ, POST=p.RUNS_WRITE),
+    "api:run-media-keys": project(GET=p.RUNS_READ),
+    "api:run-media-detail": project(GET=p.RUNS_READ),
+    "api:run-media-file": project(GET=p.RUNS_READ),
+    "api:run-media-rows": project(GET=p.RUNS_READ),
     # --- API: registry (docs/registry.md) -----------------------------------------
     # Object rules in the services: aliases set while linking need registry:promote.
     "api:artifact-blob-missing": project(POST=p.ARTIFACTS_WRITE),

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "apps.runs",
     "apps.registry",
     "apps.sweeps",
+    "apps.media",
     "apps.realtime",
 ]
 
@@ -262,6 +263,10 @@ CELERY_BEAT_SCHEDULE: dict = {
 RUN_CRASH_TIMEOUT_S = env_int("RUN_CRASH_TIMEOUT_S", 300)
 # Largest run file accepted by PUT …/runs/<run>/files/<path> (streamed, not held in memory).
 RUN_FILE_MAX_BYTES = env_int("RUN_FILE_MAX_BYTES", 5 * 1024**3)
+# Logged media (docs/media.md): images above this many pixels are refused before they are
+# decoded (decompression bombs); tables above this many rows are refused at ingest.
+MEDIA_MAX_IMAGE_PIXELS = env_int("MEDIA_MAX_IMAGE_PIXELS", 40_000_000)
+MEDIA_MAX_TABLE_ROWS = env_int("MEDIA_MAX_TABLE_ROWS", 1_000_000)
 ARTIFACT_FILE_MAX_BYTES = env_int("ARTIFACT_FILE_MAX_BYTES", 50 * 1024**3)
 # Unreferenced artifact blobs older than this are removed (uploads still being committed
 # are younger).

@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 import warnings
 from typing import Any
 
+from gradline import plot
 from gradline import settings as _settings_mod
 from gradline import sweeps as _sweeps
 from gradline.alerts import AlertLevel
@@ -21,17 +22,14 @@ from gradline.api import Api
 from gradline.artifacts import Artifact
 from gradline.data_types import Histogram
 from gradline.hooks import HOOKS as _HOOKS
-from gradline.later import (
-    Image,
-    NotAvailableYet,
-    Table,
-    deploy,
-    plot,
-)
+from gradline.later import NotAvailableYet, deploy
+from gradline.media import Audio, Html, Image, Object3D, Plotly, Video
 from gradline.metrics import Metric
+from gradline.plot import plot_table
 from gradline.run_config import Config, ConfigError
 from gradline.settings import Settings
 from gradline.sweeps import agent, sweep
+from gradline.table import Table
 from gradline.tracked_run import Run, start_run
 from gradline.transport import CommError, GradlineError, UsageError
 
@@ -41,18 +39,23 @@ __all__ = [
     "AlertLevel",
     "Api",
     "Artifact",
+    "Audio",
     "CommError",
     "Config",
     "ConfigError",
     "Error",
     "Histogram",
+    "Html",
     "Image",
     "Metric",
     "NotAvailableYet",
+    "Object3D",
+    "Plotly",
     "Run",
     "Settings",
     "Table",
     "UsageError",
+    "Video",
     "agent",
     "alert",
     "config",
@@ -67,6 +70,7 @@ __all__ = [
     "log_model",
     "login",
     "plot",
+    "plot_table",
     "run",
     "save",
     "summary",

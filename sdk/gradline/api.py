@@ -601,6 +601,121 @@ class Run:
                 rows.append(row)
         return rows
 
+    # -- media (docs/media.md) -----------------------------------------------------------
+    def logged_media(
+        self,
+        key: str | None = None,
+        type: str | None = None,
+        step: int | None = None,
+    ) -> list[LoggedMedia]:
+        """The run's media index: images, audio, video, html, object3d, plotly,
+        histogram, table and chart items, by key, step and list index."""
+        params: dict[str, Any] = {"limit": 1000}
+        for name, value in (("key", key), ("type", type), ("step", step)):
+            if value is not None:
+                params[name] = value
+        out: list[LoggedMedia] = []
+        offset = 0
+        while True:
+            data = self._api.client.json(
+                "GET", f"{self._url}/media", params={**params, "offset": offset}
+            )
+            items = (data or {}).get("items") or []
+            out.extend(LoggedMedia(self, item) for item in items)
+            if not (data or {}).get("more"):
+                return out
+            offset += len(items)
+
+    def media_keys(self) -> list[dict]:
+        """Per logged media key: type, count, min_step, max_step."""
+        return (self._api.client.json("GET", f"{self._url}/media/keys") or {}).get("keys", [])
+
+    def table(self, key: str, step: int | None = None) -> Any:
+        """A logged table (the last one of `key`, or the one at `step`) as a Table."""
+        items = [m for m in self.logged_media(key=key, step=step) if m.type in ("table", "chart")]
+        if not items:
+            raise CommError(f"run {self.id} has no table {key!r}", status=404)
+        return items[-1].table()
+
+
+class LoggedMedia:
+    """One item of a run's media index (`Run.logged_media`)."""
+
+    def __init__(self, run: Run, data: dict):
+        self._run = run
+        self._data = data
+        self.id = data.get("id")
+        self.key = data.get("key")
+        self.step = data.get("step")
+        self.index = data.get("index")
+        self.type = data.get("type")
+        self.format = data.get("format")
+        self.sha256 = data.get("sha256")
+        self.metadata = data.get("metadata") or {}
+        self.caption = self.metadata.get("caption")
+
+    @property
+    def _url(self) -> str:
+        return f"{self._run._url}/media/{self.id}"
+
+    def read(self) -> bytes:
+        """The media file's bytes (histograms and tables have none: use .metadata/.rows)."""
+        if self.type in ("histogram", "table", "chart"):
+            raise UsageError(f"a {self.type} has no file; use .metadata or .rows()")
+        return self._run._api.client.request("GET", f"{self._url}/file").content
+
+    def download(self, root: str = ".") -> str:
+        path = os.path.join(root, *(self.metadata.get("path") or f"media/{self.id}").split("/"))
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(self.read())
+        return path
+
+    def image(self) -> Any:
+        """An image item as a PIL image."""
+        import io
+
+        from PIL import Image as PILImage
+
+        return PILImage.open(io.BytesIO(self.read()))
+
+    def rows(
+        self,
+        offset: int = 0,
+        limit: int = 1000,
+        sort: str | None = None,
+        order: str = "asc",
+        filters: list | None = None,
+    ) -> dict:
+        """One page of a table item, sorted and filtered by the server:
+        {"columns", "rows": [{"index", "cells"}], "total", "offset"}."""
+        params: dict[str, Any] = {"offset": offset, "limit": limit, "order": order}
+        if sort is not None:
+            params["sort"] = sort
+        if filters:
+            params["filters"] = orjson.dumps(filters).decode()
+        return self._run._api.client.json("GET", f"{self._url}/rows", params=params)
+
+    def table(self) -> Any:
+        """The whole table as a gradline.Table (read page by page)."""
+        from gradline.table import Table
+
+        columns, data, offset = None, [], 0
+        while True:
+            page = self.rows(offset=offset, limit=1000)
+            columns = page.get("columns") or []
+            rows = page.get("rows") or []
+            data.extend(row["cells"] for row in rows)
+            offset += len(rows)
+            if not rows or offset >= int(page.get("total") or 0):
+                return Table(columns=columns, data=data)
+
+    def to_dataframe(self) -> Any:
+        return self.table().get_dataframe()
+
+    def __repr__(self) -> str:
+        return f"<LoggedMedia {self.type} {self.key!r} step {self.step}>"
+
 
 class File:
     def __init__(self, run: Run, data: dict):

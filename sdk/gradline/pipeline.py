@@ -23,6 +23,7 @@ import orjson
 from gradline import batchfmt
 from gradline.batchfmt import Columns, KeyTable
 from gradline.console import write_to_terminal
+from gradline.media import MediaSink
 from gradline.metrics import NO_SUMMARY, MetricState
 from gradline.settings import Settings
 from gradline.transport import Backoff, CommError, HttpClient
@@ -51,6 +52,7 @@ SYNC = "sync"  # ("sync", threading.Event) set once everything before it is proc
 # Consecutive HTTP 500 answers tolerated once finish() is waiting: a server bug answers
 # the same request the same way, so retrying it until the finish timeout only spins.
 MAX_SERVER_ERRORS_CLOSING = 3
+MEDIA_RECORD_ITEMS = 500  # media items per WAL record (and per POST .../media)
 
 
 class Pipeline:
@@ -318,6 +320,8 @@ class Pipeline:
         points, system = batch.enc.points, batch.system
         if batch.enc.histograms:
             self._write_histograms(batch.enc.histograms)
+        if batch.enc.media or batch.enc.histograms:
+            self._write_media(batch)
         summary = {k: v for k, v in batch.summary_auto.items() if k not in batch.summary}
         summary.update({k: to_jsonable(v) for k, v in batch.summary.items()})
         if summary:
@@ -350,6 +354,53 @@ class Pipeline:
             self._report_once("histograms", f"gradline: cannot write {path}: {exc}")
             return
         self._hist_dirty = True
+
+    def _write_media(self, batch: _Batch) -> None:
+        """Encode the batch's media on this (writer) thread: files under files/media/,
+        one file record each (uploaded first), then media records naming them — the
+        server's media index. Histograms join the media records as they are (no file).
+        A value that cannot be encoded is reported and skipped; the rest of the row is
+        unaffected."""
+        sink = MediaSink(self.run_dir / FILES_DIR)
+        items: list[dict] = []
+        user = self.metrics.user_keys
+        for key, step, value, wall_time in batch.enc.media:
+            values = value if isinstance(value, list) else [value]
+            described = []
+            for index, media in enumerate(values):
+                try:
+                    ref = media.materialize(sink, key, step, index)
+                except Exception as exc:  # a bad value must not stop the run
+                    self._report_once(
+                        f"media:{key}:{type(exc).__name__}",
+                        f"gradline: cannot log {type(media).__name__} {key!r} at step {step}: "
+                        f"{exc}; value skipped",
+                    )
+                    continue
+                described.append(ref)
+                items.append(
+                    {"key": key, "step": step, "index": index, "wall_time": wall_time, **ref}
+                )
+            if not described:
+                continue
+            if isinstance(value, list):
+                summary_value = {
+                    "_type": "media-list",
+                    "count": len(described),
+                    "items": described[:8],
+                }
+            else:
+                summary_value = described[0]
+            self.metrics.last[key] = summary_value
+            if key not in user:
+                batch.summary_auto[key] = summary_value
+        for key, step, hist, wall_time in batch.enc.histograms:
+            items.append({"key": key, "step": step, "index": 0, "wall_time": wall_time, **hist})
+        batch.enc.media = []
+        for rel in sink.written:
+            self._append({"t": "file", "path": rel})
+        for start in range(0, len(items), MEDIA_RECORD_ITEMS):
+            self._append({"t": "media", "items": items[start : start + MEDIA_RECORD_ITEMS]})
 
     def _flush_histograms(self) -> None:
         if self._hist_dirty:

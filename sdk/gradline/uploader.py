@@ -209,6 +209,9 @@ class Uploader:
         elif kind == "patch":
             self._send_patch(head)
             self._ack(head.end)
+        elif kind == "media":
+            self._send_media(head)
+            self._ack(head.end)
         else:  # the run record, skipped damage, or kinds a newer SDK wrote
             self._ack(head.end)
         return True
@@ -358,6 +361,29 @@ class Uploader:
             if exc.retryable:
                 raise
             self._report_once(f"patch:{exc.status}", f"gradline: run update refused: {exc.message}")
+
+    def _send_media(self, record: Record) -> None:
+        """Register media items whose files were uploaded by the file records before
+        this one. The server validates each item by content; a refused item is reported
+        (once per reason) and the others are kept."""
+        try:
+            resp = self.client.json(
+                "POST",
+                f"{self.info.run_path()}/media",
+                json={"items": record.data.get("items") or []},
+                compress=True,
+            )
+        except CommError as exc:
+            if exc.retryable:
+                raise
+            self._report_once(f"media:{exc.status}", f"gradline: media refused: {exc.message}")
+            return
+        for err in (resp or {}).get("errors") or []:
+            self._report_once(
+                f"media:{err.get('code')}:{err.get('key')}",
+                f"gradline: the server refused media {err.get('key')!r} at step "
+                f"{err.get('step')}: {err.get('message')}",
+            )
 
     def heartbeat(self) -> None:
         self.client.json("POST", f"{self.info.run_path()}/heartbeat", json={})

@@ -11,16 +11,20 @@ from __future__ import annotations
 import math
 from array import array
 from itertools import repeat
+from types import ModuleType
 from typing import Any
 
 from gradline.batchfmt import Columns, KeyTable
 from gradline.data_types import Histogram
+from gradline.media import Media, as_media
 
 _PLAIN = frozenset({float, int, bool, str, type(None)})
 # Values safe to keep by reference: the plain types, plus immutable numpy scalar types
 # (np.float32, np.int64 …) added the first time one is seen, so later rows of them take
 # the all-in-C fast path too.
 _KEEP_AS_IS: set = set(_PLAIN)
+# Modules whose objects log() turns into media on the caller's thread (media.as_media).
+_MEDIA_MODULES = ("gradline.", "matplotlib", "pandas", "plotly")
 RESERVED = frozenset({"_step", "_runtime", "_timestamp"})
 INF = float("inf")
 
@@ -55,9 +59,13 @@ def _merge_slow(pending: dict, key: Any, value: Any) -> None:
 def snapshot(value: Any) -> Any:
     """A copy of `value` that later mutation by the caller cannot change."""
     if isinstance(value, (list, tuple)):
+        if value and type(value[0]) not in _KEEP_AS_IS:  # a list of media, figures …
+            return tuple(snapshot(v) for v in value)
         return tuple(snapshot(v) if isinstance(v, (list, tuple)) else v for v in value)
     kind = type(value)
     module = kind.__module__
+    if module.startswith(_MEDIA_MODULES) or kind is ModuleType:
+        return as_media(value)  # tables frozen, figures rendered, DataFrames copied
     if module.startswith("torch"):
         return _torch_snapshot(value)
     if module == "numpy":
@@ -91,12 +99,13 @@ class Encoded:
     """Result of encoding rows: points for the metric store (columns, keys indexed in the
     run's key table), and everything else."""
 
-    __slots__ = ("histograms", "keys", "last", "points", "unsupported")
+    __slots__ = ("histograms", "keys", "last", "media", "points", "unsupported")
 
     def __init__(self, keys: KeyTable | None = None):
         self.keys = keys if keys is not None else KeyTable()
         self.points = Columns()
         self.histograms: list = []  # [key, step, {"bins", "values"}, wall_time]
+        self.media: list = []  # [key, step, Media or [Media, ...], wall_time]
         self.last: dict = {}  # key -> last non-point value (strings, None) for the summary
         self.unsupported: set = set()
 
@@ -164,6 +173,15 @@ def _encode_other(key: str, step: int, value: Any, wall_time: float, out: Encode
         return
     if isinstance(value, Histogram):
         out.histograms.append([key, step, value.to_json(), wall_time])
+        return
+    if isinstance(value, Media):
+        out.media.append([key, step, value, wall_time])
+        return
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], Media):
+        if all(isinstance(v, Media) for v in value):
+            out.media.append([key, step, list(value), wall_time])
+        else:
+            out.unsupported.add(f"{key} (a list mixing media and other values)")
         return
     module = type(value).__module__
     if module == "numpy" or module.startswith("torch"):
