@@ -1,6 +1,7 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from apps.api import names
 from apps.api import views as v
 from apps.registry import api_urls as registry_urls
 
@@ -61,8 +62,18 @@ urlpatterns = [
     path(f"{PROJECT}/", include("apps.runs.api_urls")),
     path(f"{PROJECT}/", include("apps.media.api_urls")),
     path(f"{PROJECT}/", include("apps.projects.api_urls")),
-    path(f"{PROJECT}/", include("apps.projects.api_urls")),
     path(f"{PROJECT}/", include(registry_urls.project_urlpatterns)),
     path(f"{TEAM}/", include(registry_urls.team_urlpatterns)),
     path(f"{PROJECT}/", include("apps.sweeps.api_urls")),
+    # Last: names that break the naming rules answer 400 saying which rule (apps/api/names.py)
+    re_path(
+        r"^v1/teams/(?P<team_name>[^/]+)/projects/(?P<project_name>[^/]+)(?:/(?P<rest>.*))?$",
+        names.invalid_name,
+        name="invalid-project-path",
+    ),
+    re_path(
+        r"^v1/teams/(?P<team_name>[^/]+)(?:/(?P<rest>.*))?$",
+        names.invalid_name,
+        name="invalid-team-path",
+    ),
 ]

@@ -90,6 +90,10 @@ ROUTES: dict[str, Route] = {
     "sdk-simple": public(),
     "sdk-simple-project": public(),
     "sdk-file": public(),
+    # --- API paths whose team or project name breaks the naming rules: a 400 naming the
+    # rule, before any lookup (apps/api/names.py); nothing about any tenant is read.
+    "api:invalid-project-path": public(),
+    "api:invalid-team-path": public(),
     # --- allauth (accounts/: sign-in, sign-up, password, email, MFA) ---------------
     # Signed-out flows are public (allauth rate-limits them; login also through
     # apps.accounts.adapters); account management needs a signed-in user.

@@ -603,6 +603,8 @@ def start_run(
     run._report = stderr_report(settings.silent)
     run.project = project or settings.project or "uncategorized"
     run.entity = entity or settings.entity
+    if run.mode != "disabled":
+        _check_names(run.project, run.entity)
     run._name = name or settings.run_name
     run._notes = notes or settings.notes
     run.group = group or settings.run_group
@@ -818,6 +820,25 @@ def _apply_create_response(run: Run, resp: dict) -> int:
         if resp.get("tags"):
             run._tags = tuple(dict.fromkeys([*resp["tags"], *run._tags]))
     return system_start
+
+
+# The server's naming rules (apps/api/names.py), checked before anything is written, so a
+# bad name is a clear error at init rather than a run that can never upload.
+_PROJECT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_TEAM_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+
+
+def _check_names(project: str, entity: str | None) -> None:
+    if not _PROJECT_RE.match(project) or project in (".", ".."):
+        raise UsageError(
+            f"{project!r} is not a valid project name: use 1-128 letters, digits, '_', '.' "
+            "or '-'"
+        )
+    if entity and not _TEAM_RE.match(entity):
+        raise UsageError(
+            f"{entity!r} is not a valid entity (team) name: use 1-64 lowercase letters, "
+            "digits or '-', not starting or ending with '-'"
+        )
 
 
 def _init_error(exc: CommError, run: Run, settings: Settings, resume: str | None) -> str:
