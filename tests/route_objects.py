@@ -182,6 +182,46 @@ def _run_file_path(world: World):
     return record.path
 
 
+# --- media (apps/media) ----------------------------------------------------------------
+
+
+@registers("media_id")
+def _media_id(world: World):
+    """Team A's logged table (one row), so the file, detail and rows routes all serve."""
+    import io
+
+    from apps.media import services as media_services
+    from apps.runs import services as run_services
+
+    world.value("run")
+    run = world.get("run")
+    body = b'{"columns": ["a"], "nrows": 1}\n[1]\n'
+    record = run_services.run_file_put(
+        run=run, path="media/tables/t.table.jsonl", stream=io.BytesIO(body)
+    )
+    media_services.media_register(
+        run=run,
+        body={"items": [{"key": "t", "step": 0, "_type": "table-file", "path": record.path}]},
+    )
+    png = run_services.run_file_put(
+        run=run, path="media/images/i.png", stream=io.BytesIO(_TINY_PNG)
+    )
+    media_services.media_register(
+        run=run,
+        body={"items": [{"key": "i", "step": 0, "_type": "image-file", "path": png.path}]},
+    )
+    from apps.media.models import MediaItem
+
+    return MediaItem.objects.for_team(world.team).get(run=run, key="t").pk
+
+
+# A 1 x 1 PNG.
+_TINY_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000b49444154789c6360000200000500017a5eab3f0000000049454e44ae426082"
+)
+
+
 # --- saved views (apps/projects) -------------------------------------------------------
 
 
