@@ -26,9 +26,16 @@ def main() -> int:
     # The product brief's samples read runs back from "my-project/my-project".
     team_services.team_create(creator=owner, slug="my-project", name="My project")
     team_services.membership_add(team=team, user=viewer, role="viewer")
+    # A second member and a member-role service account (CI), for run ownership.
+    member = account_services.user_signup(email="member@sdk.example", password="sdk-pass-12345")
+    team_services.membership_add(team=team, user=member, role="member")
+    _, _, service_secret = team_services.service_account_provision(
+        team=team, name="ci", role="member", actor=owner
+    )
     team_services.team_create(creator=outsider, slug="other-team", name="Other team")
-    out = {}
-    for label, user in (("owner", owner), ("viewer", viewer), ("outsider", outsider)):
+    out = {"service": service_secret}
+    people = (("owner", owner), ("viewer", viewer), ("outsider", outsider), ("member", member))
+    for label, user in people:
         _, secret = account_services.api_key_create(user=user, name="sdk tests")
         out[label] = secret
     sys.stdout.write(orjson.dumps(out).decode() + "\n")

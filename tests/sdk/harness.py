@@ -191,6 +191,8 @@ class Seed:
         self.owner_key = data["owner"]
         self.viewer_key = data["viewer"]
         self.outsider_key = data["outsider"]
+        self.member_key = data["member"]  # a member of sdk-team (role member)
+        self.service_key = data["service"]  # sdk-team's member-role service account
         self.team = "sdk-team"
 
 
