@@ -211,6 +211,9 @@ HYPERBAND = {
     # W&B's grid order: 0.8, 0.9, then the bad one, judged against both at milestone 3
     "parameters": {"quality": {"values": [0.8, 0.9, 0.1]}},
 }
+# Milestones are 3, 9, 27, ...: the good runs log 6 values, so at 9 the bad run is judged
+# only against itself. It logs 3 (past milestone 3, far from 9) and then blocks.
+BAD_RUN_VALUES = 3
 
 
 def test_early_termination_interrupts_a_bad_run_which_finishes(sweep_env, api, capfd):
@@ -225,17 +228,20 @@ def test_early_termination_interrupts_a_bad_run_which_finishes(sweep_env, api, c
             for _ in range(6):
                 gradline.log({"acc": quality})
             return
-        deadline = time.monotonic() + 60
+        # A bad run: it reaches milestone 3 (and stays below 9, where it could no longer
+        # be judged), then waits to be stopped, so a slow server cannot miss the window.
+        for _ in range(BAD_RUN_VALUES):
+            gradline.log({"acc": quality})
+        deadline = time.monotonic() + 120
         try:
-            while time.monotonic() < deadline:  # a bad run that would go on and on
-                gradline.log({"acc": quality})
+            while time.monotonic() < deadline:
                 time.sleep(0.05)
         except KeyboardInterrupt:
-            interrupted["after"] = 60 - (deadline - time.monotonic())
+            interrupted["by"] = "early termination"
             raise
 
     gradline.agent(sweep_id, train)
-    assert interrupted["after"] < 50
+    assert interrupted == {"by": "early termination"}  # not the 120 s deadline
     assert "early termination stopped run" in capfd.readouterr().err
     sweep = api.sweep(f"{project}/{sweep_id}")
     trials = {t["params"]["quality"]: t for t in sweep.trials}
@@ -263,9 +269,11 @@ if quality > 0.5:
     for _ in range(6):
         wandb.log({"acc": quality})
 else:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    # Reach milestone 3, then wait for the agent's SIGTERM: the stop cannot be missed.
+    for _ in range(3):
         wandb.log({"acc": quality})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
         time.sleep(0.05)
     print("NOT STOPPED", flush=True)
 """
