@@ -156,6 +156,11 @@ def task_mlflow_history(args):
 # -- runs table: 10,000 runs, fast SQL load into MLflow's own schema -----------------
 
 
+def _run_uuid(index: int) -> str:
+    """The MLflow run id of the index-th run of bench/_runs_data.make_runs."""
+    return uuid.UUID(int=random.Random(index).getrandbits(128)).hex
+
+
 def task_mlflow_runs_load(args):
     """Insert runs, params and latest metrics straight into MLflow's tables.
 
@@ -172,7 +177,7 @@ def task_mlflow_runs_load(args):
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=args.url)
-    experiment_id = client.create_experiment("runs-table")
+    experiment_id = args.experiment_id or client.create_experiment("runs-table")
     runs = make_runs(args.runs)
     now = int(time.time() * 1000)
     run_rows, param_rows, metric_rows, tag_rows = (
@@ -182,7 +187,9 @@ def task_mlflow_runs_load(args):
         io.StringIO(),
     )
     for i, run in enumerate(runs):
-        run_uuid = uuid.UUID(int=random.Random(i).getrandbits(128)).hex
+        if i < args.skip:  # loaded before (bench/workspace.py grows 10,000 runs to 100,000)
+            continue
+        run_uuid = _run_uuid(i)
         start = now - (args.runs - i) * 1000
         run_rows.write(
             f"{run_uuid}\t{run['name']}\tLOCAL\tbench\t\\N\tbench\tFINISHED\t{start}\t{start + 500}"
@@ -249,6 +256,130 @@ def task_mlflow_runs_query(args):
     emit("mlflow_runs_query_ms_all", "/".join(f"{t:.0f}" for t in timings))
     emit("mlflow_runs_query_rows", len(names))
     emit("mlflow_runs_query_correct", int(names == expected_top(args.runs)))
+
+
+# -- workspace: long series, chart reads the UI makes, runs-table pages -------------
+
+
+def task_mlflow_series_load(args):
+    """The workspace's long series (bench/_runs_data.series_values, the values Gradline
+    gets) COPYed into MLflow's metrics table for the first --series-runs runs, with
+    their latest_metrics rows: what its SqlAlchemyStore would have written."""
+    import io
+
+    import psycopg2
+    from _runs_data import SERIES_BATCH, series_keys, series_values
+
+    keys = series_keys(args.keys)
+    started = time.perf_counter()
+    rows = 0
+    conn = psycopg2.connect(args.db_url)
+    with conn, conn.cursor() as cur:
+        latest = io.StringIO()
+        for i in range(args.series_runs):
+            run_uuid = _run_uuid(i)
+            for k, key in enumerate(keys):
+                buf = io.StringIO()
+                for first in range(0, args.points, SERIES_BATCH):
+                    last = min(first + SERIES_BATCH, args.points)
+                    step, value, wall = series_values(i, k, first, last)
+                    millis = (wall * 1000).astype("int64")
+                    buf.write(
+                        "".join(
+                            f"{key}\t{v!r}\t{t}\t{s}\tfalse\t{run_uuid}\n"
+                            for s, v, t in zip(
+                                step.tolist(), value.tolist(), millis.tolist(), strict=True
+                            )
+                        )
+                    )
+                    rows += last - first
+                buf.seek(0)
+                cur.copy_expert(
+                    "COPY metrics (key,value,timestamp,step,is_nan,run_uuid) FROM STDIN", buf
+                )
+                latest.write(
+                    f"{key}\t{float(value[-1])!r}\t{int(millis[-1])}\t{int(step[-1])}"
+                    f"\tfalse\t{run_uuid}\n"
+                )
+        latest.seek(0)
+        cur.copy_expert(
+            "COPY latest_metrics (key,value,timestamp,step,is_nan,run_uuid) FROM STDIN", latest
+        )
+        cur.execute("ANALYZE")
+    conn.close()
+    emit("mlflow_series_points", rows)
+    emit("mlflow_series_load_s", time.perf_counter() - started)
+
+
+def _bulk_interval(base, run_ids, key, max_results):
+    """GET the route MLflow's UI charts call (get-history-bulk-interval): sampled
+    points of one key for up to 100 runs."""
+    import json
+    import urllib.parse
+    import urllib.request
+
+    query = urllib.parse.urlencode(
+        [("run_ids", r) for r in run_ids] + [("metric_key", key), ("max_results", max_results)]
+    )
+    url = f"{base}/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval?{query}"
+    with urllib.request.urlopen(url, timeout=300) as response:  # noqa: S310 (127.0.0.1)
+        return json.loads(response.read()).get("metrics", [])
+
+
+def task_mlflow_workspace_query(args):
+    _quiet_mlflow()
+    from _runs_data import MLFLOW_FILTER, MLFLOW_ORDER, expected_top, series_keys
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=args.url)
+    out = args.prefix
+
+    def timed(action, repeats):
+        times, result = [], None
+        for _ in range(repeats + 1):  # the first is a warm-up
+            start = time.perf_counter()
+            result = action()
+            times.append((time.perf_counter() - start) * 1000)
+        return median(times[1:]), result
+
+    page_ms, page = timed(
+        lambda: client.search_runs(
+            [args.experiment_id], order_by=["attributes.start_time DESC"], max_results=args.page
+        ),
+        args.repeats,
+    )
+    emit(f"{out}_runs_page_ms", page_ms)
+    emit(f"{out}_runs_page_rows", len(page))
+    query_ms, found = timed(
+        lambda: client.search_runs(
+            [args.experiment_id], filter_string=MLFLOW_FILTER, order_by=MLFLOW_ORDER, max_results=50
+        ),
+        args.repeats,
+    )
+    emit(f"{out}_runs_query_ms", query_ms)
+    names = [run.info.run_name for run in found]
+    emit(f"{out}_runs_query_correct", int(names == expected_top(args.runs)))
+    if args.runs_only:
+        return
+    key = series_keys(1)[0]
+    chart_medians, points = [], 0
+    for c in range(args.charts):
+        first = (c * args.chart_runs) % max(1, args.series_runs)
+        ids = [_run_uuid(i) for i in range(first, min(first + args.chart_runs, args.series_runs))]
+        ms, metrics = timed(
+            lambda ids=ids: _bulk_interval(args.url, ids, key, args.max_results), args.repeats
+        )
+        chart_medians.append(ms)
+        points = len(metrics)
+    emit("mlflow_chart_ms", median(chart_medians))
+    emit("mlflow_chart_worst_ms", max(chart_medians))
+    emit("mlflow_chart_points", points)
+    ids = [_run_uuid(i) for i in range(min(args.group_runs, args.series_runs))]
+    grouped_ms, metrics = timed(
+        lambda: _bulk_interval(args.url, ids, key, args.max_results), args.repeats
+    )
+    emit("mlflow_grouped_fetch_ms", grouped_ms)
+    emit("mlflow_grouped_fetch_points", len(metrics))
 
 
 # -- SDK overhead: caller-thread cost of one log call with 10 floats -----------------
@@ -379,7 +510,29 @@ def main(argv=None):
     p.add_argument("--url", required=True)
     p.add_argument("--db-url", required=True)
     p.add_argument("--runs", type=int, default=10_000)
+    p.add_argument("--skip", type=int, default=0, help="the first runs are loaded already")
+    p.add_argument("--experiment-id", default="", help="add to this experiment")
     p.set_defaults(func=task_mlflow_runs_load)
+    p = sub.add_parser("mlflow-series-load")
+    p.add_argument("--db-url", required=True)
+    p.add_argument("--series-runs", type=int, default=200)
+    p.add_argument("--points", type=int, default=100_000)
+    p.add_argument("--keys", type=int, default=1)
+    p.set_defaults(func=task_mlflow_series_load)
+    p = sub.add_parser("mlflow-workspace-query")
+    p.add_argument("--url", required=True)
+    p.add_argument("--experiment-id", required=True)
+    p.add_argument("--runs", type=int, default=10_000)
+    p.add_argument("--page", type=int, default=200)
+    p.add_argument("--series-runs", type=int, default=200)
+    p.add_argument("--charts", type=int, default=20)
+    p.add_argument("--chart-runs", type=int, default=10)
+    p.add_argument("--group-runs", type=int, default=100)
+    p.add_argument("--max-results", type=int, default=1000)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--prefix", default="mlflow")
+    p.add_argument("--runs-only", action="store_true", help="only the runs-table queries")
+    p.set_defaults(func=task_mlflow_workspace_query)
     p = sub.add_parser("mlflow-runs-query")
     p.add_argument("--url", required=True)
     p.add_argument("--experiment-id", required=True)

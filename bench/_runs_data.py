@@ -63,3 +63,32 @@ def expected_top(count: int) -> list[str]:
     ]
     rows.sort(key=lambda run: run["summary"][ORDER_METRIC])
     return [run["name"] for run in rows[:PAGE]]
+
+
+# -- workspace series (bench/workspace.py): long metric series of the first runs ----------
+
+SERIES_KEY_NAMES = ["train/loss", "train/acc", "val/loss", "val/acc"]
+SERIES_BATCH = 100_000  # points per write, the ingest protocol's maximum per request
+SERIES_WALL0 = 1_700_000_000.0  # wall time of step 0; 0.01 s per step
+
+
+def series_keys(count: int) -> list[str]:
+    """The series keys of the long runs (train/loss first, then train/acc, ...)."""
+    names = SERIES_KEY_NAMES + [f"train/metric_{k}" for k in range(max(0, count - 4))]
+    return names[:count]
+
+
+def series_values(run_index: int, key_index: int, first: int, last: int):
+    """Steps first..last-1 of one run's series as numpy arrays (step, value, wall).
+
+    A decaying curve whose height depends on the run, with noise seeded per run and key,
+    so groups of runs have distinct means and non-zero spread. Both venvs run the same
+    numpy, hence the same values on both sides."""
+    import numpy as np
+
+    rng = np.random.default_rng([run_index, key_index, first])  # each batch on its own
+    step = np.arange(first, last, dtype=np.int64)
+    height = 0.5 + (run_index % 17) / 17
+    value = height / (1 + step / 10_000) + rng.normal(0, 0.01, last - first)
+    wall = SERIES_WALL0 + step * 0.01
+    return step, value, wall
