@@ -8,6 +8,7 @@ LOGIN_SUCCEEDED = "login.succeeded"
 LOGIN_FAILED = "login.failed"
 MFA_SUCCEEDED = "mfa.succeeded"  # a second-factor code accepted (detail: which kind)
 MFA_FAILED = "mfa.failed"  # a wrong second-factor code
+EMAIL_VERIFIED_BY_ADMIN = "email.verified_by_admin"  # manage.py verify_email
 KEY_CREATED = "api_key.created"
 KEY_REVOKED = "api_key.revoked"
 ROLE_CHANGED = "member.role_changed"
