@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
-for name in ingest history runs_table sdk_overhead artifacts media; do
+for name in ingest history runs_table sdk_overhead artifacts media workspace live_latency; do
   echo "== bench/$name.py"
   timeout 1200 .venv/bin/python "bench/$name.py" 2> "bench/results/$name.log" | tee "bench/results/$name.txt"
 done
