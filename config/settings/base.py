@@ -251,7 +251,9 @@ CHANNEL_LAYERS = {
     "default": (
         {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # Above the layer's 5 s blocking pop: redis-py 8's default socket timeout is
+            # also 5 s, so an idle subscriber's empty pop raced it and closed with 1013.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
         }
         if REDIS_URL
         else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
