@@ -1,14 +1,16 @@
 """The Content-Security-Policy in a real browser: inline script and style attributes
 are refused and reported (so the `browser` fixture's violation check, which every
-browser test has, can see them), and the sign-in page and API docs load without one."""
+browser test has, can see them), and the API docs, account and 2FA pages load without one."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 
-from tests.e2e.pages import policy_violations, script_errors
+from tests.e2e.pages import PASSWORD, policy_violations, script_errors, sign_in
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -56,4 +58,36 @@ def test_api_docs_render_under_the_policy(live_server, browser):
     page.goto("/api/docs/")
     page.wait_for_selector(".swagger-ui .opblock", timeout=60_000)
     assert page.locator(".opblock").count() > 10
+    assert errors == []
+
+
+@pytest.fixture
+def account():
+    from allauth.account.models import EmailAddress
+
+    user = UserFactory(email="ada@policy.example", password=PASSWORD)
+    # Two-factor setup is offered only with a verified address.
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    return user
+
+
+def test_account_and_two_factor_pages_render_under_the_policy(live_server, account, browser):
+    from playwright.sync_api import expect
+
+    context, page = sign_in(browser, live_server.url, account.email, "light")
+    errors = script_errors(page)
+    for path in ["/accounts/email/", "/accounts/password/change/", "/accounts/2fa/"]:
+        page.goto(path)
+        expect(page.locator("main h1").first).to_be_visible()
+    # Setting up an authenticator asks for the password again, then shows a QR code
+    # (a data: URI image).
+    page.goto("/accounts/2fa/totp/activate/")
+    page.wait_for_url(re.compile(r"/accounts/reauthenticate/"))
+    page.get_by_label("Password").fill(PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/accounts/2fa/totp/activate/"))
+    qr = page.locator("main img").first
+    assert qr.get_attribute("src").startswith("data:image/")
+    assert page.evaluate("(img) => img.naturalWidth > 0", qr.element_handle())
+    context.close()
     assert errors == []
