@@ -19,12 +19,17 @@ function sectionOf(key) {
   return slash > 0 ? key.slice(0, slash) : "";
 }
 
-export function createCharts({ api, store, container, onGroupsChanged }) {
+export function createCharts({ api, store, container, onGroupsChanged, waitForRows = false }) {
   const charts = new Map(); // key -> {chart, element, zoom, loaded, timer, pending, seq}
   const sections = new Map(); // name -> {details, grid}
   let keys = [];
+  // The workspace's charts draw the table's runs (`waitForRows`): none loads before the
+  // table's first page has arrived (reloadAll says so), else a chart in view at start
+  // would load once with no runs. The run page's store holds its run from the start.
+  let rowsArrived = !waitForRows;
   const observer = new IntersectionObserver(
     (entries) => {
+      if (!rowsArrived) return;
       for (const entry of entries) {
         if (!entry.isIntersecting) continue;
         const item = charts.get(entry.target.dataset.key);
@@ -127,6 +132,7 @@ export function createCharts({ api, store, container, onGroupsChanged }) {
 
   async function load(item) {
     item.loaded = true;
+    item.busy = true;
     const seq = ++item.seq;
     const v = view();
     const runs = chartRuns();
@@ -182,7 +188,18 @@ export function createCharts({ api, store, container, onGroupsChanged }) {
       });
     } catch (exc) {
       if (seq === item.seq) item.chart.setError(`Could not load ${item.key}: ${exc.message}`);
+    } finally {
+      if (seq === item.seq) {
+        item.busy = false;
+        // Live steps that came in meanwhile: one more refresh, after this answer is drawn.
+        if (item.pending) { item.pending = false; refreshSoon(item); }
+      }
     }
+  }
+
+  function refreshSoon(item) {
+    if (item.timer) return;
+    item.timer = setTimeout(() => { item.timer = 0; load(item); }, REFRESH_MS);
   }
 
   function zoom(item, range) {
@@ -198,11 +215,13 @@ export function createCharts({ api, store, container, onGroupsChanged }) {
     load(item);
   }
 
-  /** Everything again (runs, grouping or chart settings changed). */
-  function reloadAll() {
+  /** Everything again (runs, grouping or chart settings changed); `keepZoom` when only
+   * the rows changed (a zoomed chart keeps its range; a new x axis must not). */
+  function reloadAll({ keepZoom = false } = {}) {
+    rowsArrived = true;
     for (const item of charts.values()) {
       item.loaded = false;
-      item.zoom = null;
+      if (!keepZoom) item.zoom = null;
     }
     // Observing again delivers a fresh entry per chart: those in (or near) view load now,
     // the others when they scroll in.
@@ -223,8 +242,11 @@ export function createCharts({ api, store, container, onGroupsChanged }) {
     if (!grouped && !chartRuns().some((r) => r.id === runId)) return;
     for (const key of Object.keys(steps || {})) {
       const item = charts.get(key);
-      if (!item || !item.loaded || item.timer) continue;
-      item.timer = setTimeout(() => { item.timer = 0; load(item); }, REFRESH_MS);
+      if (!item || !item.loaded) continue;
+      // Never supersede a load in flight with a live refresh: on a slow server each
+      // refresh would cancel the one before and the chart would never be drawn.
+      if (item.busy) item.pending = true;
+      else refreshSoon(item);
     }
   }
 

@@ -341,6 +341,7 @@ export function createRunsTable({ api, store, elements, page, onRowsChanged }) {
     tr.append(cell);
     columns().forEach((c) => {
       const td = document.createElement("td");
+      td.dataset.column = c;
       if (c === "name") {
         td.classList.add("pinned");
         td.style.left = "72px";

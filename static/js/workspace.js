@@ -31,7 +31,8 @@ const table = createRunsTable({
   },
   onRowsChanged: () => {
     refreshFieldPickers();
-    charts.reloadAll();
+    charts.reloadAll({ keepZoom: !queryChanged });
+    queryChanged = false;
     refreshPanels();
   },
 });
@@ -216,7 +217,7 @@ $("export-csv").addEventListener("click", () => {
 });
 
 // ------------------------------------------------------------------ charts
-const charts = createCharts({ api, store, container: $("panels") });
+const charts = createCharts({ api, store, container: $("panels"), waitForRows: true });
 
 async function loadKeys() {
   try {
@@ -333,6 +334,7 @@ const TABLE_QUERY = ["filters", "search", "order", "groupBy"];
 const CHART_QUERY = ["xAxis", "band"];
 const CHART_STYLE = ["smoothing", "logX", "logY", "ignoreOutliers"];
 let previousView = store.get().view;
+let queryChanged = false;
 
 store.subscribe((state, changed) => {
   if (changed.has("selected")) { paintBulk(); table.render(); }
@@ -350,7 +352,10 @@ store.subscribe((state, changed) => {
   paintFilterBar();
   paintChartControls();
   if (layoutChanged) { table.render(); paintColumnPicker(); }
-  if (tableChanged) table.reload(); // reloads the charts when the rows arrive
+  if (tableChanged) {
+    queryChanged = true; // new filters or grouping: zoomed ranges start over
+    table.reload(); // reloads the charts when the rows arrive
+  }
   else if (chartsChanged) charts.reloadAll();
   if (styleChanged) charts.restyle();
   if (panelsChanged && !quiet) buildPanels();

@@ -17,6 +17,10 @@ export function createBarPanel(container, options) {
       .map((run) => ({ run: run.name || run.id, id: run.id, color: run.color, value: cellValue(run, metric) }))
       .filter((d) => typeof d.value === "number" && Number.isFinite(d.value))
       .slice(0, 50);
+    // One bar per run: the run's name, with its id where two runs share a name.
+    const names = new Map();
+    for (const d of values) names.set(d.run, (names.get(d.run) || 0) + 1);
+    for (const d of values) d.label = names.get(d.run) > 1 ? `${d.run} (${d.id})` : d.run;
     container.dataset.points = String(values.length);
     if (!values.length) { frame.body.replaceChildren(); frame.setState("empty", "No run has this field."); return; }
     frame.setState("loading", "Drawing…");
@@ -26,7 +30,7 @@ export function createBarPanel(container, options) {
       data: { values },
       mark: { type: "bar", cornerRadiusEnd: 2 },
       encoding: {
-        y: { field: "id", type: "nominal", sort: null, title: null, axis: { labelExpr: "datum.label", labelLimit: 120 } },
+        y: { field: "label", type: "nominal", sort: null, title: null, axis: { labelLimit: 120 } },
         x: { field: "value", type: "quantitative", title: metric },
         color: { field: "color", type: "nominal", scale: null, legend: null },
         tooltip: [{ field: "run" }, { field: "value", title: metric }],

@@ -1,7 +1,37 @@
-// Parameter importance for a chosen metric, computed on the server (correlation and
-// random-forest importance, cached until the project's runs change): bars per parameter.
+// Parameter importance for a chosen metric, computed on the server (GET …/importance,
+// docs/api.md: Pearson and Spearman correlation and random-forest importance, cached
+// until the project's runs change): importance bars per parameter, and a table with the
+// correlations beside them.
 //   createImportancePanel(el, {api, fields, metric, filters, onChange, onRemove}) -> {update({fields, filters}), destroy()}
+import { formatValue } from "./line.js";
 import { createPanelFrame, draw } from "./vega.js";
+
+const SHOWN = 15; // parameters drawn (the answer is sorted by importance)
+
+function importanceTable(parameters) {
+  const table = document.createElement("table");
+  table.className = "importance-table";
+  const head = table.createTHead().insertRow();
+  for (const label of ["Parameter", "Importance", "Pearson", "Spearman"]) {
+    const th = document.createElement("th");
+    th.scope = "col";
+    th.textContent = label;
+    head.append(th);
+  }
+  const body = table.createTBody();
+  for (const p of parameters) {
+    const row = body.insertRow();
+    row.insertCell().textContent = p.name;
+    for (const value of [p.importance, p.pearson, p.spearman]) {
+      const cell = row.insertCell();
+      cell.className = "num";
+      cell.textContent = formatValue(typeof value === "number" ? value : null);
+      // Correlations carry a sign: mark it for colour (CSS classes, no inline style).
+      if (value !== p.importance && typeof value === "number") cell.classList.add(value < 0 ? "neg" : "pos");
+    }
+  }
+  return table;
+}
 
 export function createImportancePanel(container, options) {
   let { fields = [], filters = null } = options;
@@ -13,6 +43,11 @@ export function createImportancePanel(container, options) {
     onChange: () => { load(); options.onChange && options.onChange(frame.values()); },
     onRemove: options.onRemove,
   });
+  const chart = document.createElement("div");
+  const details = document.createElement("div");
+  details.className = "importance-details";
+  frame.body.replaceChildren(chart, details);
+
   async function load() {
     const { metric } = frame.values();
     if (!metric) { frame.setState("empty", "Pick a summary metric."); return; }
@@ -21,27 +56,31 @@ export function createImportancePanel(container, options) {
     try {
       const answer = await options.api.get("/importance", { metric: metric.replace(/^summary\./, ""), filters });
       if (mine !== seq) return;
-      const rows = (answer.parameters || answer.results || []).flatMap((p) => [
-        { parameter: p.name || p.parameter, measure: "importance", value: p.importance },
-        { parameter: p.name || p.parameter, measure: "correlation", value: p.correlation },
-      ]).filter((d) => typeof d.value === "number");
-      container.dataset.parameters = String(rows.length / 2);
-      if (!rows.length) { frame.body.replaceChildren(); frame.setState("empty", "Not enough finished runs with this metric."); return; }
-      await draw(frame, {
+      const parameters = (answer.parameters || []).filter((p) => typeof p.importance === "number").slice(0, SHOWN);
+      container.dataset.parameters = String(parameters.length);
+      container.dataset.runs = String(answer.runs ?? "");
+      if (!parameters.length) {
+        chart.replaceChildren();
+        details.replaceChildren();
+        frame.setState("empty", answer.reason || "Not enough finished runs with this metric.");
+        return;
+      }
+      details.replaceChildren(importanceTable(parameters));
+      await draw({ ...frame, body: chart }, {
         $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-        width: "container", autosize: { type: "fit", contains: "padding" },
-        data: { values: rows },
-        mark: { type: "bar" },
+        width: "container", height: Math.max(80, parameters.length * 20),
+        autosize: { type: "fit", contains: "padding" },
+        data: { values: parameters.map((p) => ({ parameter: p.name, importance: p.importance, pearson: p.pearson })) },
+        mark: { type: "bar", cornerRadiusEnd: 2 },
         encoding: {
-          row: { field: "measure", title: null },
-          y: { field: "parameter", type: "nominal", sort: "-x", title: null },
-          x: { field: "value", type: "quantitative", title: null },
-          color: { field: "measure", type: "nominal", legend: null },
-          tooltip: [{ field: "parameter" }, { field: "measure" }, { field: "value", format: ".3f" }],
+          y: { field: "parameter", type: "nominal", sort: "-x", title: null, axis: { labelLimit: 160 } },
+          x: { field: "importance", type: "quantitative", title: `importance for ${metric.replace(/^summary\./, "")}` },
+          tooltip: [{ field: "parameter" }, { field: "importance", format: ".3f" }, { field: "pearson", format: ".3f" }],
         },
       });
+      if (mine !== seq) return;
     } catch (exc) {
-      if (mine === seq) frame.setState("error", exc.status === 404 ? "Parameter importance is not available on this server yet." : `Could not compute: ${exc.message}`);
+      if (mine === seq) frame.setState("error", `Could not compute: ${exc.message}`);
     }
   }
   load();
