@@ -88,6 +88,8 @@ def test_account_and_two_factor_pages_render_under_the_policy(live_server, accou
     page.wait_for_url(re.compile(r"/accounts/2fa/totp/activate/"))
     qr = page.locator("main img").first
     assert qr.get_attribute("src").startswith("data:image/")
-    assert page.evaluate("(img) => img.naturalWidth > 0", qr.element_handle())
+    page.wait_for_function(
+        "(img) => img.complete && img.naturalWidth > 0", arg=qr.element_handle(), timeout=30_000
+    )
     context.close()
     assert errors == []
