@@ -18,6 +18,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    # Links the server hands out (run URLs the SDK prints, invitations) name the address
+    # actually served unless PUBLIC_BASE_URL says otherwise; a wildcard host is reached
+    # on loopback at least.
+    shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host  # noqa: S104
+    shown_host = f"[{shown_host}]" if ":" in shown_host else shown_host
+    os.environ.setdefault("PUBLIC_BASE_URL", f"http://{shown_host}:{args.port}")
     import django
 
     django.setup()

@@ -8,6 +8,7 @@ handler429 = account_views.rate_limited
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
+    path("favicon.ico", core_views.favicon, name="favicon"),
     path("", core_views.home, name="home"),
     path("accounts/", include("apps.accounts.urls")),
     path("api/", include("apps.api.urls")),

@@ -85,6 +85,7 @@ def creating_project(route: Route, *methods: str) -> Route:
 ROUTES: dict[str, Route] = {
     # --- core -------------------------------------------------------------------
     "healthz": public(),
+    "favicon": public(),
     "home": public(),
     # --- the SDK as this server built it (apps/sdkindex): a package index is anonymous
     "sdk-simple": public(),

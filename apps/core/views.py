@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 
 from config.env import database_is_embedded
 
@@ -60,6 +61,11 @@ def healthz(request):
     return JsonResponse(
         {"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503
     )
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says; answer with the app's icon."""
+    return redirect(static("img/favicon.svg"), permanent=True)
 
 
 def home(request):

@@ -1,10 +1,13 @@
-"""Local development (`make run`): embedded PostgreSQL unless DATABASE_URL is set."""
+"""`make run`, which is also how people self-host: embedded PostgreSQL unless DATABASE_URL
+is set. Served like production (DEBUG off: the app's own error pages, no URL listing);
+DEBUG=true is an explicit opt-in for development. Static files are served either way
+(whitenoise with finders)."""
 
 from config.env import VAR_DIR, env_bool
 
 from .base import *  # noqa: F403
 
-DEBUG = env_bool("DEBUG", True)
+DEBUG = env_bool("DEBUG", False)
 
 
 def _local_secret_key() -> str:
