@@ -178,7 +178,7 @@ ROUTES: dict[str, Route] = {
     "api:project-history-grouped": project(GET=p.RUNS_READ),
     "api:metric-key-list": project(GET=p.RUNS_READ),
     # --- API: media (docs/media.md): the media index, files and table rows of runs --
-    "api:run-media-list": project(GET=p.RUNS_READ, POST=p.RUNS_WRITE),
+    "api:run-media-list": project(GET=p.RUNS_READ, POST=p.RUNS_WRITE_OWN),  # run ownership
     "api:run-media-keys": project(GET=p.RUNS_READ),
     "api:run-media-detail": project(GET=p.RUNS_READ),
     "api:run-media-file": project(GET=p.RUNS_READ),

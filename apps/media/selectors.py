@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Max, Min
 
 from apps.core.errors import DomainError, NotFound, field_error
@@ -192,7 +192,9 @@ def table_page(
     table = TableRow._meta.db_table
     condition = " AND ".join(where)
     sql = f"SELECT row_index, cells::text FROM {table} WHERE {condition} ORDER BY {order} LIMIT %s OFFSET %s"  # noqa: S608, E501
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # A deep page of a sort keeps offset + limit rows: sort them in memory, not on disk.
+        cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(sql, [*params, *order_params, limit, offset])
         rows = [
             {"index": index, "cells": orjson.loads(cells)} for index, cells in cursor.fetchall()

@@ -131,10 +131,12 @@ class Table(Media):
         copy.data = [list(row) for row in self.data]
         if len(copy.data) > self.MAX_ROWS:
             raise MediaError(f"a logged Table has at most {self.MAX_ROWS} rows")
+        plain = _PLAIN.issuperset
         for row in copy.data:
-            for i, value in enumerate(row):
-                if type(value) not in _PLAIN:
-                    row[i] = _frozen_cell(value)
+            if not plain(map(type, row)):  # the common all-plain row is checked in C
+                for i, value in enumerate(row):
+                    if type(value) not in _PLAIN:
+                        row[i] = _frozen_cell(value)
         return copy
 
     def materialize(self, sink: MediaSink, key: str, step: int, index: int) -> dict:

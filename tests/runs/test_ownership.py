@@ -145,6 +145,20 @@ REQUESTS: dict[tuple[str, str], list[Call]] = {
     ("api:run-file-detail", "DELETE"): [
         Call("delete a file", "DELETE", _run_url("api:run-file-detail", path=FILE), served=204),
     ],
+    ("api:run-media-list", "POST"): [
+        Call(
+            "register media",
+            "POST",
+            _run_url("api:run-media-list"),
+            _json(
+                {
+                    "items": [
+                        {"key": "h", "step": 0, "_type": "histogram", "bins": [0, 1], "values": [1]}
+                    ]
+                }
+            ),
+        ),
+    ],
     ("api:run-used-artifacts", "POST"): [
         Call(
             "record an artifact as used",
