@@ -7,7 +7,7 @@ Every entry point (web middleware, API base class, WebSocket consumer base) call
 - an API key restricted to a team reaches only that team (NotFound elsewhere);
 - a member whose role lacks the route's permission gets PermissionDenied (403);
 - a public project is readable by anyone (signed in or not); an open project is readable
-  by anyone and takes runs (`runs:write`) from any signed-in user. Once a project is
+  by anyone and takes runs (`runs:write_own`) from any signed-in user. Once a project is
   visible to the caller, a missing permission is 403 (401 when not signed in).
 
 Object rules ("run ownership"): a route whose permission for the method is an `*_own`
@@ -16,8 +16,8 @@ created, unless the caller also holds the wide permission. `require_owner_or` is
 implementation; `Scope.require_owner` applies it to the object a request addresses (the
 API resolves the run with it), and services that find the object themselves (resume by
 id, a run named in a body) call `require_owner_or` directly. Not guaranteed here: that a
-handler resolves its object through them; tests/runs/test_ownership.py checks every
-route with a run in its URL.
+handler resolves its object through them: tests/core/test_policy.py fails on a run write
+without an `*_own` permission, and tests/runs/test_ownership.py requests every one.
 """
 
 from __future__ import annotations
