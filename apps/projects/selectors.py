@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
+from django.db.models import CharField, Count, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce, NullIf
 
 from apps.core.errors import NotFound
 from apps.projects.models import Project, SavedView, Visibility
@@ -11,8 +12,35 @@ from apps.teams.roles import ADMIN
 
 def projects_visible(team, *, membership, user):
     """The team's projects this caller may see, newest first: restricted ones only to
-    admins and their creator; to a non-member (membership None) public and open ones."""
-    qs = Project.objects.for_team(team).order_by("-updated_at", "-id")
+    admins and their creator; to a non-member (membership None) public and open ones.
+
+    Each carries where work happens: `run_count`, `last_activity` (the latest run update)
+    and `last_logged_by` (name or email of that run's creator), read off the runs'
+    (project, -updated_at) index."""
+    from apps.runs.models import Run
+
+    runs = Run.objects.for_team(team).filter(project=OuterRef("pk"))
+    latest = runs.order_by("-updated_at", "-id")
+    qs = (
+        Project.objects.for_team(team)
+        .annotate(
+            run_count=Coalesce(
+                Subquery(runs.order_by().values("project").annotate(n=Count("id")).values("n")),
+                0,
+            ),
+            last_activity=Subquery(latest.values("updated_at")[:1]),
+            last_logged_by=Subquery(
+                latest.annotate(
+                    who=Coalesce(
+                        NullIf("created_by__name", Value("")),
+                        "created_by__email",
+                        output_field=CharField(),
+                    )
+                ).values("who")[:1]
+            ),
+        )
+        .order_by("-updated_at", "-id")
+    )
     if membership is None:
         return qs.filter(visibility__in=[Visibility.PUBLIC, Visibility.OPEN])
     if membership.role == ADMIN:
