@@ -535,6 +535,29 @@ class _Retry(Exception):
     """The optimistic direct COPY met an existing row: redo the batch through staging."""
 
 
+def json_number(value: float, integral: bool) -> int | float | str:
+    """A stored value for JSON: an int for a key whose values are all whole numbers
+    (MetricKey.integral), else json_safe."""
+    if integral and math.isfinite(value):
+        return int(value)
+    return json_safe(value)
+
+
+# Whole numbers up to 2^53 are exact in float64; beyond, "integral" says nothing.
+_EXACT_INT = float(2**53)
+
+
+def _integral_per_key(kidx: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """Per run of equal keys in `kidx` (sorted, as group_stats groups them): whether every
+    finite value is a whole number. NaN and ±Inf say nothing either way."""
+    brk = np.empty(len(kidx), dtype=bool)
+    brk[0] = True
+    np.not_equal(kidx[1:], kidx[:-1], out=brk[1:])
+    with np.errstate(invalid="ignore"):
+        whole = ~np.isfinite(value) | ((np.trunc(value) == value) & (np.abs(value) <= _EXACT_INT))
+    return np.logical_and.reduceat(whole, np.flatnonzero(brk))
+
+
 def json_safe(value: float) -> float | str:
     """A float for JSON: non-finite values become the strings of the wire contract."""
     if math.isfinite(value):
@@ -603,7 +626,7 @@ def _write(run: Run, batch: Batch, *, force_staging: bool) -> IngestResult:
             raise NotFound("Run not found.")
         state, overrides, console_next = row
         overrides = overrides if isinstance(overrides, dict) else orjson.loads(overrides or "{}")
-        touched: dict[str, tuple[float, int]] = {}
+        touched: dict[str, tuple[float, int, bool]] = {}
         if len(batch.kidx):
             touched = _write_points(cur, run, batch, result, force_staging=force_staging)
         if batch.console:
@@ -862,8 +885,10 @@ def _merge_rollups(cur, run, key_ids, high_water, kidx, step, value, wall) -> No
 
 
 def _merge_key_stats(cur, names, key_ids, kidx, step, value, wall) -> dict[str, tuple]:
-    """Fold the inserted points into each key's running summary; name -> (last, max_step)."""
+    """Fold the inserted points into each key's running summary;
+    name -> (last, max_step, integral)."""
     s = rollups.group_stats(kidx, step, value, wall, None)
+    integral = _integral_per_key(kidx, value)
     cur.execute(
         """
         UPDATE runs_metrickey AS m SET
@@ -878,14 +903,15 @@ def _merge_key_stats(cur, names, key_ids, kidx, step, value, wall) -> dict[str, 
             last_wall_time = CASE WHEN m.max_step IS NULL OR d.max_step > m.max_step
                                   THEN d.last_wall ELSE m.last_wall_time END,
             max_step = GREATEST(m.max_step, d.max_step),
-            first_wall_time = LEAST(m.first_wall_time, d.wall_min)
+            first_wall_time = LEAST(m.first_wall_time, d.wall_min),
+            integral = m.integral AND d.integral
         FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::float8[], %s::float8[],
                     %s::float8[], %s::bigint[], %s::bigint[], %s::float8[], %s::float8[],
-                    %s::float8[])
+                    %s::float8[], %s::boolean[])
              AS d(id, count, nan_count, sum, min, max, min_step, max_step, last, last_wall,
-                  wall_min)
+                  wall_min, integral)
         WHERE m.id = d.id
-        RETURNING m.name, m.last, m.max_step
+        RETURNING m.name, m.last, m.max_step, m.integral
         """,
         (
             key_ids[s.key].tolist(),
@@ -899,9 +925,10 @@ def _merge_key_stats(cur, names, key_ids, kidx, step, value, wall) -> dict[str, 
             s.last.tolist(),
             s.last_wall.tolist(),
             s.wall_min.tolist(),
+            integral.tolist(),
         ),
     )
-    return {name: (last, max_step) for name, last, max_step in cur.fetchall()}
+    return {name: (last, max_step, whole) for name, last, max_step, whole in cur.fetchall()}
 
 
 def _write_console(cur, run: Run, batch: Batch, result: IngestResult, console_next: int) -> None:
@@ -933,10 +960,10 @@ def _update_run(cur, run, batch, state, overrides, touched, result) -> str:
     new_overrides = batch.summary
     all_overrides = {**overrides, **new_overrides}
     auto = {}
-    for name, (last, max_step) in touched.items():
+    for name, (last, max_step, integral) in touched.items():
         result.steps[name] = max_step
         if not name.startswith(SYSTEM_PREFIX) and name not in all_overrides:
-            auto[name] = json_safe(last)
+            auto[name] = json_number(last, integral)
     if auto or new_overrides:
         sets.append("summary = summary || %s::jsonb || %s::jsonb")
         params += [orjson.dumps(auto).decode(), orjson.dumps(new_overrides).decode()]

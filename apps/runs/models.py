@@ -113,6 +113,10 @@ class MetricKey(TeamOwnedModel):
 
     `min`/`max`/`sum` ignore NaN; `count` counts every stored point, `nan_count` the NaNs.
     `last` is the value at the highest step (`max_step`), the resume high-water mark.
+    `integral`: every finite value stored for the key is a whole number (within float64's
+    exact integer range), so reads return them as JSON integers (81, not 81.0), as W&B
+    returns a key logged as ints. Kept per batch at ingest; False for keys stored before
+    the flag existed (they read as floats, as they always did).
     """
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="+")
@@ -127,6 +131,7 @@ class MetricKey(TeamOwnedModel):
     last = models.FloatField(null=True)
     last_wall_time = models.FloatField(null=True)
     first_wall_time = models.FloatField(null=True)
+    integral = models.BooleanField(default=True, db_default=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "name"], name="metrickey_unique")]

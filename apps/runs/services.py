@@ -235,13 +235,13 @@ def run_update(*, run: Run, data: dict) -> Run:
         for key in removed:
             overrides.pop(key, None)
             effective.pop(key, None)
-        logged = dict(
+        logged = (
             MetricKey.objects.for_team(run.team)
             .filter(run=run, name__in=removed, max_step__isnull=False)
-            .values_list("name", "last")
+            .values_list("name", "last", "integral")
         )
-        for key, last in logged.items():
-            effective[key] = ingest.json_safe(last)
+        for key, last, integral in logged:
+            effective[key] = ingest.json_number(last, integral)
         for key, value in summary.items():
             if value is not None:
                 overrides[key] = value

@@ -63,6 +63,7 @@ __all__ = [
     "deploy",
     "finish",
     "init",
+    "join",
     "link_artifact",
     "link_model",
     "log",
@@ -154,6 +155,9 @@ def init(
     config = _config_subset(
         config, kwargs.pop("config_include_keys", None), kwargs.pop("config_exclude_keys", None)
     )
+    sync_tensorboard = bool(kwargs.pop("sync_tensorboard", None)) | bool(
+        kwargs.pop("tensorboard", None)
+    )
     for key in _NOT_BUILT:
         if kwargs.pop(key, None):
             _warn_not_built(key)
@@ -185,18 +189,36 @@ def init(
     )
     if trial is not None:
         trial.run = new
+        new.sweep_id = str(trial.sweep_id).rstrip("/").rsplit("/", 1)[-1]
     _live.append(new)
     _set_current(new)
+    _start_tensorboard_sync(new, sync_tensorboard)
     if resolved.exit_hooks and new.mode != "disabled":
         _HOOKS.install(_finish_at_exit)
     return new
 
 
 # init() arguments that W&B has and Gradline does not do yet: said once, never silently.
-_NOT_BUILT = ("sync_tensorboard", "tensorboard", "monitor_gym", "fork_from", "resume_from")
+_NOT_BUILT = ("monitor_gym", "fork_from", "resume_from")
 _warned_not_built: set[str] = set()
 # Unfinished runs of this process; with reinit="create_new" there can be several.
 _live: list[Run] = []
+
+
+def _start_tensorboard_sync(new: Run, requested: bool) -> None:
+    """sync_tensorboard=True, or wandb.tensorboard.patch() called before init()."""
+    import sys
+
+    if new.mode == "disabled":
+        return
+    module = sys.modules.get("gradline.integration.tensorboard")
+    if not requested and not (module is not None and module.patched()):
+        return
+    from gradline.integration import tensorboard
+
+    if requested:
+        tensorboard.patch()
+    tensorboard.attach(new)
 
 
 def _warn_not_built(argument: str) -> None:
@@ -335,9 +357,58 @@ def login(
     host: str | None = None,
     relogin: bool | None = None,
     verify: bool = True,
+    anonymous: Any = None,
+    timeout: Any = None,
+    force: Any = None,
     **kwargs: Any,
 ) -> bool:
-    """Store an API key (mode 0600) for later runs; verifies it against the server."""
-    from gradline.cli import do_login
+    """W&B's login(). With `key`: verify it against the server and store it (mode 0600)
+    for later runs. Without: use the key already configured (GRADLINE_API_KEY /
+    WANDB_API_KEY, a saved `gradline login`, netrc for the host) and return True; with
+    none configured, ask on a terminal, else raise UsageError saying where a key goes."""
+    from gradline.cli import do_login, login_with_saved_key
 
-    return do_login(key=key, host=host, verify=verify, interactive=False)
+    if anonymous not in (None, "never"):
+        _warn_unsupported("login(anonymous=...)", "Gradline has no anonymous mode")
+    if key:
+        return do_login(key=key, host=host, verify=verify, interactive=False)
+    if not relogin:
+        found = login_with_saved_key(host=host, verify=verify)
+        if found is not None:
+            return found
+    import sys
+
+    if sys.stdin is not None and sys.stdin.isatty():
+        return do_login(host=host, verify=verify, interactive=True)
+    raise UsageError(
+        "login() found no API key: pass key=..., set GRADLINE_API_KEY (or WANDB_API_KEY), "
+        "run `gradline login`, or add the host to ~/.netrc"
+    )
+
+
+def join(exit_code: int | None = None, quiet: bool | None = None) -> None:
+    """W&B's old name for finish()."""
+    finish(exit_code=exit_code, quiet=quiet)
+
+
+_warned_unsupported: set[str] = set()
+
+
+def _warn_unsupported(what: str, why: str) -> None:
+    """One warning per W&B argument Gradline does not support: never silently ignored."""
+    if what not in _warned_unsupported:
+        _warned_unsupported.add(what)
+        warnings.warn(f"gradline: {what} is not supported ({why}); it has no effect", stacklevel=3)
+
+
+# W&B's integration modules, imported on first use (`wandb.xgboost.WandbCallback()`,
+# `wandb.sklearn.plot_roc(...)`): importing gradline imports none of the frameworks.
+_LAZY_MODULES = ("integration", "keras", "lightgbm", "sklearn", "tensorboard", "xgboost")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f"gradline.{name}")
+    raise AttributeError(f"module 'gradline' has no attribute {name!r}")

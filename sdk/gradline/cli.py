@@ -55,6 +55,42 @@ def do_login(
     return True
 
 
+def login_with_saved_key(*, host: str | None = None, verify: bool = True) -> bool | None:
+    """W&B's `wandb.login()` without a key: use the one already configured (GRADLINE_API_KEY
+    / WANDB_API_KEY, the `gradline login` file, netrc for the host). None when there is no
+    key. Never raises for a configured key: an unreachable server is said once and True is
+    returned (runs then go offline as init() decides); a key the server refuses is said
+    and False is returned, as W&B's login(verify=False) reports a bad key at init."""
+    current = settings_mod.load({"base_url": host} if host else None)
+    if not current.api_key:
+        return None
+    if not verify:
+        return True
+    client = HttpClient(current.base_url, current.api_key, timeout=min(current.http_timeout, 10.0))
+    try:
+        viewer = client.json("GET", "/api/v1/viewer") or {}
+    except CommError as exc:
+        if exc.status in (401, 403):
+            print(
+                f"gradline: login: the configured API key was refused by {current.base_url} "
+                f"({exc.message}); run `gradline login` or set GRADLINE_API_KEY",
+                file=sys.stderr,
+            )
+            return False
+        print(
+            f"gradline: login: {current.base_url} is not reachable ({exc.message}); "
+            "using the configured API key without checking it",
+            file=sys.stderr,
+        )
+        return True
+    finally:
+        client.close()
+    if not current.silent:
+        who = viewer.get("email")
+        print(f"gradline: logged in to {current.base_url} as {who}", file=sys.stderr)
+    return True
+
+
 def _cmd_login(args: argparse.Namespace) -> int:
     try:
         do_login(key=args.key, host=args.host, verify=not args.no_verify)

@@ -1,4 +1,5 @@
-"""SDK settings: init(settings=...) > environment > `gradline login` file > defaults.
+"""SDK settings: init(settings=...) > environment > `gradline login` file > netrc (the API
+key only) > defaults.
 
 Every setting has one GRADLINE_* environment variable; the common W&B variables
 (WANDB_API_KEY, WANDB_BASE_URL, WANDB_ENTITY, WANDB_PROJECT, WANDB_MODE, WANDB_DIR …)
@@ -8,6 +9,7 @@ are read as fallbacks so existing job scripts keep working.
 from __future__ import annotations
 
 import dataclasses
+import netrc
 import os
 import warnings
 from pathlib import Path
@@ -210,6 +212,27 @@ def write_login_file(values: dict, settings: Settings | None = None) -> Path:
     return path
 
 
+def netrc_api_key(base_url: str) -> str | None:
+    """The password of the netrc entry for `base_url`'s host (W&B's `wandb login` stores
+    its key as `machine <host> login user password <key>`); $NETRC, else ~/.netrc.
+    Tried by host:port, then host alone. None when there is no readable entry."""
+    from urllib.parse import urlsplit
+
+    path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    if not os.path.isfile(path):
+        return None
+    try:
+        entries = netrc.netrc(path)
+    except (OSError, netrc.NetrcParseError):
+        return None
+    parts = urlsplit(base_url if "//" in base_url else f"//{base_url}")
+    for host in dict.fromkeys(h for h in (parts.netloc, parts.hostname) if h):
+        found = entries.authenticators(host)
+        if found and found[2]:
+            return found[2]
+    return None
+
+
 def _env(name: str) -> str | None:
     primary, fallback = _ENV[name]
     value = os.environ.get(primary)
@@ -272,6 +295,8 @@ def load(overrides: Any = None) -> Settings:
         if raw is not None:
             values[field.name] = _coerce(field, raw)
     settings = Settings(**values)
+    if not settings.api_key:  # last: a key W&B's own login left in netrc for this host
+        settings.api_key = netrc_api_key(settings.base_url or DEFAULT_BASE_URL)
     settings.mode = normalize_mode(settings.mode)
     settings.console = normalize_console(settings.console)
     settings.base_url = (settings.base_url or DEFAULT_BASE_URL).rstrip("/")

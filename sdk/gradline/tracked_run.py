@@ -130,6 +130,9 @@ class Run:
         self._notes: str | None = None
         self.group: str | None = None
         self.job_type: str | None = None
+        self.sweep_id: str | None = None  # W&B's run.sweep_id: set by init() for a sweep trial
+        # Called first thing in finish() while log() still works (TensorBoard sync's last read).
+        self._finish_hooks: list = []
         self.settings: Settings = Settings(mode="disabled")
         self._report = stderr_report(True)
         self._artifacts: ArtifactWorker | None = None
@@ -426,6 +429,8 @@ class Run:
         finished (or failed for a non-zero exit code). Never raises on network trouble."""
         if self._finished:
             return
+        for hook in list(self._finish_hooks):
+            hook()
         # Capture ends first, so a last partial console line still belongs to the run.
         if self._monitor is not None:
             self._monitor.stop()
@@ -831,8 +836,7 @@ _TEAM_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 def _check_names(project: str, entity: str | None) -> None:
     if not _PROJECT_RE.match(project) or project in (".", ".."):
         raise UsageError(
-            f"{project!r} is not a valid project name: use 1-128 letters, digits, '_', '.' "
-            "or '-'"
+            f"{project!r} is not a valid project name: use 1-128 letters, digits, '_', '.' or '-'"
         )
     if entity and not _TEAM_RE.match(entity):
         raise UsageError(

@@ -103,10 +103,10 @@ def test_reinit_create_new_keeps_several_runs_alive(server, sdk_db, sdk_settings
 
 
 def test_wandb_only_init_arguments_warn_once_and_config_keys_filter(server, sdk_settings):
-    with pytest.warns(UserWarning, match="sync_tensorboard"):
+    with pytest.warns(UserWarning, match="monitor_gym"):
         run = gradline.init(
             project="gaps",
-            sync_tensorboard=True,
+            monitor_gym=True,
             config={"lr": 0.1, "secret": "x", "layers": 3},
             config_exclude_keys=["secret"],
             settings=sdk_settings(),

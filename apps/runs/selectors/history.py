@@ -16,7 +16,7 @@ from django.db import connection
 
 from apps.core.errors import field_error
 from apps.runs import rollups
-from apps.runs.ingest import MAX_STEP, SYSTEM_PREFIX, json_safe
+from apps.runs.ingest import MAX_STEP, SYSTEM_PREFIX, json_number, json_safe
 from apps.runs.models import MetricKey, Run
 
 MAX_BUCKETS = 10_000
@@ -43,6 +43,13 @@ def run_keys(team, run: Run, names: list[str] | None, *, include_system: bool = 
 
 def _finite(values: list) -> list:
     return [v if v is None or math.isfinite(v) else json_safe(v) for v in values]
+
+
+def _values_of(key, values: list) -> list:
+    """Stored values of `key` for JSON: ints for a key logged as whole numbers."""
+    if not key.integral:
+        return _finite(values)
+    return [None if v is None else json_number(v, True) for v in values]
 
 
 def chart(
@@ -125,11 +132,11 @@ def chart(
             "step_start": fstep,
             "step_end": lstep,
             "count": count,
-            "min": _finite(vmin),
-            "max": _finite(vmax),
+            "min": _values_of(key, vmin),
+            "max": _values_of(key, vmax),
             "mean": _finite(mean),
-            "first": _finite(first),
-            "last": _finite(last),
+            "first": _values_of(key, first),
+            "last": _values_of(key, last),
         }
     return out
 
@@ -217,6 +224,7 @@ def scan(
     if hi < lo:
         return ScanPage([], None)
     ids = {key.id: name for name, key in found.items()}
+    integral = {key.id for key in found.values() if key.integral}
     with connection.cursor() as cur:
         # The page ends at the page_size-th distinct step with data in any requested key:
         # each key contributes at most page_size steps, read off its index.
@@ -248,7 +256,11 @@ def scan(
         elif wall > row["_timestamp"]:
             row["_timestamp"] = wall
             row["_runtime"] = wall - start
-        row[ids[key_id]] = value if math.isfinite(value) else json_safe(value)
+        if not math.isfinite(value):
+            value = json_safe(value)
+        elif key_id in integral:
+            value = int(value)
+        row[ids[key_id]] = value
     if require_all:
         need = len(ids)
         rows = [r for r in rows if len(r) - 3 == need]

@@ -10,7 +10,7 @@ from django.db.models import F, Q
 from django.db.models.expressions import RawSQL
 
 from apps.core.errors import NotFound
-from apps.runs.ingest import json_safe
+from apps.runs.ingest import json_number, json_safe
 from apps.runs.models import ConsoleLine, MetricKey, ProjectMetricKey, Run, RunFile, RunJSONField
 from apps.runs.selectors import runquery
 
@@ -131,10 +131,10 @@ def run_metric_stats(team, run) -> dict[str, dict]:
         out[key.name] = {
             "count": key.count,
             "nan_count": key.nan_count,
-            "min": None if key.min is None else json_safe(key.min),
-            "max": None if key.max is None else json_safe(key.max),
+            "min": None if key.min is None else json_number(key.min, key.integral),
+            "max": None if key.max is None else json_number(key.max, key.integral),
             "mean": json_safe(key.sum / finite) if finite else None,
-            "last": None if key.last is None else json_safe(key.last),
+            "last": None if key.last is None else json_number(key.last, key.integral),
             "last_step": key.max_step,
         }
     return out
