@@ -21,6 +21,7 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from apps.core.access import may_act_on
+from apps.core.jsonlimits import encodable
 from apps.projects.selectors import projects_visible
 from apps.registry import selectors as registry_selectors
 from apps.runs.converters import RunUidConverter
@@ -59,7 +60,8 @@ def value_text(value: Any) -> str:
         return repr(value)
     if isinstance(value, int | str):
         return str(value)
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    # encodable: a value stored before the JSON limits may be nested past orjson's limit
+    return orjson.dumps(encodable(value), option=orjson.OPT_SORT_KEYS).decode()
 
 
 def flatten(document: Any, prefix: str = "", depth: int = 0) -> dict[str, Any]:

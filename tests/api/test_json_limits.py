@@ -9,6 +9,7 @@ import orjson
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import Client
 
 from apps.registry.models import ArtifactVersion
 from apps.runs.models import Run
@@ -303,6 +304,14 @@ def test_runs_already_stored_too_deep_still_render(member_api, team, project, me
     detail = member_api.get(run_url("deep"))
     assert detail.status_code == 200, detail.content
     assert member_api.get(f"{P}/runs", {"columns": "config.a,summary.loss"}).status_code == 200
+    # The web pages that show config and summary too.
+    browser = Client()
+    browser.force_login(member_user)
+    for page_url in (f"/{team.slug}/{project.name}/runs/deep", f"/{team.slug}/{project.name}/"):
+        shown = browser.get(page_url)
+        assert shown.status_code == 200, (page_url, shown.content[-500:])
+    compared = browser.get(f"/{team.slug}/{project.name}/compare", {"runs": "deep,fine"})
+    assert compared.status_code == 200 and "truncated" in compared.content.decode()
 
 
 @pytest.mark.parametrize("depth", [300, 1100])
