@@ -277,3 +277,57 @@ def test_tensorboard_patch_before_init_with_root_logdir(
         (1, 0.5),
         (2, 1.0),
     ]
+
+
+def test_sklearn_plots_log_tables_and_charts(server, sdk_db, sdk_settings, wandb):
+    from sklearn.cluster import KMeans
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import train_test_split
+
+    x, y = _classification(n=240, seed=5)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=0)
+    run = wandb.init(project="integrations", settings=sdk_settings())
+    model = RandomForestClassifier(n_estimators=10, random_state=0).fit(x_train, y_train)
+    wandb.sklearn.plot_classifier(
+        model,
+        x_train,
+        x_test,
+        y_train,
+        y_test,
+        model.predict(x_test),
+        model.predict_proba(x_test),
+        ["no", "yes"],
+        is_binary=True,
+        model_name="RandomForest",
+        feature_names=[f"f{i}" for i in range(5)],
+        log_learning_curve=True,
+    )
+    reg_y = x @ np.arange(1, 6) + 0.1
+    ridge = Ridge().fit(x_train, reg_y[:180])
+    wandb.sklearn.plot_regressor(ridge, x_train, x_test, reg_y[:180], reg_y[180:])
+    iris = load_iris()
+    kmeans = KMeans(n_clusters=3, random_state=1, n_init=3)
+    wandb.sklearn.plot_clusterer(kmeans, iris.data, kmeans.fit_predict(iris.data), None, "KMeans")
+    wandb.finish()
+
+    remote = remote_run(server, sdk_db, run)
+    charts = {m.key: m for m in remote.logged_media(type="chart")}
+    assert set(charts) == {
+        "feature_importances", "class_proportions", "learning_curve", "roc", "pr",
+        "summary_metrics", "confusion_matrix", "calibration_curve", "outlier_candidates",
+        "residuals", "elbow_curve", "silhouette_plot",
+    }  # fmt: skip
+    assert all(c.metadata["spec"]["data"] == {"name": "table"} for c in charts.values())
+    counts = {(a, p): n for a, p, n in charts["confusion_matrix"].table().data}
+    assert sum(counts.values()) == len(y_test)
+    assert set(counts) <= {(a, p) for a in ("no", "yes") for p in ("no", "yes")}
+    importances = charts["feature_importances"].table().data
+    assert sorted(f for f, _ in importances) == [f"f{i}" for i in range(5)]
+    proportions = charts["class_proportions"].table().data
+    assert sum(n for _, split, n in proportions if split == "test") == len(y_test)
+    elbow = charts["elbow_curve"].table().data
+    assert [k for k, _, _ in elbow] == [1, 3, 5, 7, 9]
+    assert len(charts["silhouette_plot"].table().data) == len(iris.data)
+    assert len(charts["outlier_candidates"].table().data) == 180
