@@ -48,6 +48,7 @@ COPY --from=node /src/node_modules/uplot/dist node_modules/uplot/dist
 COPY --from=node /src/node_modules/vega/build node_modules/vega/build
 COPY --from=node /src/node_modules/vega-lite/build node_modules/vega-lite/build
 COPY --from=node /src/node_modules/vega-embed/build node_modules/vega-embed/build
+COPY --from=node /src/node_modules/three/build node_modules/three/build
 
 COPY manage.py ./
 COPY config/ config/

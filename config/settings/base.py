@@ -211,6 +211,7 @@ STATICFILES_DIRS = [
     ("vendor/vega", _NODE / "vega" / "build"),
     ("vendor/vega-lite", _NODE / "vega-lite" / "build"),
     ("vendor/vega-embed", _NODE / "vega-embed" / "build"),
+    ("vendor/three", _NODE / "three" / "build"),
 ]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
