@@ -370,7 +370,8 @@ class GradlineServer:
             return key
         # `manage.py bootstrap` not there (or it changed): create the same through services.
         snippet = (
-            "from apps.accounts.services import user_signup, api_key_create\n"
+            "from apps.accounts.onboarding import user_signup\n"
+            "from apps.accounts.services import api_key_create\n"
             "from apps.teams.services import team_create\n"
             f"user = user_signup(email={email!r})\n"
             f"team = team_create(creator=user, slug={self.team!r})\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import factory
 
+from apps.accounts import onboarding
 from apps.accounts import services as account_services
 from apps.accounts.models import User
 from apps.projects import services as project_services
@@ -19,7 +20,7 @@ class UserFactory(factory.Factory):
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
-        return account_services.user_signup(email=kwargs["email"], password=kwargs["password"])
+        return onboarding.user_signup(email=kwargs["email"], password=kwargs["password"])
 
 
 def make_team(slug: str, admin: User):

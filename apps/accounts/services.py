@@ -1,8 +1,11 @@
-"""Account and API key writes."""
+"""Account and API key writes.
+
+Below apps.teams.services (service accounts get their keys here), so nothing here creates
+teams or memberships: flows that do (signup with its personal team, the first-run
+bootstrap) are in apps.accounts.onboarding, above both."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import connection, transaction
@@ -10,6 +13,7 @@ from django.utils import timezone
 
 from apps.accounts import keys
 from apps.accounts.models import ApiKey, User
+from apps.accounts.selectors import api_keys_of_user
 from apps.core.errors import DomainError, NotFound, PermissionDenied
 from apps.core.rows import columns, instances
 from apps.teams import audit
@@ -18,16 +22,6 @@ from apps.teams.selectors import personal_team_of
 
 # last_used_at is written at most this often per key, to keep auth off the write path.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-@transaction.atomic
-def user_signup(*, email: str, password: str | None = None, name: str = "") -> User:
-    """Create a user and its personal team of one."""
-    from apps.teams.services import personal_team_ensure
-
-    user = User.objects.create_user(email=email, password=password, name=name)
-    personal_team_ensure(user)
-    return user
 
 
 @transaction.atomic
@@ -53,72 +47,6 @@ def email_mark_verified(*, email: str) -> User:
         audit.EMAIL_VERIFIED_BY_ADMIN, team=personal_team_of(user), target=user.email
     )
     return user
-
-
-@dataclass
-class BootstrapResult:
-    user: User
-    team: Team
-    secret: str
-    user_created: bool
-    team_created: bool
-    password_set: bool
-
-
-@transaction.atomic
-def bootstrap(*, email: str, team_slug: str, password: str | None = None) -> BootstrapResult:
-    """Idempotent first-run setup (`manage.py bootstrap`): user, team, and a new key.
-
-    - The user is created when missing, with `password` or else an unusable password;
-      an existing user keeps its password unless one is given. Its email counts as
-      verified (the operator vouches for it), so mandatory verification does not lock
-      the first admin out.
-    - Team `team_slug` is created when missing; the user is made its admin either way.
-    - Every call makes a new personal API key and returns its secret (shown once).
-    """
-    from allauth.account.models import EmailAddress
-    from django.core.exceptions import ValidationError
-    from django.core.validators import validate_email
-
-    from apps.teams import services as team_services
-    from apps.teams.roles import ADMIN
-
-    email = (email or "").strip().lower()
-    try:
-        validate_email(email)
-    except ValidationError as exc:
-        raise DomainError(f"{email!r} is not a valid email address.") from exc
-    team_services.validate_slug(team_slug)
-
-    user = User.objects.filter(email=email).first()
-    user_created = user is None
-    if user is None:
-        # Created without its personal team so the slug `team_slug` stays free for T.
-        user = User.objects.create_user(email=email, password=password)
-    elif user.is_service_account:
-        raise DomainError(f"{email} is a service account.")
-    elif password is not None:
-        user.set_password(password)
-        user.save(update_fields=["password"])
-    EmailAddress.objects.update_or_create(
-        user=user, email=email, defaults={"verified": True, "primary": True}
-    )
-
-    team = Team.objects.filter(slug=team_slug).first()
-    team_created = team is None
-    if team is None:
-        team = team_services.team_create(creator=user, slug=team_slug, name=team_slug)
-    else:
-        membership = Membership.objects.for_team(team).filter(user=user).first()
-        if membership is None:
-            if team.is_personal:
-                raise DomainError(f"Team {team_slug!r} is another user's personal team.")
-            team_services.membership_add(team=team, user=user, role=ADMIN)
-        elif membership.role != ADMIN:
-            team_services.membership_set_role(team=team, user_id=user.pk, role=ADMIN, actor=user)
-    team_services.personal_team_ensure(user)
-    _, secret = api_key_create(user=user, name="bootstrap")
-    return BootstrapResult(user, team, secret, user_created, team_created, password is not None)
 
 
 @transaction.atomic
@@ -183,8 +111,6 @@ def personal_key_revoke(*, user: User, key_id: int, caller_key: ApiKey | None = 
 
 
 def _own_keys(user: User, caller_key: ApiKey | None):
-    from apps.accounts.selectors import api_keys_of_user
-
     return api_keys_of_user(user, caller_key=caller_key)
 
 

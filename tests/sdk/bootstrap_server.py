@@ -15,19 +15,20 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
 
+    from apps.accounts import onboarding
     from apps.accounts import services as account_services
     from apps.teams import services as team_services
 
     call_command("migrate", interactive=False, verbosity=0)
-    owner = account_services.user_signup(email="owner@sdk.example", password="sdk-pass-12345")
-    viewer = account_services.user_signup(email="viewer@sdk.example", password="sdk-pass-12345")
-    outsider = account_services.user_signup(email="other@sdk.example", password="sdk-pass-12345")
+    owner = onboarding.user_signup(email="owner@sdk.example", password="sdk-pass-12345")
+    viewer = onboarding.user_signup(email="viewer@sdk.example", password="sdk-pass-12345")
+    outsider = onboarding.user_signup(email="other@sdk.example", password="sdk-pass-12345")
     team = team_services.team_create(creator=owner, slug="sdk-team", name="SDK team")
     # The product brief's samples read runs back from "my-project/my-project".
     team_services.team_create(creator=owner, slug="my-project", name="My project")
     team_services.membership_add(team=team, user=viewer, role="viewer")
     # A second member and a member-role service account (CI), for run ownership.
-    member = account_services.user_signup(email="member@sdk.example", password="sdk-pass-12345")
+    member = onboarding.user_signup(email="member@sdk.example", password="sdk-pass-12345")
     team_services.membership_add(team=team, user=member, role="member")
     _, _, service_secret = team_services.service_account_provision(
         team=team, name="ci", role="member", actor=owner

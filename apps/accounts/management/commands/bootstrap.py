@@ -1,6 +1,6 @@
 """`manage.py bootstrap --email E --team T [--password-stdin]`: first-run setup.
 
-Idempotent (apps.accounts.services.bootstrap): creates what is missing, makes the user
+Idempotent (apps.accounts.onboarding.bootstrap): creates what is missing, makes the user
 an admin of T, and prints a new personal API key as `GRADLINE_API_KEY=<key>` on a line
 of its own on stdout. Everything else goes to stderr, so
 `eval "$(manage.py bootstrap …)"` or `… | grep ^GRADLINE_API_KEY=` just work.
@@ -15,7 +15,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.accounts import services
+from apps.accounts import onboarding
 from apps.core.errors import DomainError
 
 
@@ -42,7 +42,7 @@ class Command(BaseCommand):
             except ValidationError as exc:
                 raise CommandError("Password rejected: " + " ".join(exc.messages)) from exc
         try:
-            result = services.bootstrap(email=email, team_slug=team, password=password)
+            result = onboarding.bootstrap(email=email, team_slug=team, password=password)
         except DomainError as exc:
             raise CommandError(exc.message) from exc
 
