@@ -9,7 +9,7 @@ from apps.registry import api_views as v
 ARTIFACT = "artifacts/<artifact_name:name>"
 VERSION = f"{ARTIFACT}/versions/<artifact_ref:ref>"
 RUN = "runs/<run_uid:run>"
-MODEL = "registered-models/<artifact_name:name>"
+MODEL = "registered-models/<model_name:name>"
 
 project_urlpatterns = [
     path("artifact-blobs/missing", v.BlobMissingView.as_view(), name="artifact-blob-missing"),

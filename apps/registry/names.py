@@ -29,6 +29,21 @@ def clean_name(value: Any, field: str = "name") -> str:
     return value
 
 
+# Registered models also take inner spaces ("My Registered Model", as W&B's quickstart
+# names one); never leading or trailing, never two in a row.
+MODEL_NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._\-]| (?! )){0,126}(?<! )")
+
+
+def clean_model_name(value: Any, field: str = "name") -> str:
+    if not isinstance(value, str) or not MODEL_NAME_RE.fullmatch(value):
+        raise field_error(
+            f"{field} must be 1-128 letters, digits, '.', '_', '-' or single inner spaces, "
+            "starting with a letter or digit.",
+            field,
+        )
+    return value
+
+
 def clean_type(value: Any) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}", value):
         raise field_error("type must be 1-64 letters, digits, '.', '_' or '-'.", "type")

@@ -453,7 +453,7 @@ def _model_locked(team, name: str, *, create: bool = False, actor=None, descript
 
 
 def registered_model_create(*, team, data: dict, actor) -> RegisteredModel:
-    name = names.clean_name(data.get("name"))
+    name = names.clean_model_name(data.get("name"))
     description = _description(data)
     try:
         with transaction.atomic():
@@ -494,7 +494,7 @@ def registered_model_link(
     """Link a model version into the team's registered model `name` (created on first
     link). Linking the same source again returns the existing link (created False).
     Setting aliases other than `latest` is a promotion: it needs registry:promote."""
-    name = names.clean_name(name)
+    name = names.clean_model_name(name)
     aliases = names.clean_aliases(aliases)
     if aliases and roles.REGISTRY_PROMOTE not in permissions:
         raise PermissionDenied(

@@ -10,7 +10,7 @@ from apps.registry import web_views as v
 PROJECT = "<team_slug:team>/<project_name:project>"
 ARTIFACT = f"{PROJECT}/artifacts/<artifact_name:name>"
 VERSION = f"{ARTIFACT}/versions/<artifact_ref:ref>"
-MODEL = "<team_slug:team>/registry/models/<artifact_name:name>"
+MODEL = "<team_slug:team>/registry/models/<model_name:name>"
 
 urlpatterns = [
     path(f"{PROJECT}/artifacts", v.artifact_list, name="artifact-list"),

@@ -305,8 +305,11 @@ def log_artifact(
     name: str | None = None,
     type: str | None = None,
     aliases: list[str] | None = None,
+    tags: list[str] | None = None,
 ) -> Artifact:
-    return _current().log_artifact(artifact_or_path, name=name, type=type, aliases=aliases)
+    return _current().log_artifact(
+        artifact_or_path, name=name, type=type, aliases=aliases, tags=tags
+    )
 
 
 def use_artifact(artifact_or_name: Any, type: str | None = None) -> Artifact:

@@ -152,8 +152,15 @@ class Api:
             raise ValueError(f"artifact {name} has type {artifact.type!r}, not {type!r}")
         return artifact
 
-    def artifacts(self, type_name: str | None, name: str, per_page: int = 50) -> list[Artifact]:
-        """Every version of "team/project/name", newest first."""
+    def artifacts(
+        self, type_name: str | None, name: str, per_page: int = 50, tags: Any = None
+    ) -> list[Artifact]:
+        """Every version of "team/project/name", newest first. `tags` (W&B's filter by
+        version tag) is not applied: Gradline stores no version tags yet (one warning)."""
+        if tags:
+            from gradline.artifacts import warn_not_stored
+
+            warn_not_stored("Api().artifacts(tags=...)", "no version tags to filter on")
         team, project, art_name, _ = self._artifact_path(name.partition(":")[0])
         versions = artifact_versions(self, team, project, art_name)
         if type_name is not None and versions and versions[0].type != type_name:

@@ -15,6 +15,8 @@ from gradline.settings import Settings
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,127}")
 TYPE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}")
+# Registered models also take single inner spaces ("My Registered Model"), as the server.
+MODEL_NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._\-]| (?! )){0,126}(?<! )")
 VERSION_RE = re.compile(r"v(0|[1-9][0-9]{0,8})")
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
 LATEST = "latest"
@@ -29,6 +31,15 @@ def check_name(name: object, what: str = "artifact name") -> str:
         raise ValueError(
             f"{what} {name!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
+        )
+    return name
+
+
+def check_model_name(name: object) -> str:
+    if not isinstance(name, str) or not MODEL_NAME_RE.fullmatch(name):
+        raise ValueError(
+            f"registered model name {name!r} is not valid: use 1-128 letters, digits, '.', "
+            "'_', '-' or single inner spaces, starting with a letter or digit"
         )
     return name
 
@@ -104,10 +115,13 @@ def parse_path(path: str) -> tuple[str | None, str | None, str, str]:
         raise ValueError(f"artifact path {path!r} has too many parts (team/project/name:ref)")
     last = parts[-1]
     name, _, ref = last.partition(":")
-    check_name(name)
     ref = ref or LATEST
     team = parts[0] if len(parts) == 3 else None
     project = parts[-2] if len(parts) >= 2 else None
+    if project in REGISTRY_PROJECTS:
+        check_model_name(name)
+    else:
+        check_name(name)
     return team, project, name, ref
 
 

@@ -14,6 +14,7 @@ import tarfile
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -31,6 +32,7 @@ from gradline.artifact_store import (
     artifacts_root,
     cache_root,
     check_aliases,
+    check_model_name,
     check_name,
     check_type,
     clean_path,
@@ -69,6 +71,16 @@ class ArtifactFinalizedError(GradlineError, ValueError):
 
 class WaitTimeoutError(GradlineError, TimeoutError):
     pass
+
+
+_warned_not_stored: set[str] = set()
+
+
+def warn_not_stored(what: str, thing: str) -> None:
+    """One warning per W&B artifact field Gradline does not store yet."""
+    if what not in _warned_not_stored:
+        _warned_not_stored.add(what)
+        warnings.warn(f"gradline: {what} is not stored yet ({thing}); it is ignored", stacklevel=3)
 
 
 def _q(part: str) -> str:
@@ -237,6 +249,30 @@ class Artifact:
     def metadata(self) -> dict:
         self._ensure_loaded()
         return self._metadata
+
+    # W&B's version tags and time-to-live: Gradline does not store them yet. Kept on this
+    # object (so code that reads them back still runs) and said once, never silently lost.
+    @property
+    def tags(self) -> list[str]:
+        return list(getattr(self, "_tags", []))
+
+    @tags.setter
+    def tags(self, value: Any) -> None:
+        self._tags = [str(t) for t in (value or [])]
+        if self._tags:
+            warn_not_stored("Artifact.tags", "artifact version tags")
+
+    @property
+    def ttl(self) -> Any:
+        return getattr(self, "_ttl", None)
+
+    @ttl.setter
+    def ttl(self, value: Any) -> None:
+        self._ttl = value
+        if value is not None:
+            warn_not_stored(
+                "Artifact.ttl", "artifact time-to-live (versions are kept until deleted)"
+            )
 
     @metadata.setter
     def metadata(self, value: dict | None) -> None:
@@ -872,7 +908,7 @@ def registry_target(target_path: str, team: str | None) -> tuple[str | None, str
         )
     if team and parts[0] and parts[0] != team:
         raise ValueError(f"a model can only be linked within its own team ({team})")
-    return parts[0] or team, check_name(parts[2].partition(":")[0], "registered model name")
+    return parts[0] or team, check_model_name(parts[2].partition(":")[0])
 
 
 # -- what the run methods do -----------------------------------------------------------
@@ -991,6 +1027,9 @@ def link_artifact(
     aliases = check_aliases(aliases)
     if run.mode == "disabled":
         return
+    if "/" not in str(target_path).strip("/"):
+        _link_into_project(run, artifact, str(target_path).strip("/"), aliases)
+        return
     _team, model = registry_target(target_path, run.entity)
     record = {
         "kind": "link",
@@ -999,6 +1038,22 @@ def link_artifact(
         "aliases": aliases,
     }
     run._artifact_worker().submit(record)
+
+
+def _link_into_project(run: Run, artifact: Artifact, target: str, aliases: list[str]) -> None:
+    """W&B's bare link target ("name"): a collection in the run's own project, so that
+    use_artifact("name:latest") finds it. Here: a version of artifact `name` in the run's
+    project with the same files (content-addressed, so nothing is uploaded twice)."""
+    name = check_name(target.partition(":")[0], "link target")
+    if artifact._version is None and artifact._record is None:
+        run.log_artifact(artifact)  # never logged: log it first, as W&B does
+    if artifact._record is not None:
+        artifact.wait()
+    copy = Artifact(name, artifact.type, artifact.description, dict(artifact.metadata))
+    root = artifact.download(root=tempfile.mkdtemp(prefix="gradline-link-"))
+    for entry in artifact.manifest:
+        copy.add_file(os.path.join(root, *entry.path.split("/")), name=entry.path)
+    run.log_artifact(copy, aliases=aliases)
 
 
 def model_arguments(path: Any, name: Any) -> tuple[str, str | None]:
@@ -1048,7 +1103,7 @@ def link_model(
     name: str | None = None,
     aliases: list[str] | None = None,
 ) -> Artifact:
-    check_name(registered_model_name, "registered model name")
+    check_model_name(registered_model_name)
     artifact = log_model(run, path, name)
     link_artifact(run, artifact, f"model-registry/{registered_model_name}", aliases)
     return artifact

@@ -364,9 +364,13 @@ class Run:
         name: str | None = None,
         type: str | None = None,
         aliases: list[str] | None = None,
+        tags: list[str] | None = None,
     ) -> artifacts.Artifact:
         """Log an Artifact (or a file/directory path). The files are hashed into the local
-        cache now; the upload happens in the background (`artifact.wait()` blocks)."""
+        cache now; the upload happens in the background (`artifact.wait()` blocks).
+        W&B's `tags` are not stored yet (one warning)."""
+        if tags:
+            artifacts.warn_not_stored("log_artifact(tags=...)", "artifact version tags")
         return artifacts.log_artifact(self, artifact_or_path, name, type, aliases)
 
     def use_artifact(self, artifact_or_name: Any, type: str | None = None) -> artifacts.Artifact:
