@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from apps.runs.models import ConsoleLine
-from tests.runs.conftest import P, make_run, post_json, run_url
+from tests.runs.conftest import P, post_json, run_url
 from tests.runs.helpers import binary_batch, stored_points
 
 pytestmark = pytest.mark.django_db
@@ -20,16 +20,6 @@ INT32_MAX, INT64_MAX = 2**31 - 1, 2**63 - 1
 VALUES = [2**31, 2**63 - 1, 2**63, 2**64, -(2**63) - 1]
 IDS = ["2^31", "2^63-1", "2^63", "2^64", "-2^63-1"]
 sweep_values = pytest.mark.parametrize("value", VALUES, ids=IDS)
-
-
-@pytest.fixture
-def member_api(api_for, member_user):
-    return api_for(member_user)
-
-
-@pytest.fixture
-def run(team, project, member_user):
-    return make_run(team, project, member_user)
 
 
 def send(client, method: str, url: str, text: str):

@@ -42,16 +42,6 @@ def send(client, method: str, url: str, text: str):
     return client.generic(method, url, data=text.encode(), content_type="application/json")
 
 
-@pytest.fixture
-def member_api(api_for, member_user):
-    return api_for(member_user)
-
-
-@pytest.fixture
-def run(team, project, member_user):
-    return make_run(team, project, member_user)
-
-
 def assert_names(response, field: str, status: int = 400):
     assert response.status_code == status, response.content
     error = response.json()["error"]
