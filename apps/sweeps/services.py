@@ -24,7 +24,7 @@ from apps.runs.selectors import history
 from apps.runs.selectors import runs as run_selectors
 from apps.sweeps import selectors
 from apps.sweeps.models import Sweep, SweepState, SweepTrial, TrialState
-from apps.sweeps.strategies import bayes, grid, hyperband, random, space
+from apps.sweeps.strategies import bayes, grid, hyperband, random, space, validation
 
 UID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 STRATEGIES = {"grid": grid.suggest, "random": random.suggest, "bayes": bayes.suggest}
@@ -71,7 +71,7 @@ def validate_config(config: Any) -> dict:
     if found:  # detail.field is the place inside the config, as for the checks below
         raise field_error(found[1], found[0])
     try:
-        space.validate(config)
+        validation.validate(config)
         if config.get("method") == "bayes" or "early_terminate" in config:
             space.metric(config)
         # A dry first suggestion: whatever the engine cannot handle is refused now, not
@@ -81,7 +81,7 @@ def validate_config(config: Any) -> dict:
         message = str(exc) or exc.__class__.__name__
         raise field_error(message, _config_field(message)) from None
     run_cap = config.get("run_cap")
-    if run_cap is not None and run_cap > MAX_RUN_CAP:  # space.validate: a positive integer
+    if run_cap is not None and run_cap > MAX_RUN_CAP:  # validation.validate: a positive integer
         raise field_error(f"run_cap must be at most {MAX_RUN_CAP}.", "config.run_cap")
     for key in ("name", "description", "program"):
         value = config.get(key)

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from apps.sweeps.strategies import space as sp
+from apps.sweeps.strategies.validation import validate
 
 
 def _space(params, **extra):
-    return sp.validate({"method": "random", "parameters": params, **extra})
+    return validate({"method": "random", "parameters": params, **extra})
 
 
 def _draws(dim, n=2000, seed=0):
@@ -176,7 +177,7 @@ NESTED = {
 
 
 def test_nested_blocks_flatten_in_sorted_key_order_with_dotted_names():
-    space = sp.validate(NESTED)
+    space = validate(NESTED)
     assert space.names == [
         "dropout",
         "epochs",
@@ -190,7 +191,7 @@ def test_nested_blocks_flatten_in_sorted_key_order_with_dotted_names():
 
 
 def test_params_round_trip_through_flatten_and_unflatten():
-    space = sp.validate(NESTED)
+    space = validate(NESTED)
     rng = np.random.default_rng(3)
     for _ in range(50):
         params = space.sample(rng)
@@ -202,7 +203,7 @@ def test_params_round_trip_through_flatten_and_unflatten():
 
 @pytest.mark.parametrize("onehot", [True, False])
 def test_params_round_trip_through_the_unit_vector(onehot):
-    space = sp.validate(NESTED)
+    space = validate(NESTED)
     rng = np.random.default_rng(4)
     assert space.width(onehot) == len(space.columns(onehot)) == (8 if onehot else 6)
     for _ in range(300):
@@ -222,7 +223,7 @@ def test_params_round_trip_through_the_unit_vector(onehot):
 
 
 def test_one_hot_columns_name_their_category():
-    space = sp.validate(NESTED)
+    space = validate(NESTED)
     params = space.sample(np.random.default_rng(0))
     params["optimizer"]["name"] = "sgd"
     vec = space.to_unit(params)
@@ -239,7 +240,7 @@ def test_decoding_uniform_points_reproduces_int_uniform():
 
 
 def test_decoding_any_unit_point_gives_legal_values():
-    space = sp.validate(NESTED)
+    space = validate(NESTED)
     rng = np.random.default_rng(1)
     for _ in range(300):
         params = space.from_unit(rng.random(space.width()))
@@ -349,11 +350,11 @@ def test_bad_parameters_raise_a_message_naming_them(params, message):
 )
 def test_bad_configs_raise_a_message_naming_the_section(config, message):
     with pytest.raises(ValueError, match=message):
-        sp.validate(config)
+        validate(config)
 
 
 def test_flatten_params_names_the_missing_parameter():
-    space = sp.validate(NESTED)
+    space = validate(NESTED)
     params = space.sample(np.random.default_rng(0))
     del params["optimizer"]["sched"]
     with pytest.raises(ValueError, match=r"'optimizer\.sched\.warmup'"):

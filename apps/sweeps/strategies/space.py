@@ -1,8 +1,9 @@
 """The search space of a W&B-style sweep config, as plain data and pure functions.
 
-`parse_space(config)` (or `validate(config)`) turns `config["parameters"]` into a `Space`:
-an ordered list of `Dim`, one per leaf parameter. Everything here follows the open-source
-`sweeps` package (W&B's engine, 0.3.0) and `hpo_bench.Dim`:
+`parse_space(config)` turns `config["parameters"]` into a `Space`: an ordered list of
+`Dim`, one per leaf parameter (`validation.validate(config)` checks the whole config).
+Everything here follows the open-source `sweeps` package (W&B's engine, 0.3.0) and
+`hpo_bench.Dim`:
 
 * Inference when `distribution` is absent: `value` -> constant; `values` -> categorical
   (`values` + `probabilities` -> categorical_w_probabilities); `min`/`max` both ints
@@ -46,7 +47,6 @@ import numpy as np
 NEST = "."  # flat-name delimiter for nested parameter blocks
 TAIL = 1e-3  # unbounded priors are truncated at the TAIL and 1 - TAIL quantiles
 
-METHODS = ("grid", "random", "bayes")
 GOALS = ("minimize", "maximize")
 
 # Distribution name -> (required keys, optional keys). Any other key is an error, as in
@@ -598,32 +598,6 @@ def grid_values(d: Dim) -> list:
         f"parameter {d.name!r}: grid search cannot enumerate a {what} parameter; "
         "use values, value, int_uniform or q_uniform"
     )
-
-
-def validate(config: Mapping) -> Space:
-    """Check a whole sweep config; return its Space. Raises ValueError with a message that
-    names the bad parameter or section."""
-    if not isinstance(config, Mapping):
-        raise ValueError("sweep config must be a mapping")
-    method = config.get("method")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    space = parse_space(config)
-    if "metric" in config or method == "bayes":
-        metric(config)
-    if method == "grid":
-        for d in space.dims:
-            grid_values(d)
-    if "run_cap" in config:
-        cap = config["run_cap"]
-        if not _is_int(cap) or cap <= 0:
-            raise ValueError(f"run_cap must be a positive integer, got {cap!r}")
-    et = config.get("early_terminate")
-    if et is not None:
-        from .hyperband import parse_early_terminate  # imports this module
-
-        parse_early_terminate(config)
-    return space
 
 
 # --------------------------------------------------------------------------------------
