@@ -6,7 +6,9 @@ For each route classified `team` or `project` (API and web) and each method it l
   A's objects (user ids, invitations, service accounts, keys, runs …);
 - team A's viewer and member get 403 for every method whose permission their role lacks;
 - an anonymous caller gets 401 (API) or the sign-in redirect (web);
-- team A's admin is served (no 401/403/404/405), which proves the objects exist.
+- team A's admin is served (no 401/403/404/405), which proves the objects exist;
+- for `project` routes, the same again with team A's project public, open and
+  restricted: what strangers, anonymous callers and team A's non-creators get.
 
 URL values come from tests/route_objects.py; a kwarg with no entry fails loudly there.
 """
@@ -20,6 +22,8 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from apps.core import policy
+from apps.projects.models import Project
+from apps.teams import roles
 from apps.teams.roles import permissions_for
 from tests.core.routes import http_routes
 from tests.factories import make_key, make_project, make_service_account
@@ -228,4 +232,92 @@ def test_team_admin_is_served(route, world):
                 transaction.set_rollback(True)
             if status in (401, 403, 404, 405) or status >= 500:
                 failures.append(f"{method} {url} as team A admin ({who}): {status}")
+    assert not failures, "\n".join(failures)
+
+
+# --- project visibility: the same routes when team A's project is public, open or
+# restricted (docs: apps/core/policy.py, apps/core/access.py) -------------------------
+
+PROJECT_ROUTES = [r for r in SCOPED if policy.ROUTES[r.name].access == policy.PROJECT]
+# What a project's visibility grants to someone outside team A: signed in (session or a
+# key not restricted to another team), or a key restricted to team B / anonymous.
+STRANGER_GRANTS = {
+    "public": (roles.READ, roles.READ),
+    "open": (roles.READ | {roles.RUNS_WRITE_OWN}, roles.READ),
+    "restricted": (frozenset(), frozenset()),
+}
+
+
+def _expected(route, method: str, granted: frozenset[str]) -> str:
+    """'served', 'denied' (403, or sign-in for anonymous) or 'hidden' (404 / sign-in)."""
+    if not granted:
+        return "hidden"
+    entry = policy.ROUTES[route.name]
+    permission = entry.permission_for(method)[1]
+    if permission is not None and permission not in granted:
+        return "denied"
+    # An *_own permission reaches only the caller's own objects: a run of team A is not.
+    if entry.owner_rule(method) and "run" in route.kwargs:
+        return "denied"
+    return "served"
+
+
+def _outcome(response, route, anonymous: bool) -> str:
+    status = response.status_code
+    if anonymous and status in (302, 401):
+        # The API says 401, a page sends the visitor to sign in: both mean "not for you
+        # signed out", which is what a hidden or a denied route is to an anonymous caller.
+        return "sign-in"
+    if status == 404:
+        return "hidden"
+    if status == 403:
+        return "denied"
+    if status in (401, 405) or status >= 500:
+        return f"status {status}"
+    return "served"
+
+
+@pytest.mark.parametrize("route", PROJECT_ROUTES, ids=lambda r: r.name)
+def test_project_visibility_for_outsiders(route, world, team_b):
+    """Team B (its admin's session and personal key: signed-in strangers; its service
+    account's team-restricted key: a stranger with public reads only) and an anonymous
+    caller on team A's project; on a restricted one also team A's member who did not
+    create it (404 everywhere) and team A's admin (served)."""
+    url = _url(route, world)
+    failures = []
+    for visibility, (signed_in, restricted_key) in STRANGER_GRANTS.items():
+        Project.objects.for_team(world.team).filter(pk=world.project.pk).update(
+            visibility=visibility
+        )
+        callers = [("team B session", _session(team_b["session"], route.is_api), signed_in, False)]
+        if route.is_api:
+            keys = team_b["keys"]
+            callers += [
+                ("team B personal key", _bearer(keys["personal key"]), signed_in, False),
+                (
+                    "team B service account key",
+                    _bearer(keys["service account key"]),
+                    restricted_key,
+                    False,
+                ),
+            ]
+        callers.append(
+            ("anonymous", APIClient() if route.is_api else Client(), restricted_key, True)
+        )
+        if visibility == "restricted":
+            callers += [
+                ("team A member", _session(world.member, route.is_api), frozenset(), False),
+                ("team A admin", _session(world.admin, route.is_api), None, False),
+            ]
+        for method in _methods(route):
+            for who, client, granted, anonymous in callers:
+                want = "served" if granted is None else _expected(route, method, granted)
+                if anonymous and want != "served":
+                    want = "sign-in"
+                with transaction.atomic():
+                    response = _call(client, method, url, route.is_api)
+                    transaction.set_rollback(True)
+                got = _outcome(response, route, anonymous)
+                if got != want:
+                    failures.append(f"{method} {url} ({visibility}) as {who}: {got}, want {want}")
     assert not failures, "\n".join(failures)
