@@ -215,6 +215,19 @@ def _media_id(world: World):
     return MediaItem.objects.for_team(world.team).get(run=run, key="t").pk
 
 
+@registers("preset_id")
+def _preset_id(world: World):
+    """Team A's custom chart preset (team-level: apps.media.models.ChartPreset)."""
+    from apps.media import services as media_services
+
+    preset = media_services.preset_create(
+        team=world.team,
+        actor=world.admin,
+        data={"name": "matrix preset", "spec": {"mark": "point", "data": {"name": "table"}}},
+    )
+    return preset.pk
+
+
 # A 1 x 1 PNG.
 _TINY_PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"

@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from apps.api import names
 from apps.api import views as v
+from apps.media import api_urls as media_urls
 from apps.registry import api_urls as registry_urls
 
 app_name = "api"
@@ -61,6 +62,7 @@ urlpatterns = [
     # Run tracking (apps/runs/api_urls.py) mounts under the project path.
     path(f"{PROJECT}/", include("apps.runs.api_urls")),
     path(f"{PROJECT}/", include("apps.media.api_urls")),
+    path(f"{TEAM}/", include(media_urls.team_urlpatterns)),
     path(f"{PROJECT}/", include("apps.projects.api_urls")),
     path(f"{PROJECT}/", include(registry_urls.project_urlpatterns)),
     path(f"{TEAM}/", include(registry_urls.team_urlpatterns)),

@@ -183,6 +183,14 @@ ROUTES: dict[str, Route] = {
     "api:run-media-detail": project(GET=p.RUNS_READ),
     "api:run-media-file": project(GET=p.RUNS_READ),
     "api:run-media-rows": project(GET=p.RUNS_READ),
+    "api:run-media-histogram": project(GET=p.RUNS_READ),
+    "api:project-media": project(GET=p.RUNS_READ),  # one key across runs (image grid)
+    "api:project-media-keys": project(GET=p.RUNS_READ),
+    # The team's custom chart presets: any member reads them, writers save and edit.
+    "api:chart-preset-list": team(GET=p.PROJECTS_READ, POST=p.PROJECTS_WRITE),
+    "api:chart-preset-detail": team(
+        GET=p.PROJECTS_READ, PATCH=p.PROJECTS_WRITE, DELETE=p.PROJECTS_WRITE
+    ),
     # --- API: registry (docs/registry.md) -----------------------------------------
     # Object rules in the services: aliases set while linking need registry:promote.
     "api:artifact-blob-missing": project(POST=p.ARTIFACTS_WRITE),

@@ -1,4 +1,5 @@
-"""Media API routes, mounted under /api/v1/teams/<team>/projects/<project>/. Each name is
+"""Media API routes: `urlpatterns` under /api/v1/teams/<team>/projects/<project>/,
+`team_urlpatterns` (the team's chart presets) under /api/v1/teams/<team>/. Each name is
 classified in apps/core/policy.py ("--- API: media")."""
 
 from django.urls import path
@@ -14,4 +15,17 @@ urlpatterns = [
     path(ITEM, v.MediaDetailView.as_view(), name="run-media-detail"),
     path(f"{ITEM}/file", v.MediaFileView.as_view(), name="run-media-file"),
     path(f"{ITEM}/rows", v.MediaRowsView.as_view(), name="run-media-rows"),
+    path(f"{MEDIA}/histogram", v.MediaHistogramView.as_view(), name="run-media-histogram"),
+    # Across runs (the workspace's Media section and image grid).
+    path("media", v.ProjectMediaView.as_view(), name="project-media"),
+    path("media/keys", v.ProjectMediaKeysView.as_view(), name="project-media-keys"),
+]
+
+team_urlpatterns = [
+    path("chart-presets", v.ChartPresetListView.as_view(), name="chart-preset-list"),
+    path(
+        "chart-presets/<id:preset_id>",
+        v.ChartPresetDetailView.as_view(),
+        name="chart-preset-detail",
+    ),
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import posixpath
 import time
 
+from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -204,3 +205,156 @@ class MediaRowsView(MediaAPIView):
                 "offset": page.offset,
             }
         )
+
+
+# --------------------------------------------------------------------------- across runs
+
+
+def _runs(view: MediaAPIView, request) -> list:
+    raw = request.query_params.get("runs") or ""
+    uids = [u for u in (part.strip() for part in raw.split(",")) if u]
+    if not uids or len(uids) > selectors.MAX_RUNS:
+        raise DomainError(
+            f"runs must list 1-{selectors.MAX_RUNS} run ids.", detail={"field": "runs"}
+        )
+    found = {r.uid: r for r in run_selectors.runs_get_many(view.team, view.project, uids)}
+    # Unknown (or another team's) ids are left out, as the history routes do; order kept.
+    return [found[u] for u in dict.fromkeys(uids) if u in found]
+
+
+RUNS_QUERY = OpenApiParameter("runs", str, required=True, description="Run ids, comma-separated.")
+
+
+class ProjectMediaKeysView(MediaAPIView):
+    @extend_schema(parameters=[RUNS_QUERY], responses=OpenApiTypes.OBJECT)
+    def get(self, request, team, project):
+        runs = _runs(self, request)
+        return json_response({"keys": selectors.media_keys_across_runs(self.team, runs)})
+
+
+class ProjectMediaView(MediaAPIView):
+    """One key for several runs at (or nearest before) a step: the image grid's columns."""
+
+    @extend_schema(
+        parameters=[
+            RUNS_QUERY,
+            OpenApiParameter("key", str, required=True, description="The media key."),
+            int_query("step", "Show each run's items at this step or its nearest before."),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request, team, project):
+        runs = _runs(self, request)
+        key = request.query_params.get("key")
+        if not key or len(key) > 255 or "\x00" in key:
+            raise DomainError("key must name a media key.", detail={"field": "key"})
+        step = _int(request, "step")
+        found = selectors.media_across_runs(self.team, runs, key, step)
+        return json_response(
+            {
+                "key": key,
+                "step": step,
+                "steps": found.steps,
+                "steps_truncated": found.steps_truncated,
+                "runs": [
+                    {
+                        "run": run.uid,
+                        "step": found.at[run.uid][0],
+                        "items": [
+                            item_out(request, team, project, run.uid, i)
+                            for i in found.at[run.uid][1]
+                        ],
+                    }
+                    for run in runs
+                ],
+            }
+        )
+
+
+class MediaHistogramView(MediaAPIView):
+    """A histogram key of one run over time, re-binned by the server (the heatmap)."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("key", str, required=True, description="The histogram key."),
+            int_query(
+                "bins", "Common bins.", minimum=2, maximum=selectors.MAX_HEATMAP_BINS, default=64
+            ),
+            int_query(
+                "max_steps",
+                "Steps at most.",
+                minimum=1,
+                maximum=selectors.MAX_HEATMAP_STEPS,
+                default=200,
+            ),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request, team, project, run):
+        record = self.get_run(run)
+        key = request.query_params.get("key")
+        if not key or len(key) > 255 or "\x00" in key:
+            raise DomainError("key must name a histogram key.", detail={"field": "key"})
+        heatmap = selectors.histogram_heatmap(
+            self.team,
+            record,
+            key,
+            bins=_int(request, "bins", 64, 2, selectors.MAX_HEATMAP_BINS),
+            max_steps=_int(request, "max_steps", 200, 1, selectors.MAX_HEATMAP_STEPS),
+        )
+        return json_response(
+            {
+                "key": key,
+                "steps": heatmap.steps,
+                "edges": heatmap.edges,
+                "counts": heatmap.counts,
+                "total_steps": heatmap.total_steps,
+            }
+        )
+
+
+# --------------------------------------------------------------------------- chart presets
+
+
+def preset_out(preset) -> dict:
+    return {
+        "id": preset.pk,
+        "name": preset.name,
+        "spec": preset.spec,
+        "created_by": preset.created_by.email if preset.created_by_id else None,
+        "created_at": preset.created_at.isoformat(),
+        "updated_at": preset.updated_at.isoformat(),
+    }
+
+
+class ChartPresetListView(GradlineAPIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="The team's custom chart presets")
+    def get(self, request, team):
+        return json_response(
+            {"presets": [preset_out(p) for p in selectors.presets_list(self.team)]}
+        )
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request, team):
+        preset = services.preset_create(
+            team=self.team, actor=request.user, data=request_json(request)
+        )
+        return json_response(preset_out(preset), status=201)
+
+
+class ChartPresetDetailView(GradlineAPIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, team, preset_id):
+        return json_response(preset_out(selectors.preset_get(self.team, preset_id)))
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def patch(self, request, team, preset_id):
+        preset = selectors.preset_get(self.team, preset_id)
+        return json_response(
+            preset_out(services.preset_update(preset=preset, data=request_json(request)))
+        )
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, team, preset_id):
+        services.preset_delete(preset=selectors.preset_get(self.team, preset_id))
+        return HttpResponse(status=204)

@@ -15,6 +15,7 @@ COPY at ingest, streamed from the uploaded JSON-lines file.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -77,3 +78,22 @@ class TableRow(TeamOwnedModel):
     table = models.ForeignKey(MediaItem, on_delete=models.CASCADE, related_name="+")
     row_index = models.IntegerField()
     cells = models.JSONField()
+
+
+class ChartPreset(TeamOwnedModel):
+    """A named custom chart of a team: a Vega-Lite spec over data named "table" (the
+    same shape as a logged chart's spec), saved from the custom-chart editor and offered
+    for every table of the team's projects. Names are unique within the team."""
+
+    name = models.CharField(max_length=128)
+    spec = models.JSONField(default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name"], name="chartpreset_unique_name")
+        ]

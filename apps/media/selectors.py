@@ -7,17 +7,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import orjson
 from django.db import connection, transaction
 from django.db.models import Count, Max, Min
 
 from apps.core.errors import DomainError, NotFound, field_error
-from apps.media.models import MediaItem, MediaType, TableRow
+from apps.media.models import ChartPreset, MediaItem, MediaType, TableRow
 from apps.runs.models import Run, RunFile
 
 MAX_PAGE = 1000
 MAX_TABLE_PAGE = 1000
 MAX_FILTERS = 20
+MAX_RUNS = 50  # runs per across-runs request (the image grid's columns)
+MAX_STEPS_LISTED = 10_000  # distinct steps the step slider is given
+MAX_HEATMAP_STEPS = 500
+MAX_HEATMAP_BINS = 256
 OPERATORS = {"eq": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
 
@@ -205,3 +210,129 @@ def table_page(
         else:
             total = int(item.metadata.get("nrows") or 0)
     return TablePage(columns, rows, total, offset)
+
+
+# --------------------------------------------------------------------------- across runs
+
+
+def media_keys_across_runs(team, runs: list[Run]) -> list[dict]:
+    """Per key logged by any of `runs`: its type, how many of the runs logged it, the
+    item count and the step range (the workspace's Media section: one panel per key)."""
+    rows = (
+        MediaItem.objects.for_team(team)
+        .filter(run__in=runs, parent__isnull=True)
+        .values("key", "type")
+        .annotate(
+            runs=Count("run", distinct=True),
+            count=Count("pk"),
+            min_step=Min("step"),
+            max_step=Max("step"),
+        )
+        .order_by("key", "type")
+    )
+    return list(rows)
+
+
+@dataclass
+class RunsMedia:
+    steps: list[int]  # distinct steps of the key over the runs (the slider's stops)
+    steps_truncated: bool
+    at: dict[str, tuple[int | None, list[MediaItem]]]  # run uid -> (step shown, items)
+
+
+def media_across_runs(team, runs: list[Run], key: str, step: int | None) -> RunsMedia:
+    """For each run, the items of `key` at `step` or, where the run has none there, at
+    its nearest step before it (W&B's image panel does the same); without `step`, each
+    run's last step. Two indexed queries per run (run, key, step), so the cost does not
+    grow with how many steps a run logged."""
+    base = MediaItem.objects.for_team(team).filter(key=key, parent__isnull=True)
+    steps = list(
+        base.filter(run__in=runs)
+        .order_by("step")
+        .values_list("step", flat=True)
+        .distinct()[: MAX_STEPS_LISTED + 1]
+    )
+    at: dict[str, tuple[int | None, list[MediaItem]]] = {}
+    for run in runs:
+        mine = base.filter(run=run)
+        if step is not None:
+            mine = mine.filter(step__lte=step)
+        shown = mine.order_by("-step").values_list("step", flat=True).first()
+        items = list(mine.filter(step=shown).order_by("index")) if shown is not None else []
+        for item in items:
+            item.run = run
+        at[run.uid] = (shown, items)
+    return RunsMedia(steps[:MAX_STEPS_LISTED], len(steps) > MAX_STEPS_LISTED, at)
+
+
+# --------------------------------------------------------------------------- histograms
+
+
+@dataclass
+class Heatmap:
+    steps: list[int]
+    edges: list[float]
+    counts: list[list[float]]
+    total_steps: int
+
+
+def histogram_heatmap(team, run: Run, key: str, *, bins: int = 64, max_steps: int = 200) -> Heatmap:
+    """A histogram key over time as one matrix: each logged histogram re-binned onto
+    `bins` common bins spanning every step's range (counts spread over the new bins in
+    proportion to overlap, so totals are kept), for at most `max_steps` steps chosen
+    evenly over the run (first and last included). The browser only draws it."""
+    items = MediaItem.objects.for_team(team).filter(
+        run=run, key=key, type=MediaType.HISTOGRAM, parent__isnull=True, index=0
+    )
+    all_steps = list(items.order_by("step").values_list("step", flat=True))
+    if len(all_steps) > max_steps:
+        picks = np.unique(np.linspace(0, len(all_steps) - 1, max_steps).round().astype(int))
+        chosen = [all_steps[i] for i in picks]
+    else:
+        chosen = all_steps
+    found = {
+        step: metadata
+        for step, metadata in items.filter(step__in=chosen).values_list("step", "metadata")
+    }
+    series = []
+    for step in chosen:
+        metadata = found.get(step) or {}
+        edges = np.asarray(metadata.get("bins") or [], dtype=float)
+        values = np.asarray(metadata.get("values") or [], dtype=float)
+        if len(edges) != len(values) + 1 or not len(values):
+            continue
+        good = np.isfinite(edges).all() and np.isfinite(values).all()
+        if good and np.all(np.diff(edges) >= 0):
+            series.append((step, edges, values))
+    if not series:
+        return Heatmap([], [], [], len(all_steps))
+    low = min(float(e[0]) for _, e, _ in series)
+    high = max(float(e[-1]) for _, e, _ in series)
+    if high <= low:
+        high = low + 1.0
+    target = np.linspace(low, high, bins + 1)
+    counts = []
+    for _, edges, values in series:
+        cumulative = np.concatenate([[0.0], np.cumsum(values)])
+        if edges[-1] > edges[0]:
+            row = np.diff(np.interp(target, edges, cumulative))
+        else:  # every value at one point: the bin holding it ([low, high), last closed)
+            row = np.zeros(bins)
+            where = int(np.searchsorted(target, edges[0], side="right")) - 1
+            row[min(max(where, 0), bins - 1)] = cumulative[-1]
+        counts.append([round(float(c), 6) for c in row])
+    return Heatmap([s for s, _, _ in series], [float(t) for t in target], counts, len(all_steps))
+
+
+# --------------------------------------------------------------------------- presets
+
+
+def presets_list(team) -> list[ChartPreset]:
+    return list(ChartPreset.objects.for_team(team).select_related("created_by").order_by("name"))
+
+
+def preset_get(team, preset_id: int) -> ChartPreset:
+    preset = ChartPreset.objects.for_team(team).filter(pk=preset_id).first()
+    if preset is None:
+        raise NotFound("Chart preset not found.")
+    return preset

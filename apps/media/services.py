@@ -13,12 +13,13 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from apps.core import jsonlimits
-from apps.core.errors import DomainError, field_error
+from apps.core.errors import Conflict, DomainError, field_error
 from apps.media import validation
-from apps.media.models import MediaItem, MediaType, TableRow
+from apps.media.models import ChartPreset, MediaItem, MediaType, TableRow
+from apps.projects.services import validate_view_spec
 from apps.runs.models import Run, RunFile
 
 MAX_ITEMS = 1000
@@ -319,3 +320,68 @@ def _media_cells(table: MediaItem, key: str, row: list, row_index: int) -> list:
             child.save()
         row[col] = {**cell, "media_id": child.pk}
     return row
+
+
+# --------------------------------------------------------------------------- chart presets
+
+PRESET_NAME_MAX = 128
+VEGA_LITE_VIEWS = ("mark", "layer", "concat", "hconcat", "vconcat", "facet", "repeat")
+
+
+def _preset_fields(data: Any, *, partial: bool) -> dict:
+    if not isinstance(data, dict):
+        raise field_error("The body must be a JSON object.", "body")
+    extra = sorted(set(data) - {"name", "spec"})
+    if extra:
+        raise field_error(f"Unknown fields {extra}.", extra[0])
+    out: dict = {}
+    if "name" in data or not partial:
+        name = data.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name) > PRESET_NAME_MAX:
+            raise field_error(f"name must be 1-{PRESET_NAME_MAX} characters.", "name")
+        if "\x00" in name:
+            raise field_error("name must not contain NUL characters.", "name")
+        out["name"] = name.strip()
+    if "spec" in data or not partial:
+        # The same shape and size rules as a saved workspace view's document.
+        spec = validate_view_spec(data.get("spec"))
+        if not any(part in spec for part in VEGA_LITE_VIEWS):
+            raise field_error(
+                f"spec must be a Vega-Lite spec (with one of {list(VEGA_LITE_VIEWS)}).", "spec"
+            )
+        out["spec"] = spec
+    return out
+
+
+def _save_preset(preset: ChartPreset) -> ChartPreset:
+    try:
+        with transaction.atomic():
+            preset.save()
+    except IntegrityError as exc:
+        raise Conflict(
+            f"A chart preset named {preset.name!r} already exists in this team.",
+            code="preset_exists",
+            detail={"field": "name"},
+        ) from exc
+    return preset
+
+
+def preset_create(*, team, actor, data: Any) -> ChartPreset:
+    """A team's new named custom chart (a Vega-Lite spec over data named "table")."""
+    fields = _preset_fields(data, partial=False)
+    preset = ChartPreset(
+        team=team,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        **fields,
+    )
+    return _save_preset(preset)
+
+
+def preset_update(*, preset: ChartPreset, data: Any) -> ChartPreset:
+    for name, value in _preset_fields(data, partial=True).items():
+        setattr(preset, name, value)
+    return _save_preset(preset)
+
+
+def preset_delete(*, preset: ChartPreset) -> None:
+    ChartPreset.objects.for_team(preset.team).filter(pk=preset.pk).delete()
