@@ -63,7 +63,9 @@ export function createCharts({ api, store, container, onGroupsChanged, waitForRo
     details.addEventListener("toggle", () => {
       const collapsed = { ...view().collapsed, [name || "charts"]: !details.open };
       store.setView({ collapsed });
-      if (details.open) for (const item of charts.values()) if (item.section === name && item.chart) item.chart.update({});
+      // Charts drawn while collapsed had no width: redraw them. Ones never loaded keep
+      // their loading state (a redraw with no series would claim "no data").
+      if (details.open) for (const item of charts.values()) if (item.section === name && item.loaded && !item.busy) item.chart.update({});
     });
     sections.set(name, { details, grid, counter });
     return sections.get(name);

@@ -132,7 +132,9 @@ export function createRunsTable({ api, store, elements, page, onRowsChanged }) {
   }
 
   async function loadMore(upTo) {
-    if (loading || exhausted) return;
+    // No cursor: the first page is still on its way (reload) or there is no next page.
+    // (Returning here matters: render -> paint -> loadMore -> render would recurse.)
+    if (loading || exhausted || !cursor) return;
     loading = true;
     const mine = generation;
     try {
@@ -391,7 +393,7 @@ export function createRunsTable({ api, store, elements, page, onRowsChanged }) {
       rows.push(item.kind === "group" ? groupRow(item) : runRow(item.run, item.inGroup));
     }
     body.replaceChildren(before, ...rows, after);
-    if (!exhausted && !view().groupBy && last >= items.length - 20) loadMore(store.get().runs.length + PAGE_SIZE);
+    if (cursor && !exhausted && !view().groupBy && last >= items.length - 20) loadMore(store.get().runs.length + PAGE_SIZE);
   }
 
   function render() {
@@ -440,7 +442,9 @@ export function createRunsTable({ api, store, elements, page, onRowsChanged }) {
     for (const run of store.get().runs) {
       lines.push([run.id, ...cs.map((c) => {
         const v = cellValue(run, c);
-        return v === undefined || v === null ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
+        if (v === undefined || v === null) return "";
+        if (Array.isArray(v) && v.every((x) => typeof x !== "object")) return v.join(", "); // tags, as shown
+        return typeof v === "object" ? JSON.stringify(v) : String(v);
       })].map(quote).join(","));
     }
     return lines.join("\n") + "\n";

@@ -134,6 +134,12 @@ def _sign_in(browser, server, color_scheme, **options):
     return context, page
 
 
+def _errors(page) -> list[str]:
+    """script_errors, and each script error's stack on stdout (shown when a test fails)."""
+    page.on("pageerror", lambda exc: print("page error:", exc, getattr(exc, "stack", "")))
+    return script_errors(page)
+
+
 def _chart(page, key):
     return page.locator(f'.chart-panel[data-key="{key}"]')
 
@@ -163,6 +169,14 @@ def _luminance(css_colour: str) -> float:
     return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
 
 
+def _shot(page, directory, name: str) -> None:
+    """A full-page screenshot from the top (scrolled, the sticky site header would be
+    painted across the middle of a full-page capture)."""
+    if directory is not None:
+        page.evaluate("window.scrollTo(0, 0)")
+        screenshot(page, directory, name)
+
+
 def _no_horizontal_overflow(page) -> None:
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 1, f"the page is {overflow}px wider than the phone"
@@ -175,7 +189,7 @@ def test_workspace(workspace, browser, screenshots_dir, color_scheme):
     server, env, var_dir = workspace
     shot = f"{color_scheme}-workspace-"
     context, page = _sign_in(browser, server, color_scheme)
-    errors = script_errors(page)
+    errors = _errors(page)
     page.goto(f"/{TEAM}/{PROJECT}/")
     expect(page.get_by_test_id("workspace")).to_have_attribute("data-ready", "true")
     rows = page.locator("#runs-body tr[data-run]")
@@ -194,7 +208,7 @@ def test_workspace(workspace, browser, screenshots_dir, color_scheme):
     expect(page.locator('.chart-section[data-section="val"] .chart-panel')).to_have_count(1)
     expect(page.locator('.chart-section[data-section="system"]')).to_have_count(0)
     expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
-    screenshot(page, screenshots_dir, shot + "01-open")
+    _shot(page, screenshots_dir, shot + "01-open")
 
     # Dark mode follows the system: dark surfaces and light text (and the other way).
     colours = page.evaluate(
@@ -235,7 +249,7 @@ def test_workspace(workspace, browser, screenshots_dir, color_scheme):
             ".dataset.points > n",
             arg=["train/loss", points],
         )
-        screenshot(page, screenshots_dir, shot + "02-live")
+        _shot(page, screenshots_dir, shot + "02-live")
     finally:
         stop.write_text("stop")
         live.wait(60)
@@ -265,7 +279,7 @@ def test_workspace(workspace, browser, screenshots_dir, color_scheme):
     page.get_by_test_id("sort-summary.val/best").click()
     expect(rows.first).to_contain_text("adam-1")
     expect(rows.last).to_contain_text("live-")
-    screenshot(page, screenshots_dir, shot + "03-filtered")
+    _shot(page, screenshots_dir, shot + "03-filtered")
     page.get_by_role("button", name=re.compile("Remove filter")).click()
     expect(rows).to_have_count(total)
 
@@ -284,7 +298,7 @@ def test_workspace(workspace, browser, screenshots_dir, color_scheme):
     expect(loss).to_have_attribute("data-bands", "2")
     expect(loss.locator(".legend-name", has_text=f"adam ({adam})")).to_have_count(1)
     expect(loss.locator(".legend-name", has_text="sgd (2)")).to_have_count(1)
-    screenshot(page, screenshots_dir, shot + "04-grouped")
+    _shot(page, screenshots_dir, shot + "04-grouped")
     page.get_by_test_id("group-by").select_option("")
     expect(loss).to_have_attribute("data-grouped", "false")
     expect(loss).to_have_attribute("data-state", "ready")
@@ -306,7 +320,7 @@ def test_workspace(workspace, browser, screenshots_dir, color_scheme):
         arg=["train/loss", wide],
     )
     expect(loss.get_by_role("button", name="Reset zoom")).to_be_visible()
-    screenshot(page, screenshots_dir, shot + "05-zoomed")
+    _shot(page, screenshots_dir, shot + "05-zoomed")
     loss.get_by_role("button", name="Reset zoom").click()
     expect(loss).to_have_attribute("data-zoomed", "false")
 
@@ -342,7 +356,7 @@ def test_workspace(workspace, browser, screenshots_dir, color_scheme):
     loss.scroll_into_view_if_needed()
     expect(loss).to_have_attribute("data-grouped", "true")
     expect(loss).to_have_attribute("data-state", "ready")
-    screenshot(page, screenshots_dir, shot + "06-view")
+    _shot(page, screenshots_dir, shot + "06-view")
     page.locator("#view-reset").click()
     expect(page.get_by_test_id("group-by")).to_have_value("")
     expect(select).to_have_value("")
@@ -354,7 +368,7 @@ def test_workspace(workspace, browser, screenshots_dir, color_scheme):
     context, phone = _sign_in(
         browser, server, color_scheme, viewport={"width": 390, "height": 844}, is_mobile=True
     )
-    errors = script_errors(phone)
+    errors = _errors(phone)
     phone.goto(f"/{TEAM}/{PROJECT}/")
     expect(phone.get_by_test_id("workspace")).to_have_attribute("data-ready", "true")
     expect(phone.locator("#runs-body tr[data-run]")).to_have_count(total)
@@ -364,7 +378,7 @@ def test_workspace(workspace, browser, screenshots_dir, color_scheme):
     expect(phone_loss).to_have_attribute("data-state", "ready")
     expect(phone_loss).to_have_attribute("data-lines", str(min(total, 10)))
     _no_horizontal_overflow(phone)
-    screenshot(phone, screenshots_dir, shot + "07-phone")
+    _shot(phone, screenshots_dir, shot + "07-phone")
     assert errors == []
     context.close()
 
@@ -377,7 +391,7 @@ def test_workspace_toolbar_and_panels(workspace, browser, screenshots_dir):
     server, env, var_dir = workspace
     _log_runs(env, var_dir, [("doomed-1", "sgd", 0.5, 0.9), ("doomed-2", "sgd", 0.7, 0.95)])
     context, page = _sign_in(browser, server, "light")
-    errors = script_errors(page)
+    errors = _errors(page)
     page.goto(f"/{TEAM}/{PROJECT}/")
     expect(page.get_by_test_id("workspace")).to_have_attribute("data-ready", "true")
     rows = page.locator("#runs-body tr[data-run]")
@@ -426,7 +440,7 @@ def test_workspace_toolbar_and_panels(workspace, browser, screenshots_dir):
     lines = open(download.value.path(), encoding="utf-8").read().splitlines()  # noqa: SIM115
     assert lines[0] == "id,name,state,user,created_at,runtime,tags", lines[0]
     assert len(lines) == 1 + total - 2
-    assert any(",adam-2,finished," in line and line.endswith(",best") for line in lines)
+    assert any(",adam-2,finished," in line and line.endswith(",best") for line in lines), lines
 
     # The panels over config and summary fields.
     panels = page.locator(".extra-panels .chart-panel")
@@ -453,7 +467,7 @@ def test_workspace_toolbar_and_panels(workspace, browser, screenshots_dir):
     # Importance from the server: lr and the optimizer's one-hot columns.
     expect(importance).to_have_attribute("data-parameters", re.compile(r"^[1-9]"))
     expect(importance.locator(".importance-table")).to_contain_text("config.lr")
-    screenshot(page, screenshots_dir, "light-workspace-09-panels")
+    _shot(page, screenshots_dir, "light-workspace-09-panels")
 
     # Views: save, rename, make the default (opened without ?view=), delete, automatic.
     page.once("dialog", lambda dialog: dialog.accept("panels"))

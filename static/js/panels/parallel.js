@@ -5,7 +5,7 @@ import { cellValue } from "../workspace-table.js";
 import { createPanelFrame, draw } from "./vega.js";
 
 export function createParallelPanel(container, options) {
-  let { runs = [], fields = [] } = options;
+  let { runs: allRuns = [], fields = [] } = options;
   const metrics = () => fields.filter((f) => f.startsWith("summary."));
   const frame = createPanelFrame(container, {
     title: "Parallel coordinates",
@@ -15,6 +15,8 @@ export function createParallelPanel(container, options) {
   });
   function render() {
     const { metric } = frame.values();
+    // A run is a line when it has the metric (the axis the panel is about).
+    const runs = metric ? allRuns.filter((r) => Number.isFinite(cellValue(r, metric))) : allRuns;
     const axes = fields.filter((f) => f.startsWith("config.") && runs.some((r) => typeof cellValue(r, f) === "number")).slice(0, 8);
     if (metric) axes.push(metric);
     const values = [];
@@ -48,7 +50,7 @@ export function createParallelPanel(container, options) {
   return {
     update(next) {
       if (next.fields) { fields = next.fields; frame.setOptions("metric", metrics()); }
-      if (next.runs) runs = next.runs;
+      if (next.runs) allRuns = next.runs;
       render();
     },
     values: frame.values,
