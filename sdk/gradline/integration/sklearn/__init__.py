@@ -93,6 +93,29 @@ def _class_names(labels: Any, classes: list) -> list[str]:
 # --------------------------------------------------------------------------- classifiers
 
 
+def _curve_args(y_true: Any, y_probas: Any, labels: Any) -> tuple[list, list, list[str]]:
+    """y_true as probability-column indices and one name per column. The columns are
+    the sorted classes (scikit-learn's classes_); W&B names class c labels[c] when c is
+    an index into labels, so wine qualities 3..8 with ten labels read 'four'..'nine'."""
+    np = _np()
+    probas = np.asarray(y_probas)
+    columns = probas.shape[1] if probas.ndim == 2 else 1
+    truth = np.asarray(y_true).tolist()
+    present = sorted(set(truth))
+    if all(isinstance(v, int) and 0 <= v < columns for v in present):
+        classes = list(range(columns))
+    elif len(present) == columns:
+        classes = present
+    else:
+        raise gradline.UsageError(
+            f"y_true has classes {present} for {columns} probability columns; pass y_true "
+            "as column indices 0..n-1"
+        )
+    index = {c: i for i, c in enumerate(classes)}
+    names = _class_names(labels, classes)
+    return [index[v] for v in truth], probas.tolist(), names
+
+
 def plot_roc(
     y_true: Any = None,
     y_probas: Any = None,
@@ -102,9 +125,8 @@ def plot_roc(
 ) -> None:
     """ROC curve per class (one vs rest), key "roc"."""
     run = current_run("wandb.sklearn.plot_roc")
-    chart = gradline.plot.roc_curve(
-        _list(y_true), _list(y_probas), labels=labels, classes_to_plot=classes_to_plot
-    )
+    truth, probas, names = _curve_args(y_true, y_probas, labels)
+    chart = gradline.plot.roc_curve(truth, probas, labels=names, classes_to_plot=classes_to_plot)
     run.log({"roc": chart}, commit=False)
 
 
@@ -117,9 +139,8 @@ def plot_precision_recall(
 ) -> None:
     """Precision-recall curve per class, key "pr"."""
     run = current_run("wandb.sklearn.plot_precision_recall")
-    chart = gradline.plot.pr_curve(
-        _list(y_true), _list(y_probas), labels=labels, classes_to_plot=classes_to_plot
-    )
+    truth, probas, names = _curve_args(y_true, y_probas, labels)
+    chart = gradline.plot.pr_curve(truth, probas, labels=names, classes_to_plot=classes_to_plot)
     run.log({"pr": chart}, commit=False)
 
 
