@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import orjson
 import psycopg
+from django.conf import settings
 from django.db import OperationalError, connection, transaction
 
 from apps.core import jsonlimits
@@ -55,7 +56,6 @@ MAX_CONSOLE_LINES = 100_000
 MAX_CONSOLE_LINE_CHARS = 64 * 1024
 MAX_CONSOLE_LINE_NUMBER = 2**63 - 1  # runs_consoleline.line and runs_run.console_next: bigint
 MAX_ERRORS_LISTED = 1000
-LOCK_TIMEOUT_MS = 5000
 RESERVED_KEYS = frozenset({"_step", "_runtime", "_timestamp"})
 SYSTEM_PREFIX = "system/"
 NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -615,7 +615,7 @@ def _write(run: Run, batch: Batch, *, force_staging: bool) -> IngestResult:
         cur = wrapper.cursor  # the psycopg cursor: COPY and array parameters
         # Waiting longer than this for the run lock answers 503 + Retry-After (the API
         # view maps LockNotAvailable), so a stuck writer never hangs its peers.
-        cur.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
+        cur.execute(f"SET LOCAL lock_timeout = '{int(settings.INGEST_LOCK_TIMEOUT_MS)}ms'")
         cur.execute(
             "SELECT state, summary_overrides, console_next FROM runs_run "
             "WHERE id = %s FOR NO KEY UPDATE",

@@ -277,6 +277,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "registry-collect-blobs": {"task": "registry.collect_blob_garbage", "schedule": 3600.0},
 }
 RUN_CRASH_TIMEOUT_S = env_int("RUN_CRASH_TIMEOUT_S", 300)
+# Ingest waits this long for a run's row lock before answering 503 + Retry-After, so a
+# stuck writer never hangs its peers (apps/runs/ingest.py).
+INGEST_LOCK_TIMEOUT_MS = env_int("INGEST_LOCK_TIMEOUT_MS", 5000)
 # Largest run file accepted by PUT …/runs/<run>/files/<path> (streamed, not held in memory).
 RUN_FILE_MAX_BYTES = env_int("RUN_FILE_MAX_BYTES", 5 * 1024**3)
 # Logged media (docs/media.md): images above this many pixels are refused before they are

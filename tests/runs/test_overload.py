@@ -60,13 +60,11 @@ def test_pool_exhausted_answers_503_with_retry_after(team, project, member_user,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_writer_stuck_behind_a_held_run_lock_gets_503(team, project, member_user, monkeypatch):
+def test_writer_stuck_behind_a_held_run_lock_gets_503(team, project, member_user, settings):
     from django.db import connections
     from rest_framework.test import APIClient
 
-    from apps.runs import ingest as ingest_module
-
-    monkeypatch.setattr(ingest_module, "LOCK_TIMEOUT_MS", 200)
+    settings.INGEST_LOCK_TIMEOUT_MS = 200
     run = make_run(team, project, member_user)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_key(member_user)}")
@@ -78,6 +76,7 @@ def test_writer_stuck_behind_a_held_run_lock_gets_503(team, project, member_user
         response = ingest(client, run.uid, {"points": [["a", 0, 1.0, 1.7e9]]})
         assert response.status_code == 503
         assert response["Retry-After"] == "1"
+        assert response.json()["error"]["code"] == "overloaded"
     finally:
         blocker.rollback()
         blocker.close()
