@@ -40,17 +40,28 @@ def test_unknown_api_path_is_a_json_404(admin_api):
 @pytest.mark.parametrize(
     "path",
     [
-        "/api/v1/teams/team%00a",
         "/api/v1/teams/team-a/members/99999999999999999999999",
         "/api/v1/teams/team-a/members/-1",
-        "/api/v1/teams/team-a/projects/has%20space",
-        "/api/v1/teams/" + "a" * 65,
-        "/api/v1/teams/team-a/projects/" + "p" * 129,
         "/api/v1/keys/12345678901234567890",
     ],
 )
 def test_impossible_path_values_are_404_not_500(admin_api, team, path):
     _error(admin_api.get(path), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/api/v1/teams/team%00a", "team"),
+        ("/api/v1/teams/" + "a" * 65, "team"),
+        ("/api/v1/teams/team-a/projects/has%20space", "project"),
+        ("/api/v1/teams/team-a/projects/" + "p" * 129, "project"),
+    ],
+)
+def test_names_that_break_the_rules_are_400_naming_them(admin_api, team, path, field):
+    """Not a 404 that sends people looking for a team or project (apps/api/names.py)."""
+    body = _error(admin_api.get(path), 400, "invalid_name")
+    assert body["detail"]["field"] == field
 
 
 def test_web_paths_with_impossible_values_are_404(client, admin_user, team):
