@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any, Protocol
 from urllib.parse import quote
 
 import urllib3
@@ -41,8 +41,9 @@ from gradline.artifact_store import (
     parse_path,
     sanitize_name,
 )
-from gradline.artifact_upload import DONE, FAILED, PENDING
+from gradline.artifact_upload import DONE, FAILED, PENDING, ArtifactWorker
 from gradline.later import NotAvailableYet
+from gradline.settings import Settings
 from gradline.transfers import (
     SMALL_FILE,
     each_in_parallel,
@@ -53,9 +54,45 @@ from gradline.transfers import (
 from gradline.transport import Backoff, CommError, GradlineError, HttpClient, UsageError
 from gradline.values import to_jsonable
 
-if TYPE_CHECKING:
-    from gradline.api import Api
-    from gradline.tracked_run import Run
+
+# What this module needs of the objects that call it, so that it imports neither: an
+# `Api` (gradline.api) reads versions through it, a `Run` (gradline.tracked_run) logs,
+# uses and links them; both import this module, and the dependency points one way.
+class Api(Protocol):
+    """The read side: gradline.api.Api."""
+
+    client: HttpClient
+    settings: Settings
+
+    @property
+    def default_entity(self) -> str: ...
+
+    def run(self, path: str) -> Any: ...
+
+
+class Run(Protocol):
+    """The run side: gradline.tracked_run.Run, including the private hooks it keeps
+    for this module (its artifact upload thread, its Api, its reporter)."""
+
+    id: str
+    entity: str | None
+    project: str
+    mode: str
+    dir: str
+    settings: Settings
+    _finished: bool
+    _artifacts: ArtifactWorker | None
+
+    def log_artifact(self, artifact_or_path: Any, *args: Any, **kwargs: Any) -> Any: ...
+
+    def _artifact_worker(self) -> ArtifactWorker: ...
+
+    def _artifact_api(self) -> Api: ...
+
+    def _cache_root(self) -> Path: ...
+
+    def _report(self, message: str) -> None: ...
+
 
 DOWNLOAD_ATTEMPTS = 5
 FILES_BUNDLE = "files-bundle"

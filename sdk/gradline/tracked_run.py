@@ -22,6 +22,7 @@ import orjson
 
 from gradline import artifacts, meta
 from gradline.alerts import alert_level
+from gradline.api import Api
 from gradline.artifact_upload import ArtifactWorker
 from gradline.console import ConsoleCapture
 from gradline.metrics import Metric
@@ -417,8 +418,6 @@ class Run:
 
     def _artifact_api(self):
         if self._api is None:
-            from gradline.api import Api
-
             entity = self._pipeline.info.entity if self._pipeline is not None else self.entity
             self._api = Api._from_settings(self.settings, entity or self.entity)
         return self._api
