@@ -172,6 +172,11 @@ function paintBulk() {
   $("bulk-count").textContent = `${selected.size} selected`;
   $("bulk-tag").hidden = $("bulk-untag").hidden = !page.can_write;
   $("bulk-delete").hidden = !page.can_delete;
+  // The compare page takes 2-10 runs, in the table's order.
+  const ids = store.get().runs.map((r) => r.id).filter((id) => selected.has(id));
+  const compare = $("bulk-compare");
+  compare.hidden = ids.length < 2 || ids.length > 10;
+  compare.href = `${page.run_url.replace(/runs\/$/, "compare")}?runs=${ids.map(encodeURIComponent).join(",")}`;
 }
 
 async function eachSelected(action) {

@@ -409,6 +409,10 @@ def test_workspace_toolbar_and_panels(workspace, browser, screenshots_dir):
     for name in ("adam-1", "adam-2"):
         row(name).get_by_role("checkbox").check()
     expect(page.locator("#bulk-count")).to_have_text("2 selected")
+    ids = [row(name).get_attribute("data-run") for name in ("adam-2", "adam-1")]  # table order
+    expect(page.locator("#bulk-compare")).to_have_attribute(
+        "href", f"/{TEAM}/{PROJECT}/compare?runs={','.join(ids)}"
+    )
     page.once("dialog", lambda dialog: dialog.accept("best"))
     page.locator("#bulk-tag").click()
     for name in ("adam-1", "adam-2"):

@@ -44,6 +44,7 @@ export function createImportancePanel(container, options) {
     onRemove: options.onRemove,
   });
   const chart = document.createElement("div");
+  chart.className = "importance-chart"; // full width: vega-embed sizes "container" charts from it
   const details = document.createElement("div");
   details.className = "importance-details";
   frame.body.replaceChildren(chart, details);

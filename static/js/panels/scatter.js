@@ -28,8 +28,8 @@ export function createScatterPanel(container, options) {
       data: { values },
       mark: { type: "point", filled: true, size: 60 },
       encoding: {
-        x: { field: "x", type: "quantitative", title: x, scale: { zero: false } },
-        y: { field: "y", type: "quantitative", title: y, scale: { zero: false } },
+        x: { field: "x", type: "quantitative", title: x, scale: { zero: false }, axis: { labelOverlap: true, tickCount: 5 } },
+        y: { field: "y", type: "quantitative", title: y, scale: { zero: false }, axis: { labelOverlap: true } },
         color: { field: "color", type: "nominal", scale: null, legend: null },
         tooltip: [{ field: "run" }, { field: "x", title: x }, { field: "y", title: y }],
       },
