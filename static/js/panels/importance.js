@@ -75,7 +75,10 @@ export function createImportancePanel(container, options) {
         mark: { type: "bar", cornerRadiusEnd: 2 },
         encoding: {
           y: { field: "parameter", type: "nominal", sort: "-x", title: null, axis: { labelLimit: 160 } },
-          x: { field: "importance", type: "quantitative", title: `importance for ${metric.replace(/^summary\./, "")}` },
+          x: {
+            field: "importance", type: "quantitative", title: `importance for ${metric.replace(/^summary\./, "")}`,
+            axis: { labelOverlap: true, tickCount: 5 },
+          },
           tooltip: [{ field: "parameter" }, { field: "importance", format: ".3f" }, { field: "pearson", format: ".3f" }],
         },
       });
