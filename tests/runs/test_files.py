@@ -96,5 +96,10 @@ def test_run_delete_removes_blobs(member_api, run, team, django_capture_on_commi
 
 def test_viewer_reads_files_but_cannot_upload(viewer_api, member_api, run):
     put(member_api, run.uid, "a.txt", b"a")
-    assert viewer_api.get(run_url(run.uid, "/files/a.txt")).status_code == 200
-    assert put(viewer_api, run.uid, "b.txt", b"b").status_code == 403
+    read = viewer_api.get(run_url(run.uid, "/files/a.txt"))
+    assert read.status_code == 200 and read.getvalue() == b"a"
+    refused = put(viewer_api, run.uid, "b.txt", b"b")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "permission_denied"
+    listed = viewer_api.get(run_url(run.uid, "/files")).json()
+    assert [f["path"] for f in listed["files"]] == ["a.txt"]

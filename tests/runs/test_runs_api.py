@@ -215,9 +215,15 @@ def test_heartbeat_revives_a_crashed_run(member_api, run, team):
 
 
 def test_viewer_reads_but_cannot_write(viewer_api, run):
-    assert viewer_api.get(run_url(run.uid)).status_code == 200
-    assert ingest(viewer_api, run.uid, {"heartbeat": True}).status_code == 403
-    assert viewer_api.delete(run_url(run.uid)).status_code == 403
+    read = viewer_api.get(run_url(run.uid))
+    assert read.status_code == 200 and read.json()["id"] == run.uid
+    for refused in (
+        ingest(viewer_api, run.uid, {"heartbeat": True}),
+        viewer_api.delete(run_url(run.uid)),
+    ):
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "permission_denied"
+    assert viewer_api.get(run_url(run.uid)).json()["state"] == read.json()["state"]
 
 
 HUGE = 1.8446744073709552e19  # beyond int64: JSONB hands it back as an integer

@@ -465,10 +465,17 @@ def test_delete_removes_the_sweep_and_keeps_the_runs(member_api):
 
 def test_viewer_reads_but_cannot_write(member_api, viewer_api):
     sweep = create_ok(member_api, RANDOM)["id"]
-    assert viewer_api.get(f"{S}/{sweep}").status_code == 200
-    assert create(viewer_api, RANDOM).status_code == 403
-    assert next_trial(viewer_api, sweep).status_code == 403
-    assert viewer_api.delete(f"{S}/{sweep}").status_code == 403
+    read = viewer_api.get(f"{S}/{sweep}")
+    assert read.status_code == 200 and read.json()["id"] == sweep
+    for refused in (
+        create(viewer_api, RANDOM),
+        next_trial(viewer_api, sweep),
+        viewer_api.delete(f"{S}/{sweep}"),
+    ):
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "permission_denied"
+    # Nothing changed: no trial handed out, the sweep still there.
+    assert viewer_api.get(f"{S}/{sweep}").json()["trials"] == read.json()["trials"] == []
 
 
 def test_sweeps_are_isolated_between_projects_and_teams(member_api, other_team, other_admin):

@@ -32,6 +32,12 @@ def _asgi(user, method: str, path: str, data=None, headers=None):
 def test_pages_answer_through_asgi(path, team, project, admin_user):
     response = _asgi(admin_user, "get", path)
     assert response.status_code == 200, (path, response.status_code)
+    if path == "/healthz":
+        assert response.json()["status"] == "ok"
+    else:  # the page itself, rendered with the signed-in user's data
+        html = response.content.decode()
+        assert "<!doctype html>" in html and 'id="flash"' in html
+        assert "admin@a.example" in html or "Team-A" in html, html[:300]
 
 
 def test_asgi_form_post_and_error(team, admin_user):
@@ -53,6 +59,6 @@ def test_asgi_non_member_gets_404(team, other_admin):
 
 def test_asgi_unknown_url_is_a_plain_404(admin_user):
     # Rendered by Django outside the request thread: the page must not need the database.
-    response = _asgi(admin_user, "get", "/favicon.ico")
+    response = _asgi(admin_user, "get", "/.well-known/no-such-file")
     assert response.status_code == 404
     assert "Not found" in response.content.decode()
