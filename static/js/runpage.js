@@ -2,7 +2,8 @@
 // tables, the metric and system charts (the workspace's panel system, workspace-charts.js,
 // over this one run), the console (console.js), file previews, editing name / tags /
 // notes and deleting through the run API, and live updates over the run's WebSocket
-// (state, runtime, summary values, new chart points, new console lines).
+// (state, runtime, summary values, new chart points, new console lines). The Media tab
+// draws the run's media keys as panels (panels/media-section.js).
 //
 // Page data comes from json_script "run-page-data" (apps/runs/web_views.py). Writes go to
 // the API, which applies the ownership rule (members change their own runs, admins any);
@@ -13,6 +14,7 @@ import { colorFor, createStore, defaultViewState } from "./store.js";
 import { createCharts } from "./workspace-charts.js";
 import { createConsole } from "./console.js";
 import { bindTableFilters } from "./run-tables.js";
+import { createMediaSection } from "./panels/media-section.js";
 
 const data = readPageData("run-page-data");
 const api = createApi({ base: data.api_base, csrf: data.csrf });
@@ -226,6 +228,26 @@ function chartsGotSteps(steps) {
     if (panels[name] && Object.keys(part).length) panels[name].charts.onSteps(run.id, part);
   }
 }
+
+// --------------------------------------------------------------------------- media
+
+// The run's images, tables, charts, players and histograms: one panel per media key
+// (static/js/panels/media-section.js), loaded when the tab first opens.
+onOpen.set("media", () => {
+  const section = document.querySelector("[data-media-section]");
+  const template = document.getElementById("media-empty-text");
+  createMediaSection(section, {
+    api,
+    csrf: data.csrf,
+    runs: [{ id: run.id, name: run.name || run.id, color: colorFor(run.id) }],
+    canSave: true,
+    emptyHtml: template ? template.content.cloneNode(true) : null,
+    onKeys: (count) => {
+      const counter = document.querySelector("[data-media-count]");
+      if (counter) counter.textContent = String(count);
+    },
+  });
+});
 
 // --------------------------------------------------------------------------- console
 

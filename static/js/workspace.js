@@ -13,6 +13,7 @@ import { createScatterPanel } from "./panels/scatter.js";
 import { createBarPanel } from "./panels/bar.js";
 import { createParallelPanel } from "./panels/parallel.js";
 import { createImportancePanel } from "./panels/importance.js";
+import { createMediaSection } from "./panels/media-section.js";
 
 const $ = (id) => document.getElementById(id);
 const page = readPageData("workspace-data");
@@ -34,6 +35,7 @@ const table = createRunsTable({
     charts.reloadAll({ keepZoom: !queryChanged });
     queryChanged = false;
     refreshPanels();
+    refreshMedia();
   },
 });
 
@@ -334,6 +336,23 @@ function quietViewUpdate(patch) {
   quiet = false;
 }
 
+// ------------------------------------------------------------------ media
+// One panel per media key of the runs shown (panels/media-section.js); the section stays
+// hidden while those runs logged no media.
+let media = null;
+function refreshMedia() {
+  const runs = panelRuns();
+  if (media) {
+    media.update(runs);
+    return;
+  }
+  const pane = root.querySelector(".media-pane");
+  media = createMediaSection($("media-section"), {
+    api, csrf: page.csrf, runs, canSave: !!page.can_write,
+    onKeys: (count) => { pane.hidden = !count; },
+  });
+}
+
 // ------------------------------------------------------------------ reacting to the store
 const TABLE_QUERY = ["filters", "search", "order", "groupBy"];
 const CHART_QUERY = ["xAxis", "band"];
@@ -343,7 +362,7 @@ let queryChanged = false;
 
 store.subscribe((state, changed) => {
   if (changed.has("selected")) { paintBulk(); table.render(); }
-  if (changed.has("hidden")) { table.render(); charts.reloadAll(); refreshPanels(); }
+  if (changed.has("hidden")) { table.render(); charts.reloadAll(); refreshPanels(); refreshMedia(); }
   if (changed.has("runs")) table.render();
   if (!changed.has("view")) return;
   const view = state.view;
