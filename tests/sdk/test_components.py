@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import orjson
 import pytest
@@ -356,19 +357,17 @@ def test_wal_write_failure_is_reported_once_and_never_raised(server, sdk_db, tmp
 
 
 def test_unwritable_run_folder_falls_back_to_a_temporary_one(tmp_path, capfd):
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
-    try:
-        if os.access(locked, os.W_OK):
-            pytest.skip("running as a user that ignores directory permissions")
-        run = _offline(locked, silent=False)
-        run.log({"x": 1.0})
-        run.finish()
-        assert not run.dir.startswith(str(locked))
-        assert "cannot write to" in capfd.readouterr().err
-    finally:
-        locked.chmod(0o700)
+    # A run folder below a regular file cannot be created by anyone (ENOTDIR), root
+    # included, who ignores directory permissions.
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    run = _offline(blocker / "runs", silent=False)
+    run.log({"x": 1.0})
+    run.finish()
+    assert not run.dir.startswith(str(tmp_path))
+    assert (Path(run.dir) / "run.wal").exists()
+    err = capfd.readouterr().err
+    assert "cannot write to" in err and "Not a directory" in err, err
 
 
 def test_points_only_records_are_spliced_without_decoding(tmp_path):
