@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import uuid
+from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -10,6 +14,31 @@ from rest_framework.test import APIClient
 
 from apps.teams import services as team_services
 from tests.factories import UserFactory, make_key, make_project, make_team
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove this process's media folder (config/settings/test.py: var/test-media-<pid>)
+    and those of earlier test processes that are gone (a run killed before its end)."""
+    if os.environ.get("MEDIA_ROOT"):
+        return  # chosen by whoever started us: theirs to keep
+    root = Path(django_settings.MEDIA_ROOT)
+    if root.name != f"test-media-{os.getpid()}":
+        return
+    shutil.rmtree(root, ignore_errors=True)
+    for stale in root.parent.glob("test-media-*"):
+        match = re.fullmatch(r"test-media-(\d+)", stale.name)
+        if match and not _process_exists(int(match.group(1))):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @pytest.fixture(autouse=True)
