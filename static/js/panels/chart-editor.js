@@ -91,10 +91,21 @@ export function openChartEditor({ media, item, spec, canSave = true, onSaved }) 
     preview.setAttribute("aria-busy", "true");
     try {
       if (!rows) rows = await tableRecords(media, item);
+      // Drawn in place (Vega sizes "container" charts from the element's width); the
+      // last good drawing stays until this one succeeds.
       const target = el("div", "chart-editor-canvas");
-      await drawChart(target, parsed, rows);
-      if (mine !== drawing) return;
-      preview.replaceChildren(target);
+      preview.append(target);
+      try {
+        await drawChart(target, parsed, rows);
+      } catch (exc) {
+        target.remove();
+        throw exc;
+      }
+      if (mine !== drawing) {
+        target.remove();
+        return;
+      }
+      for (const old of [...preview.children]) if (old !== target) old.remove();
       preview.dataset.state = "ready";
       problem.hidden = true;
     } catch (exc) {
