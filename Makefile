@@ -52,6 +52,24 @@ test-browser-deps:
 test: install test-browser-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The suite on a busy box: `make test` LOAD_RUNS times in a row while LOAD_PROCS CPU-bound
+# processes keep the cores busy. Each burner stops by itself after LOAD_SECONDS, and all
+# are stopped when the target ends, passing or not. PYTEST_ARGS narrows it as for `test`.
+LOAD_RUNS ?= 3
+LOAD_PROCS ?= 2
+LOAD_SECONDS ?= 3600
+.PHONY: test-under-load
+test-under-load: install test-browser-deps
+	@burners=(); \
+	for _ in $$(seq $(LOAD_PROCS)); do timeout $(LOAD_SECONDS) $(PY) -c "while True: pass" & burners+=($$!); done; \
+	trap 'kill $${burners[*]} 2>/dev/null' EXIT; \
+	for run in $$(seq $(LOAD_RUNS)); do \
+	  echo "== test-under-load: pass $$run of $(LOAD_RUNS), $(LOAD_PROCS) CPU burners"; \
+	  start=$$SECONDS; \
+	  $(PY) -m pytest $(PYTEST_ARGS) || exit 1; \
+	  echo "== pass $$run took $$((SECONDS - start)) s"; \
+	done
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

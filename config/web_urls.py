@@ -5,7 +5,10 @@ from django.urls import include, path
 app_name = "web"
 
 urlpatterns = [
+    path("", include("apps.notifications.web_urls")),
     path("", include("apps.teams.web_urls")),
+    path("", include("apps.automations.web_urls")),
+    path("", include("apps.activity.web_urls")),
     path("", include("apps.projects.web_urls")),
     path("", include("apps.registry.web_urls")),
     path("", include("apps.sweeps.web_urls")),

@@ -434,3 +434,110 @@ def _bad_project_name(world: World):
 @registers("rest")
 def _rest(world: World):
     return "runs"
+
+
+# --- collaboration kwargs (apps/comments, apps/notifications, apps/automations) -----------
+
+
+def _comment_on(world: World, kind: str, **target_kwargs):
+    from apps.comments import services as comment_services
+    from apps.comments import targets
+    from apps.core.access import Scope
+    from apps.core.policy import ROUTES
+
+    scope = Scope(route=ROUTES["api:run-comment-list"], team=world.team, project=world.project)
+    target = targets.resolve(scope, kind, target_kwargs)
+    # Written by the admin: the matrix's member gets 403 on PATCH/DELETE of someone else's.
+    return comment_services.comment_create(
+        target=target, actor=world.admin, data={"body": f"matrix comment on {kind}"}
+    ).pk
+
+
+@registers("api:run-comment-detail.comment_id")
+def _run_comment(world: World):
+    return _comment_on(world, "run", run=world.value("run"))
+
+
+@registers("api:artifact-version-comment-detail.comment_id")
+def _version_comment(world: World):
+    return _comment_on(
+        world, "artifact_version", name=_artifact_name(world), ref=_artifact_ref(world)
+    )
+
+
+@registers("api:sweep-comment-detail.comment_id")
+def _sweep_comment(world: World):
+    return _comment_on(world, "sweep", sweep=_sweep_id(world))
+
+
+@registers(
+    "api:registered-model-comment-list.name",
+    "api:registered-model-comment-detail.name",
+)
+def _commented_model_name(world: World):
+    return _registered_model_name(world)
+
+
+@registers("api:registered-model-comment-detail.comment_id")
+def _model_comment(world: World):
+    return _comment_on(world, "registered_model", name=_registered_model_name(world))
+
+
+@registers("integration_id")
+def _integration_id(world: World):
+    from apps.notifications import services as notification_services
+
+    if "integration" not in world._objects:
+        with _private_webhooks():
+            integration = notification_services.integration_create(
+                team=world.team,
+                actor=world.admin,
+                data={"name": "matrix hook", "url": "http://127.0.0.1:9/hook", "kinds": []},
+            )
+        world.keep("integration", integration)
+    return world.get("integration").pk
+
+
+@registers("delivery_id")
+def _delivery_id(world: World):
+    from apps.notifications.models import Delivery, Event
+
+    world.value("integration_id")
+    integration = world.get("integration")
+    event = Event.objects.for_team(world.team).create(
+        team=world.team, key="matrix-event", kind="automation", title="matrix"
+    )
+    delivery = Delivery.objects.for_team(world.team).create(
+        team=world.team,
+        event=event,
+        channel="webhook",
+        integration=integration,
+        dedupe=f"webhook::{integration.pk}",
+        state="failed",
+    )
+    return delivery.pk
+
+
+@registers("automation_id")
+def _automation_id(world: World):
+    from apps.automations.models import Automation
+
+    return (
+        Automation.objects.for_team(world.team)
+        .create(
+            team=world.team,
+            name="matrix rule",
+            project=world.project,
+            trigger="run_finished",
+            action="notify",
+            action_config={"users": [], "run_owner": True},
+            created_by=world.admin,
+        )
+        .pk
+    )
+
+
+def _private_webhooks():
+    from django.test import override_settings
+
+    return override_settings(WEBHOOK_ALLOW_PRIVATE=True)

@@ -4,6 +4,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from apps.api import names
 from apps.api import views as v
 from apps.media import api_urls as media_urls
+from apps.activity import api_views as activity_views
+from apps.comments import api_urls as comment_urls
+from apps.notifications import api_urls as notification_urls
 from apps.registry import api_urls as registry_urls
 
 app_name = "api"
@@ -67,6 +70,15 @@ urlpatterns = [
     path(f"{PROJECT}/", include(registry_urls.project_urlpatterns)),
     path(f"{TEAM}/", include(registry_urls.team_urlpatterns)),
     path(f"{PROJECT}/", include("apps.sweeps.api_urls")),
+    # Collaboration (docs/collaboration.md): comments, notifications, automations, activity.
+    path(f"{PROJECT}/", include(comment_urls.project_urlpatterns)),
+    path(f"{TEAM}/", include(comment_urls.team_urlpatterns)),
+    path(f"{PROJECT}/", include(notification_urls.project_urlpatterns)),
+    path(f"{TEAM}/", include(notification_urls.team_urlpatterns)),
+    path("", include(notification_urls.user_urlpatterns)),
+    path(f"{TEAM}/", include("apps.automations.api_urls")),
+    path(f"{PROJECT}/activity", activity_views.ProjectActivityView.as_view(), name="project-activity"),
+    path(f"{TEAM}/activity", activity_views.TeamActivityView.as_view(), name="team-activity"),
     # Last: names that break the naming rules answer 400 saying which rule (apps/api/names.py)
     re_path(
         r"^v1/teams/(?P<team_name>[^/]+)/projects/(?P<project_name>[^/]+)(?:/(?P<rest>.*))?$",

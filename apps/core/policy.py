@@ -225,6 +225,44 @@ ROUTES: dict[str, Route] = {
     "api:sweep-detail": project(GET=p.SWEEPS_READ, PATCH=p.SWEEPS_WRITE, DELETE=p.SWEEPS_WRITE),
     "api:sweep-next": project(POST=p.SWEEPS_WRITE),
     "api:sweep-trial-stop": project(GET=p.SWEEPS_READ),
+    # --- API: comments (docs/collaboration.md) --------------------------------------
+    # Reading follows the target's read permission; writing needs projects:write
+    # (members and admins; viewers and public readers only read). Authors edit and delete
+    # their own comments, team:manage any (checked by apps.comments.services).
+    "api:run-comment-list": project(GET=p.RUNS_READ, POST=p.PROJECTS_WRITE),
+    "api:run-comment-detail": project(GET=p.RUNS_READ, PATCH=p.PROJECTS_WRITE, DELETE=p.PROJECTS_WRITE),
+    "api:artifact-version-comment-list": project(GET=p.ARTIFACTS_READ, POST=p.PROJECTS_WRITE),
+    "api:artifact-version-comment-detail": project(
+        GET=p.ARTIFACTS_READ, PATCH=p.PROJECTS_WRITE, DELETE=p.PROJECTS_WRITE
+    ),
+    "api:sweep-comment-list": project(GET=p.SWEEPS_READ, POST=p.PROJECTS_WRITE),
+    "api:sweep-comment-detail": project(
+        GET=p.SWEEPS_READ, PATCH=p.PROJECTS_WRITE, DELETE=p.PROJECTS_WRITE
+    ),
+    "api:registered-model-comment-list": team(GET=p.ARTIFACTS_READ, POST=p.PROJECTS_WRITE),
+    "api:registered-model-comment-detail": team(
+        GET=p.ARTIFACTS_READ, PATCH=p.PROJECTS_WRITE, DELETE=p.PROJECTS_WRITE
+    ),
+    "api:run-comment-counts": project(GET=p.RUNS_READ),
+    "api:mentionable-members": team(GET=p.TEAM_READ),
+    # --- API: notifications, alerts, automations, activity --------------------------
+    # A user's notifications and preferences are their own (selectors filter by recipient).
+    "api:notification-list": user(GET=None),
+    "api:notification-read": user(POST=None),
+    "api:notification-preferences": user(GET=None, PATCH=None),
+    "api:notification-detail": user(GET=None, PATCH=None),
+    # Integrations hold secrets and reach outside: admins only.
+    "api:integration-list": team(GET=p.TEAM_MANAGE, POST=p.TEAM_MANAGE),
+    "api:integration-detail": team(GET=p.TEAM_MANAGE, PATCH=p.TEAM_MANAGE, DELETE=p.TEAM_MANAGE),
+    "api:delivery-list": team(GET=p.TEAM_MANAGE),
+    "api:delivery-detail": team(GET=p.TEAM_MANAGE),
+    "api:delivery-replay": team(POST=p.TEAM_MANAGE),
+    "api:run-alert-list": project(GET=p.RUNS_READ, POST=p.RUNS_WRITE_OWN),  # run ownership
+    "api:automation-list": team(GET=p.TEAM_READ, POST=p.TEAM_MANAGE),
+    "api:automation-detail": team(GET=p.TEAM_READ, PATCH=p.TEAM_MANAGE, DELETE=p.TEAM_MANAGE),
+    "api:automation-firing-list": team(GET=p.TEAM_READ),
+    "api:project-activity": project(GET=p.PROJECTS_READ),
+    "api:team-activity": team(GET=p.TEAM_READ),
     # --- web pages ----------------------------------------------------------------
     # Pages render for anyone who may read them; each form posts to a route whose
     # permission is the write it performs (viewers get 403 on every write).
@@ -276,9 +314,26 @@ ROUTES: dict[str, Route] = {
     # Read-only pages: edits and deletion go through the run API (api:run-detail).
     "web:run-detail": project(GET=p.RUNS_READ),
     "web:run-compare": project(GET=p.RUNS_READ),
+    # --- web: notifications, automations, activity (docs/collaboration.md) -------------
+    "web:notification-list": user(GET=None, POST=None),
+    # The signed token is the credential (one-click unsubscribe from an email).
+    "web:notification-unsubscribe": public(),
+    "web:team-integrations": team(GET=p.TEAM_MANAGE, POST=p.TEAM_MANAGE),
+    "web:integration-delete": team(POST=p.TEAM_MANAGE),
+    "web:delivery-replay": team(POST=p.TEAM_MANAGE),
+    "web:automation-list": team(GET=p.TEAM_READ, POST=p.TEAM_MANAGE),
+    "web:automation-delete": team(POST=p.TEAM_MANAGE),
+    "web:team-activity": team(GET=p.TEAM_READ),
+    "web:project-activity": project(GET=p.PROJECTS_READ),
     # --- WebSockets ---------------------------------------------------------------
     "ws:run-events": project(WS=p.RUNS_READ),  # live events of one run (subscribe only)
     "ws:project-events": project(WS=p.RUNS_READ),  # every run of a project (subscribe only)
+    # Live comments of one object, as its comment list's GET (subscribe only).
+    "ws:run-comments": project(WS=p.RUNS_READ),
+    "ws:artifact-version-comments": project(WS=p.ARTIFACTS_READ),
+    "ws:sweep-comments": project(WS=p.SWEEPS_READ),
+    "ws:registered-model-comments": team(WS=p.ARTIFACTS_READ),
+    "ws:notifications": user(WS=None),  # the signed-in user's own notifications
 }
 
 

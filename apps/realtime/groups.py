@@ -14,3 +14,16 @@ def run_group(team_id: int, run_id: int) -> str:
 
 def project_group(team_id: int, project_id: int) -> str:
     return f"team.{int(team_id)}.project.{int(project_id)}"
+
+
+def comments_group(team_id: int, target_kind: str, target_id: int) -> str:
+    """Live comments of one commented object (apps.comments.targets kinds)."""
+    kind = str(target_kind).replace("_", "-")
+    if not kind.replace("-", "").isalpha():
+        raise ValueError(f"bad comment target kind {target_kind!r}")
+    return f"team.{int(team_id)}.comments.{kind}.{int(target_id)}"
+
+
+def user_notifications_group(user_id: int) -> str:
+    """One user's in-app notifications, from every team they belong to."""
+    return f"user.{int(user_id)}.notifications"

@@ -10,3 +10,8 @@ websocket_urlpatterns: list = [
     path(f"{PROJECT}/runs/<run_uid:run>", RunEventsConsumer.as_asgi(), name="ws:run-events"),
     path(f"{PROJECT}/events", ProjectEventsConsumer.as_asgi(), name="ws:project-events"),
 ]
+
+# Live comments and notifications (apps/comments/routing.py).
+from apps.comments.routing import websocket_urlpatterns as _collaboration  # noqa: E402
+
+websocket_urlpatterns += _collaboration

@@ -23,6 +23,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from apps.automations import hooks as automation_hooks
 from apps.core import jsonlimits
 from apps.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from apps.core.storage import delete_stored, delete_stored_on_commit, spooled_upload
@@ -247,6 +248,7 @@ def version_create(
             version = _version_insert(
                 team, artifact, entries, digest, run, actor, description, metadata
             )
+            automation_hooks.version_created(version)  # automations, after commit
         for alias in aliases:
             _artifact_alias_move(team, artifact, alias, version, actor)
         artifact.updated_at = timezone.now()
@@ -350,7 +352,7 @@ def artifact_delete(*, artifact: Artifact) -> None:
 
 
 def _event(team, alias, from_label, to_label, actor, **target) -> None:
-    AliasEvent.objects.for_team(team).create(
+    event = AliasEvent.objects.for_team(team).create(
         team=team,
         alias=alias,
         from_version=from_label,
@@ -358,6 +360,7 @@ def _event(team, alias, from_label, to_label, actor, **target) -> None:
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         **target,
     )
+    automation_hooks.alias_event_recorded(event)  # notices and automations, after commit
 
 
 def _alias_move(team, alias_model, owner_field: str, owner, alias: str, version, actor) -> None:

@@ -16,6 +16,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.automations import hooks as automation_hooks
 from apps.core import jsonlimits
 from apps.core.access import require_owner_or
 from apps.core.errors import Conflict, NotFound, field_error
@@ -373,6 +374,7 @@ def _run_fields(run: Run) -> dict:
 
 def _publish_state(run: Run) -> None:
     _publish_run(run, "state", state=run.state, exit_code=run.exit_code, **_times(run))
+    automation_hooks.run_state_changed(run)  # failed/crashed notices, automations (after commit)
 
 
 def run_ingest(
@@ -383,6 +385,7 @@ def run_ingest(
     if batch is None:
         batch = ingest.validate(body or {})
     result = ingest.write_batch(run, batch)
+    automation_hooks.run_ingested(run, result.accepted)  # metric automations, only where there are rules
     if result.accepted or result.console_accepted or result.summary or batch.heartbeat:
         events.publish_on_commit(
             [

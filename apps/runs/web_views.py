@@ -13,6 +13,7 @@ from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
 
+from apps.comments.pages import panel_config as comments_panel
 from apps.projects.web_views import project_context
 from apps.runs import web_selectors
 from apps.runs.selectors import runs as run_selectors
@@ -46,6 +47,7 @@ def run_detail(request, team, project, run):
         ),
     }
     context = project_context(request, "overview", page=page, run=target, page_data=data)
+    context["comments_config"] = comments_panel(request, "run", run=target.uid)
     return render(request, "runs/run_detail.html", context)
 
 

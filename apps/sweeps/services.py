@@ -16,6 +16,7 @@ import orjson
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.automations import hooks as automation_hooks
 from apps.core import jsonlimits
 from apps.core.errors import Conflict, NotFound, field_error
 from apps.projects import services as project_services
@@ -158,6 +159,7 @@ def sweep_update(*, sweep: Sweep, data: dict) -> Sweep:
             setattr(locked, key, value)
         locked.updated_at = timezone.now()
         locked.save()
+        automation_hooks.sweep_changed(locked, changes)  # "sweep finished" notice, after commit
     locked.team, locked.project = sweep.team, sweep.project
     return locked
 

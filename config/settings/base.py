@@ -52,6 +52,10 @@ INSTALLED_APPS = [
     "apps.sweeps",
     "apps.media",
     "apps.realtime",
+    "apps.comments",
+    "apps.notifications",
+    "apps.automations",
+    "apps.activity",
 ]
 
 MIDDLEWARE = [
@@ -277,6 +281,13 @@ CELERY_BEAT_SCHEDULE: dict = {
     "registry-collect-blobs": {"task": "registry.collect_blob_garbage", "schedule": 3600.0},
 }
 RUN_CRASH_TIMEOUT_S = env_int("RUN_CRASH_TIMEOUT_S", 300)
+# Webhook and Slack deliveries (apps/notifications/tasks.py): per-attempt timeout, attempts
+# per round and the first retry delay (doubling); WEBHOOK_ALLOW_PRIVATE lets integrations
+# call loopback / private addresses (tests, on-premise receivers).
+WEBHOOK_TIMEOUT_S = float(env_str("WEBHOOK_TIMEOUT_S") or 5)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 5)
+WEBHOOK_RETRY_BASE_S = float(env_str("WEBHOOK_RETRY_BASE_S") or 30)
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
 # Ingest waits this long for a run's row lock before answering 503 + Retry-After, so a
 # stuck writer never hangs its peers (apps/runs/ingest.py).
 INGEST_LOCK_TIMEOUT_MS = env_int("INGEST_LOCK_TIMEOUT_MS", 5000)

@@ -11,6 +11,7 @@ import string
 import tempfile
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import Any
 import orjson
 
 from gradline import artifacts, meta
-from gradline.alerts import alert_level
+from gradline.alerts import alert_level, alert_wait_seconds
 from gradline.api import Api
 from gradline.artifact_upload import ArtifactWorker
 from gradline.console import ConsoleCapture
@@ -301,7 +302,12 @@ class Run:
         return [rel for _, rel in expand_glob(glob_str, base_path)]
 
     def alert(self, title: str, text: str, level: Any = "INFO", wait_duration: Any = None) -> None:
+        """W&B's `run.alert`: the server notifies the run's owner (in-app, email, per their
+        settings) unless an alert with this title was sent less than `wait_duration`
+        (seconds or a timedelta; W&B's default one minute) before. Works offline: the
+        alert is written to the WAL and `gradline sync` delivers it later, once."""
         level = alert_level(level)
+        wait = alert_wait_seconds(wait_duration)
         if self.mode == "disabled":
             return
         self._buffer.append(
@@ -309,9 +315,11 @@ class Run:
                 RECORD,
                 {
                     "t": "alert",
+                    "id": uuid.uuid4().hex,
                     "title": str(title),
                     "text": str(text),
                     "level": str(level),
+                    "wait_duration": wait,
                     "wall_time": time.time(),
                 },
             )

@@ -341,8 +341,17 @@ class Uploader:
         self.state.finished = True
 
     def _send_alert(self, record: Record) -> None:
+        """The alert itself (POST …/alerts: the server rate-limits and notifies; the id
+        makes a re-sent record one alert), then the console line the run page shows."""
         data = record.data
-        # Alerts become console lines until the notifications issue adds a route for them.
+        if data.get("id"):
+            body = {k: data.get(k) for k in ("id", "title", "text", "level", "wait_duration", "wall_time")}
+            try:
+                self.client.json("POST", f"{self.info.run_path()}/alerts", json=body)
+            except CommError as exc:
+                if exc.retryable:
+                    raise
+                self._report_once(f"alert:{exc.status}", f"gradline: alert refused: {exc.message}")
         line = (
             f"[gradline alert {data.get('level', 'INFO')}] {data.get('title')}: {data.get('text')}"
         )
