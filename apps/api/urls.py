@@ -1,11 +1,11 @@
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from apps.activity import api_views as activity_views
 from apps.api import names
 from apps.api import views as v
-from apps.media import api_urls as media_urls
-from apps.activity import api_views as activity_views
 from apps.comments import api_urls as comment_urls
+from apps.media import api_urls as media_urls
 from apps.notifications import api_urls as notification_urls
 from apps.registry import api_urls as registry_urls
 
@@ -77,7 +77,9 @@ urlpatterns = [
     path(f"{TEAM}/", include(notification_urls.team_urlpatterns)),
     path("", include(notification_urls.user_urlpatterns)),
     path(f"{TEAM}/", include("apps.automations.api_urls")),
-    path(f"{PROJECT}/activity", activity_views.ProjectActivityView.as_view(), name="project-activity"),
+    path(
+        f"{PROJECT}/activity", activity_views.ProjectActivityView.as_view(), name="project-activity"
+    ),
     path(f"{TEAM}/activity", activity_views.TeamActivityView.as_view(), name="team-activity"),
     # Last: names that break the naming rules answer 400 saying which rule (apps/api/names.py)
     re_path(

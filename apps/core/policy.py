@@ -230,7 +230,9 @@ ROUTES: dict[str, Route] = {
     # (members and admins; viewers and public readers only read). Authors edit and delete
     # their own comments, team:manage any (checked by apps.comments.services).
     "api:run-comment-list": project(GET=p.RUNS_READ, POST=p.PROJECTS_WRITE),
-    "api:run-comment-detail": project(GET=p.RUNS_READ, PATCH=p.PROJECTS_WRITE, DELETE=p.PROJECTS_WRITE),
+    "api:run-comment-detail": project(
+        GET=p.RUNS_READ, PATCH=p.PROJECTS_WRITE, DELETE=p.PROJECTS_WRITE
+    ),
     "api:artifact-version-comment-list": project(GET=p.ARTIFACTS_READ, POST=p.PROJECTS_WRITE),
     "api:artifact-version-comment-detail": project(
         GET=p.ARTIFACTS_READ, PATCH=p.PROJECTS_WRITE, DELETE=p.PROJECTS_WRITE

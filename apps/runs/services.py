@@ -385,7 +385,7 @@ def run_ingest(
     if batch is None:
         batch = ingest.validate(body or {})
     result = ingest.write_batch(run, batch)
-    automation_hooks.run_ingested(run, result.accepted)  # metric automations, only where there are rules
+    automation_hooks.run_ingested(run, result.accepted)  # metric automations, where rules exist
     if result.accepted or result.console_accepted or result.summary or batch.heartbeat:
         events.publish_on_commit(
             [

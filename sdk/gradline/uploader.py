@@ -345,7 +345,8 @@ class Uploader:
         makes a re-sent record one alert), then the console line the run page shows."""
         data = record.data
         if data.get("id"):
-            body = {k: data.get(k) for k in ("id", "title", "text", "level", "wait_duration", "wall_time")}
+            fields = ("id", "title", "text", "level", "wait_duration", "wall_time")
+            body = {k: data.get(k) for k in fields}
             try:
                 self.client.json("POST", f"{self.info.run_path()}/alerts", json=body)
             except CommError as exc:
