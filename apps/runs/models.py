@@ -2,7 +2,7 @@
 
 Metric points and their rollups are not Django models: they live in the hash-partitioned
 tables `runs_point` and `runs_rollup` created by migration 0002, and only
-`apps/runs/ingest.py` and `apps/runs/selectors/` touch them (raw SQL, filtered by run ids
+`apps/runs/ingest/` and `apps/runs/selectors/` touch them (raw SQL, filtered by run ids
 obtained through a team-scoped query).
 """
 

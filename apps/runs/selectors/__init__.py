@@ -1,2 +1,2 @@
 """Run reads (first argument: the team). runs: runs, keys, files, console; history: metric
-points and rollups (with apps/runs/ingest.py the only readers of those tables)."""
+points and rollups (with apps/runs/ingest/ the only readers of those tables)."""
