@@ -132,6 +132,14 @@ def _account_id(world: World):
     return account.pk
 
 
+@registers("role_id")
+def _role_id(world: World):
+    role = team_services.custom_role_create(
+        team=world.team, name="analyst", base_role="viewer", actor=world.admin
+    )
+    return role.pk
+
+
 @registers("key_id")
 def _key_id(world: World):
     # A key of team A's service account: under /service-accounts/<account_id>/keys/ it

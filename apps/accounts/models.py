@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractUser
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 
@@ -63,6 +64,12 @@ class ApiKey(models.Model):
     prefix = models.CharField(max_length=16, unique=True)
     digest = models.CharField(max_length=64)
     created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    # Scopes (enforced by apps.core.access.open_scope): a read-only key holds only read
+    # permissions; a key with `projects` reaches only those projects of its team; past
+    # `expires_at` it is refused with 401 (apps.accounts.services.api_key_authenticate).
+    read_only = models.BooleanField(default=False)
+    projects = ArrayField(models.CharField(max_length=128), default=list, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.projects.models import Visibility
-from apps.teams.roles import ROLE_CHOICES
+from apps.teams.roles import ROLE_CHOICES, custom_role_permissions
 
 # --- input ---------------------------------------------------------------------------
 
@@ -32,11 +32,38 @@ class TeamIn(serializers.Serializer):
 
 
 class TeamPatch(serializers.Serializer):
-    name = StrictCharField(max_length=128)
+    name = StrictCharField(max_length=128, required=False)
+    require_mfa = serializers.BooleanField(
+        required=False, help_text="Members must have a second factor (team policy)."
+    )
 
 
 class RoleIn(serializers.Serializer):
-    role = serializers.ChoiceField(choices=ROLE_CHOICES)
+    role = StrictCharField(
+        max_length=64, help_text="admin, member, viewer or the name of a custom role."
+    )
+
+
+class CustomRoleIn(serializers.Serializer):
+    name = StrictCharField(max_length=64)
+    base_role = serializers.ChoiceField(choices=ROLE_CHOICES)
+    added = serializers.ListField(
+        child=StrictCharField(max_length=64), required=False, default=list
+    )
+    removed = serializers.ListField(
+        child=StrictCharField(max_length=64), required=False, default=list
+    )
+
+
+class KeyScopesIn(serializers.Serializer):
+    read_only = serializers.BooleanField(required=False, default=False)
+    projects = serializers.ListField(
+        child=StrictCharField(max_length=128),
+        required=False,
+        default=list,
+        help_text="Limit the key to these projects of its team (404 elsewhere).",
+    )
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 
 class InvitationIn(serializers.Serializer):
@@ -48,12 +75,14 @@ class InvitationAcceptIn(serializers.Serializer):
     token = StrictCharField(max_length=200)
 
 
-class ServiceAccountIn(serializers.Serializer):
+class ServiceAccountIn(KeyScopesIn):
     name = StrictCharField(max_length=100)
-    role = serializers.ChoiceField(choices=ROLE_CHOICES, default="member")
+    role = StrictCharField(
+        max_length=64, default="member", help_text="A base role or a custom role's name."
+    )
 
 
-class ApiKeyIn(serializers.Serializer):
+class ApiKeyIn(KeyScopesIn):
     name = StrictCharField(max_length=100)
     team = StrictCharField(
         max_length=64,
@@ -63,7 +92,7 @@ class ApiKeyIn(serializers.Serializer):
     )
 
 
-class NamedKeyIn(serializers.Serializer):
+class NamedKeyIn(KeyScopesIn):
     name = StrictCharField(max_length=100)
 
 
@@ -89,14 +118,16 @@ class TeamOut(serializers.Serializer):
     name = serializers.CharField(source="team.name")
     is_personal = serializers.BooleanField(source="team.is_personal")
     created_at = serializers.DateTimeField(source="team.created_at")
-    role = serializers.CharField()
+    role = serializers.CharField(source="role_name")
+    require_mfa = serializers.BooleanField(source="team.require_mfa")
 
 
 class MemberOut(serializers.Serializer):
     user_id = serializers.IntegerField(source="user.pk")
     email = serializers.EmailField(source="user.email")
     name = serializers.CharField(source="user.display_name")
-    role = serializers.CharField()
+    role = serializers.CharField(source="role_name")
+    base_role = serializers.CharField(source="role")
     is_service_account = serializers.BooleanField(source="user.is_service_account")
     joined_at = serializers.DateTimeField(source="created_at")
 
@@ -119,12 +150,28 @@ class ApiKeyOut(serializers.Serializer):
     name = serializers.CharField()
     prefix = serializers.CharField(help_text="The first characters of the key.")
     team = serializers.CharField(source="team.slug", allow_null=True)
+    read_only = serializers.BooleanField()
+    projects = serializers.ListField(child=serializers.CharField())
+    expires_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField(allow_null=True)
 
 
 class ApiKeyCreatedOut(ApiKeyOut):
     secret = serializers.CharField(help_text="The key itself; shown this once only.")
+
+
+class CustomRoleOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    base_role = serializers.CharField()
+    added = serializers.ListField(child=serializers.CharField())
+    removed = serializers.ListField(child=serializers.CharField())
+    permissions = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    def get_permissions(self, role) -> list[str]:
+        return sorted(custom_role_permissions(role.base_role, role.added, role.removed))
 
 
 class ServiceAccountOut(serializers.Serializer):

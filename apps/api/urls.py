@@ -38,6 +38,8 @@ urlpatterns = [
     path(
         f"{TEAM}/members/<id:user_id>", v.MembershipDetailView.as_view(), name="membership-detail"
     ),
+    path(f"{TEAM}/roles", v.CustomRoleListView.as_view(), name="role-list"),
+    path(f"{TEAM}/roles/<id:role_id>", v.CustomRoleDetailView.as_view(), name="role-detail"),
     path(f"{TEAM}/leave", v.TeamLeaveView.as_view(), name="team-leave"),
     path(f"{TEAM}/invitations", v.InvitationListView.as_view(), name="invitation-list"),
     path(

@@ -30,6 +30,10 @@ def _valid(serializer_class, data, partial=False) -> dict:
     return serializer.validated_data
 
 
+def _scopes(data: dict) -> dict:
+    return {key: data[key] for key in ("read_only", "projects", "expires_at")}
+
+
 def _caller_key(request) -> ApiKey | None:
     return request.auth if isinstance(request.auth, ApiKey) else None
 
@@ -74,6 +78,7 @@ class ApiKeyListView(GradlineAPIView):
             name=data["name"],
             team_slug=data.get("team"),
             caller_key=_caller_key(request),
+            **_scopes(data),
         )
         api_key.secret = secret  # shown once, in this response only
         return Response(s.ApiKeyCreatedOut(api_key).data, status=201)
@@ -131,7 +136,12 @@ class TeamDetailView(GradlineAPIView):
     @extend_schema(request=s.TeamPatch, responses=s.TeamOut)
     def patch(self, request, team):
         data = _valid(s.TeamPatch, request.data)
-        team_services.team_update(team=self.team, name=data["name"], actor=request.user)
+        if "name" in data:
+            team_services.team_update(team=self.team, name=data["name"], actor=request.user)
+        if "require_mfa" in data:
+            team_services.team_set_require_mfa(
+                team=self.team, require_mfa=data["require_mfa"], actor=request.user
+            )
         return Response(s.TeamOut(self.scope.membership).data)
 
     @extend_schema(responses={204: None})
@@ -169,6 +179,44 @@ class MembershipDetailView(GradlineAPIView):
     @extend_schema(responses={204: None})
     def delete(self, request, team, user_id):
         team_services.membership_remove(team=self.team, user_id=user_id, actor=request.user)
+        return Response(status=204)
+
+
+class CustomRoleListView(GradlineAPIView):
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=page_of(s.CustomRoleOut))
+    def get(self, request, team):
+        return page_response(request, team_selectors.team_custom_roles(self.team), s.CustomRoleOut)
+
+    @extend_schema(request=s.CustomRoleIn, responses={201: s.CustomRoleOut})
+    def post(self, request, team):
+        data = _valid(s.CustomRoleIn, request.data)
+        role = team_services.custom_role_create(team=self.team, actor=request.user, **data)
+        return Response(s.CustomRoleOut(role).data, status=201)
+
+
+class CustomRoleDetailView(GradlineAPIView):
+    def _role(self, role_id):
+        role = team_selectors.team_custom_roles(self.team).filter(pk=role_id).first()
+        if role is None:
+            raise NotFound("No such role.")
+        return role
+
+    @extend_schema(responses=s.CustomRoleOut)
+    def get(self, request, team, role_id):
+        return Response(s.CustomRoleOut(self._role(role_id)).data)
+
+    @extend_schema(request=s.CustomRoleIn(partial=True), responses=s.CustomRoleOut)
+    def patch(self, request, team, role_id):
+        self._role(role_id)
+        data = _valid(s.CustomRoleIn, request.data, partial=True)
+        role = team_services.custom_role_update(
+            team=self.team, role_id=role_id, changes=dict(data), actor=request.user
+        )
+        return Response(s.CustomRoleOut(role).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, team, role_id):
+        team_services.custom_role_delete(team=self.team, role_id=role_id, actor=request.user)
         return Response(status=204)
 
 
@@ -216,7 +264,11 @@ class ServiceAccountListView(GradlineAPIView):
     def post(self, request, team):
         data = _valid(s.ServiceAccountIn, request.data)
         account, api_key, secret = team_services.service_account_provision(
-            team=self.team, name=data["name"], role=data["role"], actor=request.user
+            team=self.team,
+            name=data["name"],
+            role=data["role"],
+            actor=request.user,
+            **_scopes(data),
         )
         api_key.secret = secret  # shown once, in this response only
         account.api_key = api_key
@@ -256,7 +308,11 @@ class ServiceAccountKeyListView(GradlineAPIView):
         _service_account(self.team, account_id)
         data = _valid(s.NamedKeyIn, request.data)
         api_key, secret = team_services.service_account_key_create(
-            team=self.team, account_id=account_id, name=data["name"], actor=request.user
+            team=self.team,
+            account_id=account_id,
+            name=data["name"],
+            actor=request.user,
+            **_scopes(data),
         )
         api_key.secret = secret  # shown once, in this response only
         return Response(s.ApiKeyCreatedOut(api_key).data, status=201)

@@ -9,6 +9,13 @@ Every entry point (web middleware, API base class, WebSocket consumer base) call
 - a public project is readable by anyone (signed in or not); an open project is readable
   by anyone and takes runs (`runs:write_own`) from any signed-in user. Once a project is
   visible to the caller, a missing permission is 403 (401 when not signed in).
+- a member's permissions are its role's, or its custom role's (apps.teams.roles is the
+  one mapping; a custom role is data resolved there);
+- API key scopes: a read-only key keeps only read permissions (a write answers 403); a
+  key limited to projects reaches only those projects of its team (404 on any other
+  project's routes and on team-wide routes); expiry is refused at authentication (401);
+- a team with `require_mfa` refuses session callers without a second factor
+  (apps.teams.mfa.MfaRequired, 403 `mfa_required`; the web redirects to enrolment).
 
 Object rules ("run ownership"): a route whose permission for the method is an `*_own`
 one (roles.OWN_WIDENS_TO) serves, among the objects it addresses, only those the caller
@@ -28,12 +35,13 @@ from typing import Any
 from django.db import connection
 
 from apps.core.errors import DomainError, NotFound, PermissionDenied
-from apps.core.policy import PROJECT, PUBLIC, TEAM, USER, Route, route_for
+from apps.core.policy import PROJECT, PUBLIC, SAFE_METHODS, TEAM, USER, Route, route_for
 from apps.core.rows import columns, instances
 from apps.projects.models import Project, Visibility
 from apps.teams import roles
-from apps.teams.models import Membership, Team
-from apps.teams.roles import ADMIN, permissions_for
+from apps.teams.mfa import require_mfa_for
+from apps.teams.models import CustomRole, Membership, Team
+from apps.teams.roles import ADMIN, READ_ONLY_KEY_PERMISSIONS, membership_permissions
 
 # What a non-member gets on a public (read) or open (read + log runs) project: on an open
 # project outsiders create runs and change only their own.
@@ -116,6 +124,12 @@ def open_scope(
     project_name: str | None = None,
 ) -> Scope:
     scope = _resolve_scope(route_name, method, user, api_key, team_slug, project_name)
+    if getattr(api_key, "read_only", False):
+        if scope.route.access == USER and method not in SAFE_METHODS:
+            # Team creation, new keys, notification changes: writes without a permission.
+            raise PermissionDenied("This API key is read-only.", code="permission_denied")
+        scope.permissions = scope.permissions & READ_ONLY_KEY_PERMISSIONS
+        _require(scope.permissions, scope.route.permission_for(method)[1])
     scope.method = method
     scope.actor = user if user is not None and user.is_authenticated else None
     return scope
@@ -145,7 +159,13 @@ def _resolve_scope(route_name, method, user, api_key, team_slug, project_name) -
     team, membership, project = _lookup(team_slug, user.pk if authenticated else None, project_name)
     if membership is not None and not _key_reaches(api_key, team):
         membership = None
-    permissions = permissions_for(membership.role) if membership else frozenset()
+    key_projects = getattr(api_key, "projects", None) or None
+    if key_projects is not None and (route.access == TEAM or project_name not in key_projects):
+        # A project-limited key is a stranger outside its projects (404, like a missing one).
+        raise NotFound("Not found.")
+    if membership is not None and api_key is None:
+        require_mfa_for(team, user)
+    permissions = membership_permissions(membership)
 
     if route.access == TEAM:
         if team is None or membership is None:
@@ -192,23 +212,28 @@ def _resolve_scope(route_name, method, user, api_key, team_slug, project_name) -
 
 # Column names come from model metadata; every value is bound.
 _LOOKUP_SQL = f"""
-    SELECT {columns(Team, "t")}, {columns(Membership, "m")}, {columns(Project, "p")}
+    SELECT {columns(Team, "t")}, {columns(Membership, "m")}, {columns(Project, "p")},
+        {columns(CustomRole, "r")}
     FROM {Team._meta.db_table} t
     LEFT JOIN {Membership._meta.db_table} m ON m.team_id = t.id AND m.user_id = %s
+    LEFT JOIN {CustomRole._meta.db_table} r ON r.id = m.custom_role_id
     LEFT JOIN {Project._meta.db_table} p ON p.team_id = t.id AND p.name = %s
     WHERE t.slug = %s
 """  # noqa: S608
 
 
 def _lookup(team_slug: str, user_id: int | None, project_name: str | None):
-    """(team, the user's membership, the project) by slug and name, each None when
-    missing: one round trip on every scoped request instead of three ORM queries."""
+    """(team, the user's membership with its custom role, the project) by slug and name,
+    each None when missing: one round trip on every scoped request instead of four."""
     with connection.cursor() as cur:
         cur.execute(_LOOKUP_SQL, [user_id, project_name, team_slug])
         row = cur.fetchone()
     if row is None:
         return None, None, None
-    team, membership, project = instances(row, Team, Membership, Project)
+    team, membership, project, custom_role = instances(row, Team, Membership, Project, CustomRole)
+    if membership is not None and custom_role is not None:
+        custom_role.team = team
+        membership.custom_role = custom_role
     for owned in (membership, project):
         if owned is not None:
             owned.team = team

@@ -6,13 +6,15 @@ import logging
 
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from apps.core.access import MethodNotAllowed, NotAuthenticated, open_scope
 from apps.core.errors import DomainError, error_response
+from apps.teams.mfa import MfaRequired
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +124,10 @@ class TeamScopeMiddleware:
             )
         except NotAuthenticated:
             return redirect_to_login(request.get_full_path())
+        except MfaRequired as exc:
+            # A require-MFA team: enrol first (apps.teams.mfa), then come back.
+            messages.warning(request, exc.message)
+            return redirect("mfa_index")
         except MethodNotAllowed as exc:
             return render(
                 request, "errors/error.html", {"status": 405, "message": exc.message}, status=405

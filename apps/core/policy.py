@@ -126,6 +126,7 @@ ROUTES: dict[str, Route] = {
     "mfa_view_recovery_codes": user(GET=None),
     "mfa_generate_recovery_codes": user(GET=None, POST=None),
     "mfa_download_recovery_codes": user(GET=None),
+    "usersessions_list": user(GET=None, POST=None),  # the user's own sessions; POST signs out
     "socialaccount_connections": user(GET=None, POST=None),
     # --- API: identity and teams ------------------------------------------------
     "api:viewer": user(GET=None),
@@ -136,6 +137,9 @@ ROUTES: dict[str, Route] = {
     "api:membership-list": team(GET=p.TEAM_READ),
     "api:membership-detail": team(GET=p.TEAM_READ, PATCH=p.TEAM_MANAGE, DELETE=p.TEAM_MANAGE),
     "api:team-leave": team(POST=p.TEAM_READ),
+    # Custom roles (apps/teams/roles.py resolves them): members read, admins manage.
+    "api:role-list": team(GET=p.TEAM_READ, POST=p.TEAM_MANAGE),
+    "api:role-detail": team(GET=p.TEAM_READ, PATCH=p.TEAM_MANAGE, DELETE=p.TEAM_MANAGE),
     "api:invitation-list": team(GET=p.TEAM_MANAGE, POST=p.TEAM_MANAGE),
     "api:invitation-detail": team(DELETE=p.TEAM_MANAGE),
     "api:invitation-accept": user(POST=None),
@@ -275,6 +279,9 @@ ROUTES: dict[str, Route] = {
     "web:team-members": team(GET=p.TEAM_READ),
     "web:member-role": team(POST=p.TEAM_MANAGE),
     "web:member-remove": team(POST=p.TEAM_MANAGE),
+    "web:team-policy": team(POST=p.TEAM_MANAGE),  # require MFA
+    "web:team-roles": team(GET=p.TEAM_READ, POST=p.TEAM_MANAGE),
+    "web:role-delete": team(POST=p.TEAM_MANAGE),
     "web:team-invitations": team(GET=p.TEAM_MANAGE, POST=p.TEAM_MANAGE),
     "web:invitation-revoke": team(POST=p.TEAM_MANAGE),
     # Personal keys belong to the signed-in user; any member manages their own.

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from apps.core.tenancy import TeamOwnedModel, TeamScopedManager
@@ -13,6 +14,9 @@ class Team(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=128)
     is_personal = models.BooleanField(default=False)
+    # Team policy: members without a second factor are sent to enrol first
+    # (apps.core.access.open_scope enforces it for session callers).
+    require_mfa = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -20,6 +24,27 @@ class Team(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+
+class CustomRole(TeamOwnedModel):
+    """A team's own role: a base role plus permissions added and minus permissions dropped.
+
+    Only data: apps.teams.roles.custom_role_permissions turns it into a permission set.
+    """
+
+    name = models.CharField(max_length=64)
+    base_role = models.CharField(max_length=32, choices=ROLE_CHOICES)
+    # Arrays, not JSON: the per-request scope lookup reads them from a raw row.
+    added = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    removed = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "name"], name="custom_role_unique")]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class MembershipManager(TeamScopedManager):
@@ -32,10 +57,20 @@ class Membership(TeamOwnedModel):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
+    # The base role; with `custom_role` set it is that role's base_role (kept in step by
+    # apps.teams.services), and the permissions are the custom role's.
     role = models.CharField(max_length=32, choices=ROLE_CHOICES)
+    custom_role = models.ForeignKey(
+        CustomRole, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = MembershipManager()
+
+    @property
+    def role_name(self) -> str:
+        """The role as shown and as set through the API: the custom role's name or the base."""
+        return self.custom_role.name if self.custom_role_id else self.role
 
     class Meta:
         constraints = [

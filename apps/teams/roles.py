@@ -63,3 +63,24 @@ def permissions_for(role: str | None) -> frozenset[str]:
 
 def role_has(role: str | None, permission: str) -> bool:
     return permission in permissions_for(role)
+
+
+def custom_role_permissions(base_role: str, added=(), removed=()) -> frozenset[str]:
+    """A custom role's permissions: its base role's, plus `added`, minus `removed`.
+    Unknown permission strings are ignored (services refuse them on write)."""
+    return (permissions_for(base_role) | (frozenset(added) & ALL_PERMISSIONS)) - frozenset(removed)
+
+
+def membership_permissions(membership, custom_role=None) -> frozenset[str]:
+    """What a membership may do: its custom role's permissions when it has one (pass the
+    CustomRole row when already loaded), else its base role's."""
+    if membership is None:
+        return frozenset()
+    if membership.custom_role_id is None:
+        return permissions_for(membership.role)
+    custom_role = custom_role or membership.custom_role
+    return custom_role_permissions(custom_role.base_role, custom_role.added, custom_role.removed)
+
+
+# What a read-only API key keeps of its role: the read permissions only.
+READ_ONLY_KEY_PERMISSIONS = READ

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import Case, F, OuterRef, Subquery, When
 
 from apps.accounts.models import ApiKey
-from apps.teams.models import AuditEvent, Invitation, Membership, ServiceAccount, Team
+from apps.teams.models import AuditEvent, CustomRole, Invitation, Membership, ServiceAccount, Team
 
 
 def personal_team_of(user) -> Team | None:
@@ -23,7 +23,15 @@ def memberships_of_user(user):
 
 
 def team_members(team: Team):
-    return Membership.objects.for_team(team).select_related("user").order_by("created_at", "id")
+    return (
+        Membership.objects.for_team(team)
+        .select_related("user", "custom_role")
+        .order_by("created_at", "id")
+    )
+
+
+def team_custom_roles(team: Team):
+    return CustomRole.objects.for_team(team).order_by("name")
 
 
 def team_invitations(team: Team, *, pending_only: bool = True):
@@ -32,8 +40,15 @@ def team_invitations(team: Team, *, pending_only: bool = True):
 
 
 def team_service_accounts(team: Team):
-    """Service accounts with their current role annotated as `role`."""
-    role = Membership.objects.for_team(team).filter(user=OuterRef("user")).values("role")[:1]
+    """Service accounts with their current role name (custom or base) as `role`."""
+    role = (
+        Membership.objects.for_team(team)
+        .filter(user=OuterRef("user"))
+        .annotate(
+            name=Case(When(custom_role__isnull=False, then=F("custom_role__name")), default="role")
+        )
+        .values("name")[:1]
+    )
     return (
         ServiceAccount.objects.for_team(team)
         .select_related("user")

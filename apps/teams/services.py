@@ -18,8 +18,9 @@ from apps.core.storage import delete_stored_on_commit
 from apps.registry.models import ArtifactBlob
 from apps.runs.models import RunFile
 from apps.teams import audit
-from apps.teams.models import Invitation, Membership, ServiceAccount, Team
-from apps.teams.roles import ADMIN, ROLE_PERMISSIONS
+from apps.teams.mfa import MfaRequired, require_mfa_for, user_has_mfa
+from apps.teams.models import CustomRole, Invitation, Membership, ServiceAccount, Team
+from apps.teams.roles import ADMIN, ALL_PERMISSIONS, ROLE_PERMISSIONS
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 # First URL segments that belong to the application, not to a team.
@@ -71,6 +72,153 @@ def validate_role(role: str) -> str:
             detail={"field": "role"},
         )
     return role
+
+
+def _role_of(team: Team, role: str) -> tuple[str, CustomRole | None]:
+    """(base role, custom role or None) for a role name as set through the API and forms:
+    a base role name or the name of one of `team`'s custom roles."""
+    if role in ROLE_PERMISSIONS:
+        return role, None
+    custom = CustomRole.objects.for_team(team).filter(name=role).first() if role else None
+    if custom is None:
+        choices = sorted(ROLE_PERMISSIONS) + list(
+            CustomRole.objects.for_team(team).values_list("name", flat=True)
+        )
+        raise DomainError(
+            f"Unknown role {role!r}; one of {choices}.",
+            code="invalid_role",
+            detail={"field": "role"},
+        )
+    return custom.base_role, custom
+
+
+def _permission_list(values, field: str) -> list[str]:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise DomainError(f"{field} must be a list of permission strings.", detail={"field": field})
+    unknown = sorted(set(values) - ALL_PERMISSIONS)
+    if unknown:
+        raise DomainError(
+            f"Unknown permissions {unknown}; known: {sorted(ALL_PERMISSIONS)}.",
+            code="invalid_permission",
+            detail={"field": field},
+        )
+    return sorted(set(values))
+
+
+def _custom_role_fields(*, name: str, base_role: str, added, removed) -> dict:
+    name = (name or "").strip() if isinstance(name, str) else ""
+    if not name or len(name) > 64:
+        raise DomainError("name is required (at most 64 characters).", detail={"field": "name"})
+    if name in ROLE_PERMISSIONS:
+        raise DomainError(
+            f"{name!r} is a built-in role.", code="invalid_role", detail={"field": "name"}
+        )
+    if base_role not in ROLE_PERMISSIONS:
+        raise DomainError(
+            f"base_role must be one of {sorted(ROLE_PERMISSIONS)}.",
+            code="invalid_role",
+            detail={"field": "base_role"},
+        )
+    return {
+        "name": name,
+        "base_role": base_role,
+        "added": _permission_list(added, "added"),
+        "removed": _permission_list(removed, "removed"),
+    }
+
+
+def _role_detail(role: CustomRole) -> dict:
+    return {"base_role": role.base_role, "added": role.added, "removed": role.removed}
+
+
+@transaction.atomic
+def custom_role_create(
+    *, team: Team, name: str, base_role: str, added=(), removed=(), actor: User
+) -> CustomRole:
+    fields = _custom_role_fields(
+        name=name, base_role=base_role, added=list(added), removed=list(removed)
+    )
+    if CustomRole.objects.for_team(team).filter(name=fields["name"]).exists():
+        raise Conflict(
+            f"A role named {fields['name']!r} exists.", code="role_exists", detail={"field": "name"}
+        )
+    role = CustomRole.objects.for_team(team).create(team=team, **fields)
+    audit.audit_record(
+        audit.ROLE_CREATED, team=team, actor=actor, target=role.name, detail=_role_detail(role)
+    )
+    return role
+
+
+def _custom_role(team: Team, role_id: int, *, lock: bool = False) -> CustomRole:
+    roles = CustomRole.objects.for_team(team)
+    role = (roles.select_for_update() if lock else roles).filter(pk=role_id).first()
+    if role is None:
+        raise NotFound("No such role.")
+    return role
+
+
+@transaction.atomic
+def custom_role_update(*, team: Team, role_id: int, changes: dict, actor: User) -> CustomRole:
+    """Change a custom role's name, base role or permissions; its members follow at once
+    (their base role is kept in step)."""
+    role = _custom_role(team, role_id, lock=True)
+    before = _role_detail(role)
+    fields = _custom_role_fields(
+        name=changes.get("name", role.name),
+        base_role=changes.get("base_role", role.base_role),
+        added=changes.get("added", role.added),
+        removed=changes.get("removed", role.removed),
+    )
+    clash = CustomRole.objects.for_team(team).filter(name=fields["name"]).exclude(pk=role.pk)
+    if clash.exists():
+        raise Conflict(
+            f"A role named {fields['name']!r} exists.", code="role_exists", detail={"field": "name"}
+        )
+    for key, value in fields.items():
+        setattr(role, key, value)
+    role.save()
+    Membership.objects.for_team(team).filter(custom_role=role).update(role=role.base_role)
+    audit.audit_record(
+        audit.ROLE_UPDATED,
+        team=team,
+        actor=actor,
+        target=role.name,
+        detail={"from": before, "to": _role_detail(role)},
+    )
+    return role
+
+
+@transaction.atomic
+def custom_role_delete(*, team: Team, role_id: int, actor: User) -> None:
+    role = _custom_role(team, role_id, lock=True)
+    if Membership.objects.for_team(team).filter(custom_role=role).exists():
+        raise Conflict(
+            "This role is assigned to members; give them another role first.", code="role_in_use"
+        )
+    name = role.name
+    role.delete()
+    audit.audit_record(audit.ROLE_DELETED, team=team, actor=actor, target=name)
+
+
+@transaction.atomic
+def team_set_require_mfa(*, team: Team, require_mfa: bool, actor: User) -> Team:
+    """Switch the require-MFA policy (apps.teams.mfa). The admin switching it on must
+    have a second factor, so the change cannot lock its own author out."""
+    if not isinstance(require_mfa, bool):
+        raise DomainError("require_mfa must be true or false.", detail={"field": "require_mfa"})
+    if require_mfa == team.require_mfa:
+        return team
+    if require_mfa and not user_has_mfa(actor):
+        raise MfaRequired(
+            "Set up two-factor authentication yourself before requiring it of the team.",
+            detail={"field": "require_mfa"},
+        )
+    Team.objects.filter(pk=team.pk).update(require_mfa=require_mfa)
+    team.require_mfa = require_mfa
+    audit.audit_record(
+        audit.POLICY_CHANGED, team=team, actor=actor, detail={"require_mfa": require_mfa}
+    )
+    return team
 
 
 @transaction.atomic
@@ -142,7 +290,13 @@ def personal_team_ensure(user: User) -> Team:
 
 
 def _admin_count(team: Team) -> int:
-    return Membership.objects.for_team(team).filter(role=ADMIN).count()
+    """Members with the plain admin role: a team always keeps one (custom roles built on
+    admin may drop team:manage, so they do not count)."""
+    return Membership.objects.for_team(team).filter(role=ADMIN, custom_role=None).count()
+
+
+def _is_plain_admin(membership: Membership) -> bool:
+    return membership.role == ADMIN and membership.custom_role_id is None
 
 
 def _membership(team: Team, user_id: int) -> Membership:
@@ -172,14 +326,14 @@ def membership_set_role(*, team: Team, user_id: int, role: str, actor: User) -> 
     # Lock the team's admin rows so two concurrent demotions cannot both pass the check.
     list(Membership.objects.for_team(team).select_for_update().filter(role=ADMIN))
     membership = _membership(team, user_id)  # another team's member: 404 before 400
-    validate_role(role)
-    if membership.role == role:
+    base_role, custom = _role_of(team, role)
+    if membership.role_name == role:
         return membership
-    if membership.role == ADMIN and _admin_count(team) <= 1:
+    if _is_plain_admin(membership) and _admin_count(team) <= 1:
         raise Conflict("The last admin of a team cannot be demoted.", code="last_admin")
-    old = membership.role
-    membership.role = role
-    membership.save(update_fields=["role"])
+    old = membership.role_name
+    membership.role, membership.custom_role = base_role, custom
+    membership.save(update_fields=["role", "custom_role"])
     audit.audit_record(
         audit.ROLE_CHANGED,
         team=team,
@@ -200,7 +354,7 @@ def membership_remove(*, team: Team, user_id: int, actor: User) -> None:
             "Service accounts are removed by deleting the service account.",
             code="service_account",
         )
-    if membership.role == ADMIN and _admin_count(team) <= 1:
+    if _is_plain_admin(membership) and _admin_count(team) <= 1:
         raise Conflict("The last admin of a team cannot leave or be removed.", code="last_admin")
     email = membership.user.email
     membership.delete()
@@ -275,6 +429,7 @@ def invitation_accept(*, token: str, user: User) -> Membership:
     if invitation.email != user.email.lower():
         raise NotFound("This invitation was sent to another email address.")
     team = invitation.team
+    require_mfa_for(team, user)
     membership = Membership.objects.for_team(team).filter(user=user).first()
     created = membership is None
     if created:
@@ -298,8 +453,9 @@ def invitation_accept(*, token: str, user: User) -> Membership:
 
 @transaction.atomic
 def service_account_create(*, team: Team, name: str, role: str, actor: User) -> ServiceAccount:
-    """A non-human team member (a flagged User) with `role` in `team` and nowhere else."""
-    validate_role(role)
+    """A non-human team member (a flagged User) with `role` (a base or custom role name) in
+    `team` and nowhere else."""
+    base_role, custom = _role_of(team, role)
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise DomainError("name is required (at most 100 characters).", detail={"field": "name"})
@@ -310,7 +466,9 @@ def service_account_create(*, team: Team, name: str, role: str, actor: User) -> 
         name=name,
         is_service_account=True,
     )
-    Membership.objects.for_team(team).create(team=team, user=user, role=role)
+    Membership.objects.for_team(team).create(
+        team=team, user=user, role=base_role, custom_role=custom
+    )
     account = ServiceAccount.objects.for_team(team).create(
         team=team, user=user, name=name, created_by=actor
     )
@@ -322,12 +480,13 @@ def service_account_create(*, team: Team, name: str, role: str, actor: User) -> 
 
 @transaction.atomic
 def service_account_provision(
-    *, team: Team, name: str, role: str, actor: User
+    *, team: Team, name: str, role: str, actor: User, **scopes
 ) -> tuple[ServiceAccount, ApiKey, str]:
-    """A service account and its first key, atomically: (account, key, secret)."""
+    """A service account and its first key, atomically: (account, key, secret). `scopes`
+    (read_only, projects, expires_at) are those of apps.accounts.services.api_key_create."""
     account = service_account_create(team=team, name=name, role=role, actor=actor)
     api_key, secret = account_services.api_key_create(
-        user=account.user, name=f"{account.name} key", team=team, created_by=actor
+        user=account.user, name=f"{account.name} key", team=team, created_by=actor, **scopes
     )
     return account, api_key, secret
 
@@ -349,12 +508,13 @@ def service_account_delete(*, team: Team, account_id: int, actor: User) -> None:
 
 @transaction.atomic
 def service_account_key_create(
-    *, team: Team, account_id: int, name: str, actor: User
+    *, team: Team, account_id: int, name: str, actor: User, **scopes
 ) -> tuple[ApiKey, str]:
-    """A further key for the account, always restricted to its team."""
+    """A further key for the account, always restricted to its team (scopes as in
+    apps.accounts.services.api_key_create)."""
     account = _service_account(team, account_id)
     return account_services.api_key_create(
-        user=account.user, name=name, team=team, created_by=actor
+        user=account.user, name=name, team=team, created_by=actor, **scopes
     )
 
 

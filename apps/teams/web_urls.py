@@ -10,6 +10,9 @@ urlpatterns = [
     path("invitations/<token:token>", v.invitation_accept, name="invitation-accept"),
     path("<team_slug:team>/settings/", v.team_settings, name="team-settings"),
     path("<team_slug:team>/settings/leave", v.team_leave, name="team-leave"),
+    path("<team_slug:team>/settings/policy", v.team_policy, name="team-policy"),
+    path("<team_slug:team>/settings/roles", v.team_roles, name="team-roles"),
+    path("<team_slug:team>/settings/roles/<id:role_id>/delete", v.role_delete, name="role-delete"),
     path("<team_slug:team>/settings/members", v.team_members, name="team-members"),
     path(
         "<team_slug:team>/settings/members/<id:user_id>/role",

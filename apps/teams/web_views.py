@@ -9,6 +9,8 @@ call services and render; apps/core/htmx.py fixes how success and errors are ans
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -25,6 +27,14 @@ from apps.teams import roles, selectors, services
 from apps.teams.notifications import invitation_send
 
 AUDIT_PAGE_SIZE = 50
+KEY_EXPIRY_DAYS = (7, 30, 90, 365)
+
+
+def _role_choices(team) -> list[tuple[str, str]]:
+    """Base roles, then the team's custom roles, as (value, label) for role pickers."""
+    return roles.ROLE_CHOICES + [
+        (role.name, f"{role.name} (custom)") for role in selectors.team_custom_roles(team)
+    ]
 
 
 def _settings_context(request, tab: str, **extra) -> dict:
@@ -36,7 +46,7 @@ def _settings_context(request, tab: str, **extra) -> dict:
         "tab": tab,
         "can_manage": scope.has(roles.TEAM_MANAGE),
         "can_audit": scope.has(roles.TEAM_AUDIT),
-        "role_choices": roles.ROLE_CHOICES,
+        "role_choices": _role_choices(scope.team),
         "now": timezone.now(),
         **extra,
     }
@@ -137,6 +147,21 @@ def team_settings(request, team):
     return _general_page(request)
 
 
+def team_policy(request, team):
+    scope = request.team_scope
+    return perform(
+        request,
+        _general_page,
+        lambda: services.team_set_require_mfa(
+            team=scope.team,
+            require_mfa=request.POST.get("require_mfa") == "on",
+            actor=request.user,
+        ),
+        success="Security policy saved.",
+        redirect_to=reverse("web:team-settings", kwargs={"team": team}),
+    )
+
+
 def team_leave(request, team):
     scope = request.team_scope
     return perform(
@@ -185,6 +210,51 @@ def member_remove(request, team, user_id):
         lambda: services.membership_remove(team=scope.team, user_id=user_id, actor=request.user),
         success="Member removed.",
         redirect_to=reverse("web:team-members", kwargs={"team": team}),
+    )
+
+
+# --- custom roles ----------------------------------------------------------------
+
+_roles_page = _page(
+    "teams/roles.html",
+    "teams/partials/roles.html",
+    "roles",
+    lambda request: {
+        "custom_roles": selectors.team_custom_roles(request.team_scope.team),
+        "base_role_choices": roles.ROLE_CHOICES,
+        "all_permissions": sorted(roles.ALL_PERMISSIONS),
+    },
+)
+
+
+def team_roles(request, team):
+    scope = request.team_scope
+    if request.method == "POST":
+        return perform(
+            request,
+            _roles_page,
+            lambda: services.custom_role_create(
+                team=scope.team,
+                name=form_text(request, "name", max_length=64),
+                base_role=form_text(request, "base_role", default=roles.MEMBER),
+                added=request.POST.getlist("added"),
+                removed=request.POST.getlist("removed"),
+                actor=request.user,
+            ),
+            success=lambda role: f"Role {role.name} created.",
+            redirect_to=reverse("web:team-roles", kwargs={"team": team}),
+        )
+    return _roles_page(request)
+
+
+def role_delete(request, team, role_id):
+    scope = request.team_scope
+    return perform(
+        request,
+        _roles_page,
+        lambda: services.custom_role_delete(team=scope.team, role_id=role_id, actor=request.user),
+        success="Role deleted.",
+        redirect_to=reverse("web:team-roles", kwargs={"team": team}),
     )
 
 
@@ -243,8 +313,24 @@ _api_keys_page = _page(
     "teams/api_keys.html",
     "teams/partials/api_keys.html",
     "api-keys",
-    lambda request: {"keys": account_selectors.api_keys_of_user(request.user)},
+    lambda request: {
+        "keys": account_selectors.api_keys_of_user(request.user),
+        "expiry_choices": KEY_EXPIRY_DAYS,
+    },
 )
+
+
+def _key_scopes_from_form(request) -> dict:
+    """read_only, projects and expires_at of a key form (validated by the service)."""
+    projects = [p.strip() for p in form_text(request, "projects", max_length=2000).split(",")]
+    days = form_text(request, "expires_in_days")
+    if days and (not days.isdigit() or int(days) not in KEY_EXPIRY_DAYS):
+        raise DomainError("Choose an expiry from the list.", detail={"field": "expires_in_days"})
+    return {
+        "read_only": request.POST.get("read_only") == "on",
+        "projects": [p for p in projects if p],
+        "expires_at": timezone.now() + timedelta(days=int(days)) if days else None,
+    }
 
 
 def api_keys(request, team):
@@ -258,6 +344,7 @@ def api_keys(request, team):
                 user=request.user,
                 name=form_text(request, "name", max_length=100),
                 team_slug=scope.team.slug if restrict else None,
+                **_key_scopes_from_form(request),
             ),
             success=lambda result: f"API key {result[0].name} created.",
             redirect_to=reverse("web:api-keys", kwargs={"team": team}),

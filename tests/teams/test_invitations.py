@@ -61,6 +61,7 @@ def test_accept_through_the_api(admin_user, team):
         "name": team.name,
         "is_personal": False,
         "role": "viewer",
+        "require_mfa": False,
         "created_at": None,
     }
     assert Membership.objects.for_team(team).get(user=invitee).role == "viewer"
