@@ -200,6 +200,63 @@ def test_project_history_of_several_runs(member_api, team, project, member_user)
     assert all(sum(c["series"]["loss"]["count"]) == 10 for c in body["runs"])
 
 
+def _chart_world(team, project, member_user, count: int) -> list[str]:
+    """`count` runs whose `loss` series differ in start, length, density and bucket width
+    (some with NaN/±Inf, some long enough for rollups, one without `loss`), each with a
+    sparse `epoch` key to chart against."""
+    rng = random.Random(11)
+    uids = []
+    for i in range(count):
+        uid = f"many{i:03d}"
+        run = make_run(team, project, member_user, uid=uid)
+        uids.append(uid)
+        first = rng.choice([0, 0, rng.randint(1, 5000)])
+        length = rng.choice([1, 7, 300, 5000, 40_000])
+        steps = sorted(rng.sample(range(first, first + length), k=min(length, 400)))
+        records = []
+        for s in steps:
+            value = (
+                rng.choice([math.nan, math.inf, -math.inf])
+                if rng.random() < 0.02
+                else (rng.uniform(-3, 3))
+            )
+            records.append(["loss" if i % 17 else "other", s, wire(value), T0 + s])
+            if s % 50 == 0 or s == steps[0]:
+                records.append(["epoch", s, float(s // 1000), T0 + s])
+        assert services.run_ingest(run=run, body={"points": records}).rejected == 0
+    return uids
+
+
+@pytest.mark.parametrize("x_axis", ["_step", "_runtime", "epoch"])
+def test_project_history_of_100_runs_equals_100_single_reads(
+    member_api, team, project, member_user, django_assert_max_num_queries, x_axis
+):
+    """The multi-run chart reads every run in one statement: each run's series (its own
+    range and bucket width) equals what the run's own history route answers, with or
+    without a requested range, and the request costs the same number of queries for
+    100 runs as for 2."""
+    uids = _chart_world(team, project, member_user, 100)
+    for extra in ("", "&min_step=100&max_step=3000"):
+        query = f"keys=loss,missing&buckets=64&x_axis={x_axis}{extra}"
+        with django_assert_max_num_queries(1000) as captured:
+            small = member_api.get(f"{P}/history?runs={','.join(uids[:2])}&{query}")
+        assert small.status_code == 200
+        queries_for_two = len(captured)
+        with django_assert_max_num_queries(queries_for_two):
+            many = member_api.get(f"{P}/history?runs={','.join(uids)}&{query}")
+        assert many.status_code == 200, many.content
+        charts = {chart["run"]: chart for chart in many.json()["runs"]}
+        assert sorted(charts) == uids
+        widths = set()
+        for uid in uids:
+            single = member_api.get(run_url(uid, f"/history?{query}"))
+            assert single.status_code == 200
+            assert charts[uid] == single.json(), uid
+            widths.add(charts[uid]["bucket_width"])
+        if not extra:  # without a requested range, each run's own range sets its width
+            assert len(widths) > 3
+
+
 # --------------------------------------------------------------------------- scans
 
 
