@@ -328,7 +328,8 @@ def test_run_page_media_panels(logged, browser, screenshots_dir, color_scheme):
     editor.get_by_label("Preset name").fill(preset)
     editor.get_by_role("button", name="Save as preset").click()
     expect(editor.locator(".chart-editor-status")).to_contain_text("Saved")
-    screenshot(page, screenshots_dir, shot + "05-editor")
+    if screenshots_dir is not None:  # the dialog itself (a full-page shot blanks it)
+        editor.screenshot(path=str(screenshots_dir / f"{shot}05-editor.png"))
     editor.get_by_role("button", name="Close").click()
     expect(editor).to_have_count(0)
     chart_as = preds.get_by_test_id("chart-as")
@@ -401,6 +402,11 @@ def test_workspace_media_section(logged, browser, screenshots_dir, color_scheme)
     expect(images.locator('.media-column[data-run="media-a"] .media-run-step')).to_have_text(
         "step 1"
     )
+    # Keys only run a logged: no empty column for run b; the heatmap picks run a.
+    expect(_panel(page, "rollout").locator(".media-column")).to_have_count(1)
+    weights = _panel(page, "weights")
+    _ready(weights)
+    expect(weights.locator("canvas.heatmap-canvas")).to_have_attribute("data-steps", "20")
     images.scroll_into_view_if_needed()
     screenshot(page, screenshots_dir, f"{color_scheme}-media-08-workspace")
     assert not errors, errors

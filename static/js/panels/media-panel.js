@@ -63,6 +63,7 @@ export function createMediaPanel(container, { media, key, type, runs, canSave = 
   let generation = 0;
   let selectedRun = null;
   let presetId = "";
+  const everLogged = new Set(); // runs seen with items of this key (they keep a column)
 
   const sliderSlot = el("div", "media-slider-slot");
   const content = el("div", "media-content");
@@ -191,8 +192,11 @@ export function createMediaPanel(container, { media, key, type, runs, canSave = 
     }
     try {
       if (type === "histogram") {
-        const available = shownRuns;
-        paintRunSelect(available);
+        // The runs that logged the key (their last items say so), then one run's heatmap.
+        const logged = await media.across(key, ids, null);
+        if (mine !== generation) return;
+        const available = shownRuns.filter((r) => logged.runs.some((w) => w.run === r.id && w.items.length));
+        paintRunSelect(available.length ? available : shownRuns.slice(0, 1));
         const data = await media.heatmap(selectedRun, key);
         if (mine !== generation) return;
         if (!data.steps.length) {
@@ -217,8 +221,12 @@ export function createMediaPanel(container, { media, key, type, runs, canSave = 
       } else {
         const byId = new Map(answer.runs.map((r) => [r.run, r]));
         const grid = el("div", "media-columns");
-        grid.dataset.columns = String(shownRuns.length);
-        for (const run of shownRuns) grid.append(runColumn(run, byId.get(run.id) || { step: null, items: [] }));
+        // Runs that never logged the key get no column (one that has, but not by this
+        // step, says so in its column).
+        for (const r of answer.runs) if (r.step !== null) everLogged.add(r.run);
+        const shownColumns = shownRuns.filter((r) => everLogged.has(r.id));
+        grid.dataset.columns = String(shownColumns.length);
+        for (const run of shownColumns) grid.append(runColumn(run, byId.get(run.id) || { step: null, items: [] }));
         content.replaceChildren(grid);
       }
       if (mine !== generation) return;
