@@ -10,16 +10,20 @@ call services and render; apps/core/htmx.py fixes how success and errors are ans
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import wraps
 
+from allauth.account.decorators import reauthentication_required
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import resolve, reverse
 from django.utils import timezone
 
 from apps.accounts import selectors as account_selectors
 from apps.accounts import services as account_services
+from apps.core.access import open_scope
 from apps.core.errors import DomainError, NotFound
 from apps.core.htmx import perform
 from apps.core.web_input import form_text
@@ -28,6 +32,31 @@ from apps.teams.notifications import invitation_send
 
 AUDIT_PAGE_SIZE = 50
 KEY_EXPIRY_DAYS = (7, 30, 90, 365)
+
+
+def _reauthentication_enabled(request) -> bool:
+    return settings.REAUTHENTICATE_SENSITIVE_ACTIONS
+
+
+def sensitive(view):
+    """A form whose POST changes who may do what (roles, keys, team policy): it needs a
+    recent sign-in, through allauth's reauthentication flow (password or second factor,
+    ACCOUNT_REAUTHENTICATION_TIMEOUT). The POST is kept and replayed after the
+    reauthentication; allauth calls the view directly then, past TeamScopeMiddleware, so
+    the scope is opened again here: the policy table is applied to the replay as well.
+    GETs pass. Off where settings.REAUTHENTICATE_SENSITIVE_ACTIONS is False."""
+
+    @wraps(view)
+    def scoped(request, team, **kwargs):
+        request.team_scope = open_scope(
+            route_name=resolve(request.path_info).view_name,
+            method=request.method,
+            user=request.user,
+            team_slug=team,
+        )
+        return view(request, team, **kwargs)
+
+    return reauthentication_required(scoped, allow_get=True, enabled=_reauthentication_enabled)
 
 
 def _role_choices(team) -> list[tuple[str, str]]:
@@ -147,6 +176,7 @@ def team_settings(request, team):
     return _general_page(request)
 
 
+@sensitive
 def team_policy(request, team):
     scope = request.team_scope
     return perform(
@@ -189,6 +219,7 @@ def team_members(request, team):
     return _members_page(request)
 
 
+@sensitive
 def member_role(request, team, user_id):
     scope = request.team_scope
     return perform(
@@ -227,6 +258,7 @@ _roles_page = _page(
 )
 
 
+@sensitive
 def team_roles(request, team):
     scope = request.team_scope
     if request.method == "POST":
@@ -247,6 +279,7 @@ def team_roles(request, team):
     return _roles_page(request)
 
 
+@sensitive
 def role_delete(request, team, role_id):
     scope = request.team_scope
     return perform(
@@ -333,6 +366,7 @@ def _key_scopes_from_form(request) -> dict:
     }
 
 
+@sensitive
 def api_keys(request, team):
     scope = request.team_scope
     if request.method == "POST":
@@ -383,6 +417,7 @@ _service_accounts_page = _page(
 )
 
 
+@sensitive
 def service_accounts(request, team):
     scope = request.team_scope
     if request.method == "POST":
@@ -402,6 +437,7 @@ def service_accounts(request, team):
     return _service_accounts_page(request)
 
 
+@sensitive
 def service_account_key_create(request, team, account_id):
     scope = request.team_scope
 

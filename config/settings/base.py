@@ -176,6 +176,9 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = env_str("ACCOUNT_EMAIL_VERIFICATION", "optional")
 ACCOUNT_ADAPTER = "apps.accounts.adapters.AccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
+# Role changes, key creation and team policy forms ask for a sign-in younger than
+# ACCOUNT_REAUTHENTICATION_TIMEOUT (allauth, 300 s) first (apps.teams.web_views.sensitive).
+REAUTHENTICATE_SENSITIVE_ACTIONS = env_bool("REAUTHENTICATE_SENSITIVE_ACTIONS", True)
 # Password and second-factor guesses are limited by apps.accounts.signin_limits (429 +
 # Retry-After, shared via Redis); allauth's own login_failed limit would answer 200 with
 # a form error instead. allauth's other limits stay on (their 429: config.urls.handler429).

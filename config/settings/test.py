@@ -19,5 +19,9 @@ CELERY_TASK_ALWAYS_EAGER = True
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / f"test-media-{os.getpid()}")  # noqa: F405
 # A server process a test starts gets its own namespace for rate-limit counters.
 CACHES["default"]["KEY_PREFIX"] = env_str("CACHE_KEY_PREFIX")  # noqa: F405
+# Sensitive team forms ask for a fresh sign-in (apps.teams.web_views.sensitive) in every
+# other setting; tests that exercise it switch it on (tests/teams/test_reauthentication.py),
+# the rest sign in with force_login, which records no authentication time.
+REAUTHENTICATE_SENSITIVE_ACTIONS = False
 # The API parses JSON only; APIClient.post(url, data) then sends JSON like the SDK does.
 REST_FRAMEWORK = {**REST_FRAMEWORK, "TEST_REQUEST_DEFAULT_FORMAT": "json"}  # noqa: F405
