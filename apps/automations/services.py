@@ -375,11 +375,16 @@ def on_alias_event(*, team, alias_event) -> list[Firing]:
     from apps.comments.models import Follow, TargetKind
 
     trigger = Trigger.ALIAS_MOVED if alias_event.from_version else Trigger.ALIAS_ADDED
-    verb = f"moved from {alias_event.from_version} to" if alias_event.from_version else "added on"
+    to = alias_event.to_version
+    verb = (
+        f"moved from {alias_event.from_version} to {to}"
+        if alias_event.from_version
+        else f"added on {to}"
+    )
     model = alias_event.registered_model
     if model is not None:
         owner = getattr(model, "created_by_id", None)
-        summary = f"alias {alias_event.alias} {verb} {model.name}:{alias_event.to_version}"
+        summary = f"{model.name}: alias {alias_event.alias} {verb}"
         url = reverse("web:registered-model-detail", kwargs={"team": team.slug, "name": model.name})
         automations = list(
             Automation.objects.for_team(team).filter(
@@ -411,7 +416,7 @@ def on_alias_event(*, team, alias_event) -> list[Firing]:
             )
     else:
         artifact = alias_event.artifact
-        summary = f"alias {alias_event.alias} {verb} {artifact.name}:{alias_event.to_version}"
+        summary = f"{artifact.name}: alias {alias_event.alias} {verb}"
         url = reverse(
             "web:artifact-detail",
             kwargs={"team": team.slug, "project": artifact.project.name, "name": artifact.name},

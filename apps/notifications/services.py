@@ -10,7 +10,7 @@ never slows the request that caused the event.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -327,7 +327,7 @@ def alert_record(*, run, data: dict) -> tuple[Alert, bool]:
     at = now
     wall = data.get("wall_time")
     if isinstance(wall, int | float) and not isinstance(wall, bool) and 0 < wall < 4e9:
-        at = min(now, timezone.datetime.fromtimestamp(wall, tz=timezone.UTC))
+        at = min(now, datetime.fromtimestamp(wall, tz=UTC))
     team = run.team
     with transaction.atomic():
         if client_id:

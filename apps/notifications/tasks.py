@@ -52,7 +52,7 @@ def deliver(team, delivery_id: int) -> str | None:
     with transaction.atomic():
         delivery = (
             Delivery.objects.for_team(team)
-            .select_for_update(skip_locked=True)
+            .select_for_update(skip_locked=True, of=("self",))
             .select_related("event", "event__project", "recipient", "integration")
             .filter(pk=delivery_id, state__in=[DeliveryState.PENDING, DeliveryState.RETRYING])
             .first()
