@@ -228,7 +228,7 @@ def member_role(request, team, user_id):
         lambda: services.membership_set_role(
             team=scope.team, user_id=user_id, role=form_text(request, "role"), actor=request.user
         ),
-        success=lambda m: f"{m.user.email} is now {m.role}.",
+        success=lambda m: f"{m.user.email} is now {m.role_name}.",
         redirect_to=reverse("web:team-members", kwargs={"team": team}),
     )
 

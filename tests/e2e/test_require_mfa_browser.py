@@ -65,3 +65,36 @@ def test_member_without_mfa_is_sent_to_enrolment(
     # The notifications socket (templates/base.html) cannot connect to this WSGI test
     # server; that is the collaboration pages' concern, not this flow's.
     assert [e for e in errors if "WebSocket connection" not in e] == []
+
+
+def test_admin_creates_a_custom_role_and_assigns_it(live_server, browser, screenshots_dir):
+    from playwright.sync_api import expect
+
+    admin = UserFactory(email="ada@lab.example", password=PASSWORD)
+    team = make_team("lab", admin)
+    team_services.membership_add(
+        team=team, user=UserFactory(email="kat@lab.example"), role="member"
+    )
+    context, page = sign_in(browser, live_server.url, admin.email, "light")
+    errors = script_errors(page)
+
+    page.goto("/lab/settings/roles")
+    page.get_by_label("Name").fill("auditor")
+    page.get_by_label("Base role").select_option("viewer")
+    page.get_by_label("Add team:audit").check()
+    page.get_by_label("Drop sweeps:read").check()
+    page.get_by_role("button", name="Create role").click()
+    row = page.locator('tr[data-role="auditor"]')
+    expect(row).to_contain_text("team:audit")
+    expect(row).to_contain_text("sweeps:read")
+    screenshot(page, screenshots_dir, "identity-03-roles")
+
+    page.goto("/lab/settings/members")
+    kat = page.locator('tr[data-member="kat@lab.example"]')
+    kat.get_by_role("combobox").select_option("auditor")
+    expect(page.locator(".flash, [role=status], .alert").first).to_contain_text("auditor")
+    page.goto("/lab/settings/")
+    expect(page.get_by_label("Require two-factor authentication")).not_to_be_checked()
+    screenshot(page, screenshots_dir, "identity-04-security-policy")
+    context.close()
+    assert [e for e in errors if "WebSocket connection" not in e] == []
