@@ -38,6 +38,9 @@ def team_objects(team, admin_user, member_user, project):
         team=team, name="ci", role="member", actor=admin_user
     )
     api_key, _ = account_services.api_key_create(user=admin_user, name="laptop")
+    custom_role = team_services.custom_role_create(
+        team=team, name="analyst", base_role="viewer", actor=admin_user
+    )
     # Registry pages: artifact `classifier` v0, alias `best`, file `model.pkl`, linked as
     # v0 of the registered model `classifier` (alias `best` there too), so `name`, `ref`
     # and `alias` name real objects on artifact and registered-model routes alike.
@@ -93,6 +96,7 @@ def team_objects(team, admin_user, member_user, project):
         "invitation_id": invitation.pk,
         "key_id": api_key.pk,
         "account_id": account.pk,
+        "role_id": custom_role.pk,
         "token": token,
         "name": "classifier",
         "ref": "v0",
