@@ -28,6 +28,7 @@ from apps.core.errors import DomainError, NotFound
 from apps.core.htmx import perform
 from apps.core.web_input import form_text
 from apps.teams import roles, selectors, services
+from apps.teams.mfa import MfaRequired
 from apps.teams.notifications import invitation_send
 
 AUDIT_PAGE_SIZE = 50
@@ -149,6 +150,10 @@ def invitation_accept(request, token):
             return render(
                 request, "errors/error.html", {"status": 404, "message": exc.message}, status=404
             )
+        except MfaRequired as exc:
+            # The team requires MFA: enrol, then open the invitation link again.
+            messages.warning(request, f"{exc.message} Then open the invitation link again.")
+            return redirect("mfa_index")
         messages.success(request, f"You joined {membership.team.name} as {membership.role}.")
         return redirect("web:project-list", team=membership.team.slug)
     return render(request, "teams/invitation_accept.html", {"token": token})

@@ -9,7 +9,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from apps.teams import services as team_services
-from apps.teams.models import AuditEvent
+from apps.teams.models import AuditEvent, Membership
 from tests.factories import UserFactory, make_key
 
 
@@ -105,3 +105,17 @@ def test_admin_sets_the_policy_in_settings_and_it_is_audited(team, admin_user, m
         f"/api/v1/teams/{team.slug}", {"require_mfa": False}, format="json"
     )
     assert off.status_code == 200 and off.json()["require_mfa"] is False
+
+
+def test_invitation_page_sends_a_member_without_mfa_to_enrolment(team, admin_user):
+    _require(team, admin_user)
+    _, token = team_services.invitation_create(
+        team=team, email="web@a.example", role="member", actor=admin_user
+    )
+    invitee = UserFactory(email="web@a.example")
+    web = Client()
+    web.force_login(invitee)
+    response = web.post(f"/invitations/{token}")
+    assert response.status_code == 302 and response["Location"] == "/accounts/2fa/"
+    assert "requires two-factor" in web.get("/accounts/2fa/").text
+    assert not Membership.objects.for_team(team).filter(user=invitee).exists()
