@@ -17,7 +17,11 @@ clock for all processes of the machine); the client notes when each `ingest` eve
 arrives. A step's latency is the arrival of the first event of its run whose
 `steps["loss"]` reaches it, minus the time of its `log()` (events carry the highest
 step stored per key, coalesced at most every 100 ms per subscription). p50/p95/p99/max
-over all steps; steps that never arrive are counted (`live_missing`).
+over all steps; steps that never arrive are counted (`live_missing`). After the runs
+finish, the client keeps listening while events still come (until `--drain` seconds
+pass without one; `live_drain_s`: last arrival after the end); steps still missing are
+looked up in a reconnecting client's catch-up: `live_missing_stored` of them were stored
+(the live event was late or lost, the data was not).
 
 Not measured here: delivery to a chart in a browser page (see docs/benchmarks.md).
 Target (issue 8): live_p95_ms <= 1000.
@@ -176,6 +180,34 @@ def latencies(log_times: dict, arrivals: dict) -> tuple[list[float], int]:
     return out, missing
 
 
+def last_arrival(arrivals: dict, default: float) -> float:
+    return max((t for seen in arrivals.values() for t, _ in seen), default=default)
+
+
+def seen_steps(log_times: dict, arrivals: dict) -> dict[str, int]:
+    """Per run, the highest step announced live (-1 for none)."""
+    return {uid: max((s for _, s in arrivals.get(uid, [])), default=-1) for uid in log_times}
+
+
+async def catch_up(url: str, cookie: str, since: dict[str, int]) -> dict[str, int]:
+    """Per run, the last stored step of KEY past `since`, from the project socket's
+    catch-up (the `resume` message, docs/api.md), as a reconnecting client reads it."""
+    from websockets.asyncio.client import connect
+
+    async with connect(url, additional_headers={"Cookie": cookie}, max_size=2**24) as socket:
+        await socket.send(json.dumps({"type": "resume", "since": since}))
+        while True:
+            message = json.loads(await asyncio.wait_for(socket.recv(), 60))
+            if message.get("type") == "catchup":
+                break
+    out = dict(since)
+    for run in message["runs"]:
+        last = (run.get("steps") or {}).get(KEY)
+        if last is not None:
+            out[run["run"]] = max(out.get(run["run"], -1), last["last"])
+    return out
+
+
 def measure(args) -> dict:
     out: dict = {}
     with GradlineServer(workers=args.server_workers, project=args.project) as server:
@@ -229,21 +261,35 @@ def measure(args) -> dict:
                 for line in stdout.splitlines():
                     if line.startswith("LOGTIMES "):
                         log_times.update(json.loads(line[len("LOGTIMES ") :]))
-        late = time.monotonic() - start_at - args.seconds
+        ended = time.monotonic()
+        late = ended - start_at - args.seconds
         out["live_startup_late_s"] = round(max(0.0, late), 2)
-        # Whatever is still in flight after finish() has had time to arrive.
-        deadline = time.monotonic() + 10
+        # Whatever is still in flight after finish() arrives: wait while events keep
+        # coming (a busy box delivers late, not never), until --drain seconds pass
+        # without one.
+        deadline = ended + args.drain_max
         while time.monotonic() < deadline:
             values, missing = latencies(log_times, arrivals)
-            if not missing:
+            if not missing or time.monotonic() - last_arrival(arrivals, ended) > args.drain:
                 break
             time.sleep(0.2)
+        out["live_drain_s"] = round(max(0.0, last_arrival(arrivals, ended) - ended), 2)
         stop.set()
         thread.join(5)
         if closed:
             out["live_socket_closed_code"] = closed[0]
             server.dump_log(60)
-    values, missing = latencies(log_times, arrivals)
+        values, missing = latencies(log_times, arrivals)
+        if missing:
+            # Not announced live: stored or lost? A reconnecting client's catch-up
+            # (resume from the last step seen per run) reads what the database holds.
+            stored = asyncio.run(catch_up(ws_url, cookie, seen_steps(log_times, arrivals)))
+            out["live_missing_stored"] = sum(
+                1
+                for uid, logged in log_times.items()
+                for step, _ in logged
+                if step > seen_steps(log_times, arrivals)[uid] and step <= stored.get(uid, -1)
+            )
     out["live_runs"] = len(log_times)
     out["live_runs_seen"] = sum(1 for uid in log_times if arrivals.get(uid))
     out["live_steps"] = sum(len(v) for v in log_times.values())
@@ -268,6 +314,10 @@ def main(argv=None) -> int:
     parser.add_argument("--startup", type=float, default=30.0, help="seconds to start clients")
     parser.add_argument("--server-workers", type=int, default=2)
     parser.add_argument("--project", default="live")
+    parser.add_argument(
+        "--drain", type=float, default=15.0, help="stop waiting after this long without events"
+    )
+    parser.add_argument("--drain-max", type=float, default=180.0, help="wait at most this long")
     parser.add_argument("--quick", action="store_true", help="20 runs, 4 processes, 10 s")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--run-ids", help=argparse.SUPPRESS)

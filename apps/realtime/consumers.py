@@ -21,6 +21,10 @@ from apps.realtime.base import SubscriberConsumer
 from apps.realtime.events import PendingEvents
 
 COALESCE_S = 0.1  # <= 10 messages per second per subscription
+# While events flow, a project subscription compares what it announced with the database
+# this often (ProjectEventsConsumer._reconcile); a step still unannounced after a whole
+# round was lost by the channel layer, not late.
+RECONCILE_S = 2.0
 
 
 class CoalescingSubscriber(SubscriberConsumer):
@@ -41,12 +45,17 @@ class CoalescingSubscriber(SubscriberConsumer):
 
     async def disconnect(self, code):
         # SubscriberConsumer leaves the group.
-        if getattr(self, "flusher", None):
-            self.flusher.cancel()
+        for task in (getattr(self, "flusher", None), getattr(self, "reconciler", None)):
+            if task:
+                task.cancel()
 
     async def run_event(self, message):
         self.pending.add(message["event"])
         self.schedule()
+        self.heard(message["event"])
+
+    def heard(self, event: dict) -> None:
+        """Called for every event received (subclasses may follow them)."""
 
     def schedule(self) -> None:
         if self.pending and not self.holding and (self.flusher is None or self.flusher.done()):
@@ -118,6 +127,17 @@ class ProjectEventsConsumer(CoalescingSubscriber):
     on an ingest event reports a key's step only when it is past what this connection
     already reported (catch-up included), so steps are neither missed (the group is
     joined before the database is read) nor doubled. docs/api.md has the protocol.
+
+    Channel layers deliver at most once (channels-redis drops messages for a channel
+    already holding `capacity`, e.g. while this process is busy), and a lost last event
+    of a run would leave its last steps unannounced. So while events arrive, every
+    RECONCILE_S the consumer reads the last stored step of each run and key it has
+    announced (and each such run's state) and sends `{"type": "catchup", "runs": [...]}`
+    for those still behind the database after a whole round (events merely in flight
+    arrive within it). Guaranteed: every step stored for a (run, key) this connection
+    has announced once is announced, at most 2 * RECONCILE_S after the flow of events
+    stops, never twice. Not covered: runs whose every event was lost (the client sees
+    them on its next reload or resume).
     """
 
     route_name = "ws:project-events"
@@ -136,6 +156,11 @@ class ProjectEventsConsumer(CoalescingSubscriber):
         self.start_coalescing()
         self.reported: dict[str, dict[str, int]] = {}  # run -> key -> last step reported
         self.floor: dict[str, int] = {}  # run -> the step the client said it had seen
+        self.states: dict[str, str] = {}  # run -> last state announced
+        self.behind: dict[str, dict] = {}  # run -> what the last reconcile found unannounced
+        self.heard_since_reconcile = False
+        self.reconciler: asyncio.Task | None = None
+        self.sending = asyncio.Lock()  # the flusher and a reconcile send one at a time
         await self.join(self.group)
         await self.accept()
 
@@ -186,7 +211,9 @@ class ProjectEventsConsumer(CoalescingSubscriber):
                         steps[key] = {"after": after, "last": last}
                         reported[key] = last
                 run["steps"] = steps
-            await self.send_json({"type": "catchup", "runs": runs})
+                self.states[uid] = run["state"]
+            async with self.sending:
+                await self.send_json({"type": "catchup", "runs": runs})
         finally:
             self.holding = False
         self.schedule()
@@ -214,8 +241,77 @@ class ProjectEventsConsumer(CoalescingSubscriber):
 
     async def deliver(self, events: list[dict]) -> None:
         events = [e for e in map(self._unreported, events) if e is not None]
+        for event in events:
+            if event.get("state"):
+                self.states[event["run"]] = event["state"]
         if events:
-            await self.send_json({"type": "events", "events": events})
+            async with self.sending:
+                await self.send_json({"type": "events", "events": events})
+
+    # -- reconciliation with the database (see the class docstring) ---------------------
+
+    def heard(self, event: dict) -> None:
+        self.heard_since_reconcile = True
+        if self.reconciler is None or self.reconciler.done():
+            self.reconciler = asyncio.create_task(self._reconcile_while_active())
+
+    async def _reconcile_while_active(self) -> None:
+        # A round follows every event heard (the database then holds what a lost event
+        # announced: events are published after commit), and rounds go on while the
+        # last one found something behind (to confirm it is lost, not in flight).
+        while self.heard_since_reconcile or self.behind:
+            self.heard_since_reconcile = False
+            await asyncio.sleep(RECONCILE_S)
+            await self._reconcile()
+
+    def _followed(self) -> dict[str, int]:
+        """run -> the lowest step announced over its keys (the catch-up's `since`)."""
+        runs = {uid: min(keys.values(), default=-1) for uid, keys in self.reported.items()}
+        for uid in self.states:
+            runs.setdefault(uid, -1)
+        return dict(list(runs.items())[:MAX_RESUME_RUNS])
+
+    async def _reconcile(self) -> None:
+        followed = self._followed()
+        if not followed:
+            return
+        runs = await database_sync_to_async(self._catch_up)(followed, None)
+        # From here to taking the send lock nothing awaits, as in `deliver`: what a
+        # message announces is marked in `reported` and sent in that order (the lock is
+        # FIFO), so no step goes out twice and none out of order.
+        behind, lost = {}, []
+        for run in runs:
+            uid = run["run"]
+            reported = self.reported.get(uid, {})
+            steps = {
+                key: last
+                for key, last in run["steps"].items()
+                if key in reported and last > reported[key]
+            }
+            changed = uid in self.states and run["state"] != self.states[uid]
+            state = run["state"] if changed else None
+            if not steps and state is None:
+                continue
+            before = self.behind.get(uid, {})
+            # Lost: behind in this round and the previous one, whatever arrived between.
+            lost_steps = {
+                key: {"after": reported[key], "last": last}
+                for key, last in steps.items()
+                if key in before.get("steps", {})
+            }
+            lost_state = state is not None and before.get("state") == state
+            if lost_steps or lost_state:
+                for key, announced in lost_steps.items():
+                    reported[key] = announced["last"]
+                self.states[uid] = run["state"]
+                lost.append({**run, "since": followed[uid], "steps": lost_steps})
+            remaining = {key: last for key, last in steps.items() if key not in lost_steps}
+            if remaining or (state is not None and not lost_state):
+                behind[uid] = {"steps": remaining, "state": None if lost_state else state}
+        self.behind = behind
+        if lost:
+            async with self.sending:
+                await self.send_json({"type": "catchup", "runs": lost})
 
 
 def _error(message: str) -> dict:
