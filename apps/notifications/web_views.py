@@ -33,8 +33,11 @@ def notification_list(request):
         return redirect(reverse("web:notification-list"))
     prefs = services.preferences_of(request.user)
     rows = selectors.notifications_of(request.user, limit=100)
+    # Shown here means seen: the list keeps their unread mark this once, the bell clears.
+    shown = [{**services.notification_out(n), "when": n.created_at} for n in rows]
+    services.notifications_mark_read(user=request.user, ids=[n.pk for n in rows if not n.read_at])
     context = {
-        "notifications": [services.notification_out(n) for n in rows],
+        "notifications": shown,
         "preferences": [
             {"kind": k, "label": Kind(k).label, **prefs[k], "default": DEFAULTS[k]}
             for k in Kind.values

@@ -23,6 +23,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from apps.api.responses import stored_file_response
+from apps.comments.pages import panel_config as comments_panel
 from apps.core.htmx import perform
 from apps.core.web_input import form_text
 from apps.projects.web_views import project_context
@@ -191,6 +192,11 @@ def _version_page(artifact, ref: str):
         template = (
             "registry/partials/version_body.html" if fragment else "registry/version_detail.html"
         )
+        if not fragment:
+            ref_label = f"v{version.index}"
+            context["comments_config"] = comments_panel(
+                request, "artifact_version", name=artifact.name, ref=ref_label
+            )
         return render(request, template, context, status=status)
 
     return page
@@ -369,6 +375,10 @@ def _model_page(model):
             if fragment
             else "registry/registered_model_detail.html"
         )
+        if not fragment:
+            context["comments_config"] = comments_panel(
+                request, "registered_model", name=model.name
+            )
         return render(request, template, context, status=status)
 
     return page

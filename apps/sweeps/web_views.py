@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.shortcuts import render
 from django.urls import reverse
 
+from apps.comments.pages import panel_config as comments_panel
 from apps.core.htmx import perform
 from apps.core.web_input import form_text
 from apps.projects.web_views import project_context
@@ -50,6 +51,7 @@ def _sweep_page(sweep):
         if fragment:
             return render(request, "sweeps/partials/sweep_header.html", context, status=status)
         context["page"] = web_selectors.sweep_page(team, sweep)
+        context["comments_config"] = comments_panel(request, "sweep", sweep=sweep.uid)
         return render(request, "sweeps/sweep_detail.html", context, status=status)
 
     return page
