@@ -4,14 +4,16 @@ W&B step semantics, histograms, define_metric, resume, system metrics, console, 
 from __future__ import annotations
 
 import math
+import os
 import subprocess
+from datetime import timedelta
 
 import pytest
 
 import gradline
 from gradline import Api, UsageError
 from tests.sdk.conftest import stored_console, stored_points
-from tests.sdk.harness import FaultProxy, wait_for
+from tests.sdk.harness import FaultProxy, gradline_cli, wait_for
 
 
 def api_for(server, sdk_db) -> Api:
@@ -321,12 +323,48 @@ def test_save_policies_upload_files(server, sdk_db, sdk_settings, tmp_path, monk
     assert files["final.bin"].read() == b"F"
 
 
+def _alerts(sdk_db, run_id: str) -> list[tuple]:
+    return sdk_db.query(
+        "SELECT a.title, a.level, a.wait_duration_s, a.notified FROM notifications_alert a"
+        " JOIN runs_run r ON r.id = a.run_id WHERE r.uid = %s ORDER BY a.id",
+        (run_id,),
+    )
+
+
 def test_alert_is_recorded(server, sdk_db, sdk_settings):
     run = gradline.init(project="alerts", settings=sdk_settings())
     gradline.alert(title="Loss exploded", text="loss is NaN", level="WARN")
+    # Same title inside the default wait_duration (a minute): stored, notifies nobody.
+    run.alert(title="Loss exploded", text="still NaN", level=gradline.AlertLevel.ERROR)
+    run.alert(title="Slow epoch", text="epoch 3 took 20 min", wait_duration=timedelta(hours=1))
     run.finish()
     texts = [t for _, _, t in stored_console(sdk_db, run.id)]
-    assert texts == ["[gradline alert WARN] Loss exploded: loss is NaN"]
+    assert texts == [
+        "[gradline alert WARN] Loss exploded: loss is NaN",
+        "[gradline alert ERROR] Loss exploded: still NaN",
+        "[gradline alert INFO] Slow epoch: epoch 3 took 20 min",
+    ]
+    assert _alerts(sdk_db, run.id) == [
+        ("Loss exploded", "WARN", 60.0, True),
+        ("Loss exploded", "ERROR", 60.0, False),
+        ("Slow epoch", "INFO", 3600.0, True),
+    ]
+
+
+def test_offline_alert_reaches_the_server_once_by_sync(server, sdk_db, sdk_settings):
+    run = gradline.init(
+        project="alerts-offline",
+        mode="offline",
+        settings=sdk_settings(base_url="http://127.0.0.1:9"),
+    )
+    run.alert(title="Offline alert", text="raised without a server", wait_duration=0)
+    run.finish()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADLINE_", "WANDB_"))}
+    env.update(GRADLINE_BASE_URL=server.url, GRADLINE_API_KEY=sdk_db.seed.owner_key)
+    for _ in range(2):  # a second sync sends nothing twice
+        done = gradline_cli("sync", run.dir, "--no-progress", env=env)
+        assert done.returncode == 0, done.stderr
+    assert _alerts(sdk_db, run.id) == [("Offline alert", "INFO", 0.0, True)]
 
 
 def test_context_manager_marks_failure(server, sdk_db, sdk_settings):
