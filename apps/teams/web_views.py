@@ -411,7 +411,7 @@ def _service_accounts(request) -> dict:
     accounts = list(selectors.team_service_accounts(team))
     for account in accounts:
         account.active_keys = list(selectors.service_account_keys(team, account))
-    return {"accounts": accounts}
+    return {"accounts": accounts, "expiry_choices": KEY_EXPIRY_DAYS}
 
 
 _service_accounts_page = _page(
@@ -434,6 +434,7 @@ def service_accounts(request, team):
                 name=form_text(request, "name", max_length=100),
                 role=form_text(request, "role", default=roles.MEMBER),
                 actor=request.user,
+                **_key_scopes_from_form(request),
             ),
             success=lambda result: f"Service account {result[0].name} created.",
             redirect_to=reverse("web:service-accounts", kwargs={"team": team}),

@@ -175,3 +175,30 @@ def test_service_account_keys_take_the_same_scopes(world, scope):
         assert key.post(resnet, {}, format="json").status_code == 403
     else:
         assert key.get(resnet).status_code == 404
+
+
+def test_service_account_page_makes_a_scoped_first_key(world):
+    from django.test import Client
+
+    web = Client()
+    web.force_login(world.admin)
+    response = web.post(
+        f"/{world.team.slug}/settings/service-accounts",
+        {
+            "name": "nightly",
+            "role": "member",
+            "read_only": "on",
+            "projects": "bert, resnet",
+            "expires_in_days": "30",
+        },
+    )
+    assert response.status_code == 200  # the page, showing the new key's secret once
+    key = ApiKey.objects.get(user__service_account__name="nightly")
+    assert key.read_only and key.projects == ["bert", "resnet"] and key.expires_at is not None
+    page = web.get(f"/{world.team.slug}/settings/service-accounts").text
+    assert "read-only · bert, resnet · expires" in page
+    bad = web.post(
+        f"/{world.team.slug}/settings/service-accounts",
+        {"name": "bad", "role": "member", "expires_in_days": "3"},
+    )
+    assert bad.status_code == 400 and not ApiKey.objects.filter(name="bad key").exists()
