@@ -255,6 +255,9 @@ def measure_gradline(args) -> dict:
             out["gradline_big_runs_load_s"] = float(loaded["gradline_runs_orm_load_s"])
             server.sql("ANALYZE")
             emit_load("gradline_measure_big")
+            # The kept-alive connection idled through the seeding: uvicorn closed it.
+            http.close()
+            http = Http(server.url, server.api_key, timeout=300)
             out.update(_runs_queries(http, server, args, args.big_runs, "_100k"))
         http.close()
     return out
