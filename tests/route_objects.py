@@ -549,3 +549,18 @@ def _private_webhooks():
     from django.test import override_settings
 
     return override_settings(WEBHOOK_ALLOW_PRIVATE=True)
+
+
+@registers("notification_id")
+def _notification_id(world: World):
+    """A notification of team A's admin (user routes: only its recipient reads it)."""
+    from apps.notifications.models import Event, Notification
+
+    event = Event.objects.for_team(world.team).create(
+        team=world.team, key="matrix-notification", kind="mention", title="matrix"
+    )
+    return (
+        Notification.objects.for_team(world.team)
+        .create(team=world.team, event=event, recipient=world.admin)
+        .pk
+    )

@@ -48,7 +48,7 @@ def _condition(trigger: str, condition) -> dict:
         raise field_error("condition must be an object.", "condition")
     if trigger in METRIC_TRIGGERS:
         key = condition.get("key")
-        if not isinstance(key, str) or not key or len(key) > 256:
+        if not isinstance(key, str) or not key or len(key) > 256 or "\x00" in key:
             raise field_error("condition.key must name a metric.", "condition.key")
         out = {"key": key}
         if trigger == Trigger.METRIC_THRESHOLD:
@@ -72,12 +72,16 @@ def _condition(trigger: str, condition) -> dict:
         return out
     if trigger in (Trigger.ALIAS_ADDED, Trigger.ALIAS_MOVED):
         alias = condition.get("alias")
-        if alias is not None and (not isinstance(alias, str) or not alias or len(alias) > 128):
+        if alias is not None and (
+            not isinstance(alias, str) or not alias or len(alias) > 128 or "\x00" in alias
+        ):
             raise field_error("condition.alias must be an alias name.", "condition.alias")
         return {"alias": alias} if alias else {}
     if trigger == Trigger.VERSION_CREATED:
         type_ = condition.get("type")
-        if type_ is not None and (not isinstance(type_, str) or not type_ or len(type_) > 64):
+        if type_ is not None and (
+            not isinstance(type_, str) or not type_ or len(type_) > 64 or "\x00" in type_
+        ):
             raise field_error("condition.type must be an artifact type.", "condition.type")
         return {"type": type_} if type_ else {}
     if condition:
@@ -140,7 +144,7 @@ def automation_save(
     automation = automation or Automation(team=team, created_by=actor)
     if creating or "name" in data:
         name = data.get("name")
-        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME or "\x00" in name:
             raise field_error(f"name must be a string of 1-{MAX_NAME} characters.", "name")
         automation.name = name.strip()
     if creating or "project" in data or "registered_model" in data:

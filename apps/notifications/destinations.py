@@ -34,7 +34,7 @@ def _refused(address: str) -> bool:
 
 def check_url(url, field: str = "url") -> str:
     """`url` if it may be called (400 naming `field` otherwise)."""
-    if not isinstance(url, str) or not url or len(url) > MAX_URL:
+    if not isinstance(url, str) or not url or len(url) > MAX_URL or "\x00" in url:
         raise field_error(f"{field} must be a URL of at most {MAX_URL} characters.", field)
     try:
         parts = urlsplit(url)

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from apps.core.errors import DomainError
 from apps.core.tasks import team_task
-from apps.notifications import destinations, services, signing
+from apps.notifications import destinations, fanout, signing
 from apps.notifications.models import (
     Channel,
     Delivery,
@@ -41,7 +41,7 @@ def fan_out(team, event_id: int) -> int:
     event = Event.objects.for_team(team).filter(pk=event_id).select_related("project").first()
     if event is None:
         return 0
-    _, pending = services.fan_out(team=team, event=event)
+    _, pending = fanout.fan_out(team=team, event=event)
     for delivery_id in pending:
         transaction.on_commit(lambda d=delivery_id: deliver.delay(team.pk, d))
     return len(pending)

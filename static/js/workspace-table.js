@@ -104,6 +104,21 @@ export function createRunsTable({ api, store, elements, page, onRowsChanged }) {
     return { filters: compileFilters(v.filters, v.search), order: v.order, ...extra };
   }
 
+  // Comment counts per run (GET P/comment-counts/runs: the project's commented runs),
+  // shown as a badge beside the run's name; best effort, one request per reload.
+  let commentCounts = {};
+  async function loadCommentCounts(mine) {
+    if (!page.api_base) return;
+    try {
+      const response = await fetch(`${page.api_base}/comment-counts/runs`, { credentials: "same-origin" });
+      if (!response.ok || mine !== generation) return;
+      commentCounts = (await response.json()).counts || {};
+      if (Object.keys(commentCounts).length) render();
+    } catch {
+      // counts are decoration: the table works without them
+    }
+  }
+
   async function reload() {
     const mine = ++generation;
     cursor = null;
@@ -120,6 +135,7 @@ export function createRunsTable({ api, store, elements, page, onRowsChanged }) {
       cursor = first.next_cursor;
       exhausted = !cursor;
       store.set({ runs: first.results });
+      loadCommentCounts(mine);
       if (view().groupBy) await loadMore(GROUPED_LIMIT);
     } catch (exc) {
       if (mine !== generation) return;
@@ -306,6 +322,20 @@ export function createRunsTable({ api, store, elements, page, onRowsChanged }) {
         link.href = `${page.run_url}${encodeURIComponent(run.id)}`;
         link.textContent = run.name || run.id;
         td.append(swatch, link);
+        if (commentCounts[run.id]) {
+          const count = document.createElement("span");
+          count.className = "comment-count-cell";
+          count.dataset.commentCount = String(commentCounts[run.id]);
+          count.title = `${commentCounts[run.id]} comment(s)`;
+          const icon = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+          icon.setAttribute("viewBox", "0 0 24 24");
+          icon.setAttribute("aria-hidden", "true");
+          const bubble = document.createElementNS("http://www.w3.org/2000/svg", "path");
+          bubble.setAttribute("d", "M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z");
+          icon.append(bubble);
+          count.append(icon, String(commentCounts[run.id]));
+          td.append(count);
+        }
         if (inGroup) td.classList.add("in-group");
       } else if (c === "state") {
         const badge = document.createElement("span");

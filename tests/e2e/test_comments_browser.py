@@ -110,6 +110,13 @@ def test_mention_on_a_run_page_arrives_live_and_rings_the_bell(server, browser, 
     )
     screenshot(owner, screenshots_dir, "comments-03-thread")
 
+    # The workspace's runs table counts the run's comments beside its name.
+    owner.goto(f"/{TEAM}/{PROJECT}/")
+    expect(owner.locator(f'tr:has(a:text("tuned")) [data-comment-count]')).to_have_attribute(
+        "data-comment-count", "2"
+    )
+    screenshot(owner, screenshots_dir, "comments-05-runs-table-count")
+
     member.get_by_test_id("bell").click()
     listed = member.get_by_test_id("notification-list")
     expect(listed).to_contain_text("mentioned you on run tuned")
