@@ -16,11 +16,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.core.errors import NotFound, field_error
-from apps.notifications import destinations, signing
+from apps.notifications import destinations, fanout, signing, tasks
 from apps.notifications.models import (
     DEFAULTS,
     Alert,
-    Channel,
     Delivery,
     DeliveryState,
     Event,
@@ -31,8 +30,6 @@ from apps.notifications.models import (
     Notification,
     Preference,
 )
-from apps.realtime import events, groups
-from apps.teams.models import Membership
 
 __all__ = ["Kind", "event_publish"]
 
@@ -73,8 +70,6 @@ def event_publish(
             )
     except IntegrityError:
         return None
-    from apps.notifications import tasks
-
     transaction.on_commit(lambda: tasks.fan_out.delay(team.pk, event.pk))
     return event
 
@@ -126,96 +121,9 @@ def unsubscribe(*, token: str) -> tuple[int, str] | None:
     return user_id, kind
 
 
-# --------------------------------------------------------------------------- fan-out
-
-
-def _dedupe(channel: str, recipient_id=None, integration_id=None) -> str:
-    return f"{channel}:{recipient_id or ''}:{integration_id or ''}"
-
-
-def fan_out(*, team, event: Event) -> tuple[list[Notification], list[int]]:
-    """Notifications and deliveries of `event` (idempotent: rows that exist are kept).
-    Returns (new notifications, ids of deliveries still to send)."""
-    members = set(
-        Membership.objects.for_team(team)
-        .filter(user_id__in=event.data.get("recipients") or [], user__is_active=True)
-        .values_list("user_id", flat=True)
-    )
-    chosen = {p.user_id: p for p in Preference.objects.filter(user_id__in=members, kind=event.kind)}
-    default_in_app, default_email = DEFAULTS.get(event.kind, (True, False))
-    in_app = [u for u in members if (chosen[u].in_app if u in chosen else default_in_app)]
-    by_email = [u for u in members if (chosen[u].email if u in chosen else default_email)]
-    if "integrations" in event.data:
-        hooks = Integration.objects.for_team(team).filter(
-            pk__in=event.data["integrations"], enabled=True
-        )
-    else:
-        hooks = [
-            i
-            for i in Integration.objects.for_team(team).filter(enabled=True)
-            if event.kind in (i.kinds or [])
-        ]
-    with transaction.atomic():
-        existing = set(
-            Notification.objects.for_team(team)
-            .filter(event=event)
-            .values_list("recipient_id", flat=True)
-        )
-        Notification.objects.for_team(team).bulk_create(
-            [Notification(team=team, event=event, recipient_id=u) for u in in_app],
-            ignore_conflicts=True,
-        )
-        created = list(
-            Notification.objects.for_team(team)
-            .filter(event=event)
-            .exclude(recipient_id__in=existing)
-        )
-        rows = [
-            Delivery(
-                team=team,
-                event=event,
-                channel=Channel.EMAIL,
-                recipient_id=u,
-                dedupe=_dedupe(Channel.EMAIL, recipient_id=u),
-            )
-            for u in by_email
-        ] + [
-            Delivery(
-                team=team,
-                event=event,
-                channel=Channel.SLACK if hook.type == IntegrationType.SLACK else Channel.WEBHOOK,
-                integration=hook,
-                dedupe=_dedupe(hook.type, integration_id=hook.pk),
-            )
-            for hook in hooks
-        ]
-        Delivery.objects.for_team(team).bulk_create(rows, ignore_conflicts=True)
-        pending = list(
-            Delivery.objects.for_team(team)
-            .filter(event=event, state=DeliveryState.PENDING)
-            .values_list("pk", flat=True)
-        )
-    for note in created:
-        note.event = event
-        events.publish_on_commit(
-            [groups.user_notifications_group(note.recipient_id)],
-            {"type": "notification", "notification": notification_out(note)},
-        )
-    return created, pending
-
-
-def notification_out(note: Notification) -> dict:
-    event = note.event
-    return {
-        "id": note.pk,
-        "team": note.team.slug,
-        "kind": event.kind,
-        "title": event.title,
-        "text": event.text,
-        "url": event.url,
-        "created_at": note.created_at.isoformat(),
-        "read": note.read_at is not None,
-    }
+# The fan-out lives in apps/notifications/fanout.py: tasks run it, this module queues them
+# (imports go one way: services -> tasks -> fanout).
+notification_out = fanout.notification_out
 
 
 def notifications_mark_read(*, user, ids: list[int] | None) -> int:
@@ -281,8 +189,6 @@ def integration_delete(*, integration: Integration) -> None:
 
 def delivery_replay(*, delivery: Delivery) -> Delivery:
     """Send a delivery again (a fresh round of attempts); its attempt log is kept."""
-    from apps.notifications import tasks
-
     with transaction.atomic():
         Delivery.objects.for_team(delivery.team).filter(pk=delivery.pk).update(
             state=DeliveryState.PENDING, round_attempts=0, updated_at=timezone.now()
