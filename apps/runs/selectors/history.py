@@ -168,7 +168,7 @@ def charts(
         )
         for key_id in sorted(ids):
             for level, a, b in pieces:
-                row = (plan.run.pk, key_id, level, a >> level, b >> level, plan.shift)
+                row = (plan.run.pk, key_id, level, a >> level, _bigint(b >> level), plan.shift)
                 for column, value in zip(columns, row, strict=True):
                     column.append(value)
     rows_of: dict[tuple[int, int], list[tuple]] = {}
@@ -178,6 +178,12 @@ def charts(
         if plan.shift is not None:
             _fill_series(plan, x_axis, rows_of)
     return [plan.out for plan in plans]
+
+
+def _bigint(bound: int) -> int:
+    """A range's exclusive end as a bigint: max_step may be 2^63 - 1, so its end is 2^63;
+    no step exceeds MAX_STEP, so 2^63 - 1 ends the range as well."""
+    return min(bound, 2**63 - 1)
 
 
 def _fill_series(plan: _RunChart, x_axis: str, rows_of: dict) -> None:
@@ -658,7 +664,7 @@ def _grouped_rows(arrays, lo: int, hi: int, shift: int, x_kx: int | None) -> lis
         "run_id": run_id, "key_id": key_id, "grp": grp, "kx": kx, "t0": t0,
         "level": [level for level, _, _ in pieces],
         "a": [a >> level for level, a, _ in pieces],
-        "b": [b >> level for level, _, b in pieces],
+        "b": [_bigint(b >> level) for level, _, b in pieces],
         "shift": shift,
     }  # fmt: skip
     fragments = {"x_first": "NULL::float8", "x_last": "NULL::float8", "x_window": ""}
