@@ -24,6 +24,7 @@ from django.urls import reverse
 
 from apps.api.responses import stored_file_response
 from apps.comments.pages import panel_config as comments_panel
+from apps.comments.selectors import comment_counts
 from apps.core.htmx import perform
 from apps.core.web_input import form_text
 from apps.projects.web_views import project_context
@@ -348,10 +349,14 @@ def _registry_context(request, **extra) -> dict:
 
 def registered_model_list(request, team):
     scope = request.team_scope
+    models = selectors.registered_models_list(scope.team)
+    counts = comment_counts(scope.team, "registered_model", [m.pk for m in models])
+    for model in models:
+        model.comment_count = counts.get(model.pk, 0)
     return render(
         request,
         "registry/registered_model_list.html",
-        _registry_context(request, models=selectors.registered_models_list(scope.team)),
+        _registry_context(request, models=models),
     )
 
 

@@ -227,3 +227,24 @@ def test_activity_feed_shows_runs_and_comments(team, project, run, admin_user):
     assert page["results"][0] not in rest["results"] and rest["results"]
     bad = api.get(f"/api/v1/teams/{team.slug}/activity", {"before": "garbage"})
     assert bad.status_code == 400 and bad.json()["error"]["detail"]["field"] == "before"
+
+
+def test_registered_model_comments_and_their_count_on_the_registry_page(
+    team, project, admin_user, member_user, viewer_user, other_team, other_admin
+):
+    from django.test import Client
+
+    from tests.route_objects import World, _registered_model
+
+    world = World(team, project, admin_user, member_user, viewer_user, other_team, other_admin)
+    name = _registered_model(world).registered_model.name
+    url = f"/api/v1/teams/{team.slug}/registered-models/{name}/comments"
+    member = client_for(member_user)
+    assert member.post(url, {"body": "ready for **production**?"}).status_code == 201
+    assert client_for(other_admin).get(url).status_code == 404
+    browser = Client()
+    browser.force_login(viewer_user)
+    page = browser.get(f"/{team.slug}/registry").content.decode()
+    assert f'<tr data-model="{name}">' in page and 'data-comment-count="1"' in page
+    detail = browser.get(f"/{team.slug}/registry/models/{name}").content.decode()
+    assert 'id="comments-config"' in detail and 'data-testid="comments"' in detail
