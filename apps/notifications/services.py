@@ -121,8 +121,7 @@ def unsubscribe(*, token: str) -> tuple[int, str] | None:
     return user_id, kind
 
 
-# The fan-out lives in apps/notifications/fanout.py: tasks run it, this module queues them
-# (imports go one way: services -> tasks -> fanout).
+# Fan-out lives in apps/notifications/fanout.py (the tasks run it; this module queues them).
 notification_out = fanout.notification_out
 
 
@@ -141,7 +140,7 @@ def _integration_fields(data: dict, partial: bool) -> dict:
     fields = {}
     if "name" in data or not partial:
         name = data.get("name")
-        if not isinstance(name, str) or not name.strip() or len(name) > 100 or "\x00" in name:
+        if not isinstance(name, str) or not name.strip() or len(name) > 100:
             raise field_error("name must be a string of 1-100 characters.", "name")
         fields["name"] = name.strip()
     if "type" in data or not partial:
