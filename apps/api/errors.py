@@ -31,12 +31,17 @@ _CODES = {
 
 
 def overloaded(exc: Exception) -> bool:
-    """The database refused us for capacity: pool exhausted, too many connections, or a
-    lock wait that hit lock_timeout. Clients should retry later, not give up."""
+    """The database refused us for capacity: pool exhausted, too many connections, a
+    lock wait that hit lock_timeout, or contention that outlasted the ingest's retries
+    (deadlock, serialization failure). Clients should retry later, not give up."""
     cause = exc.__cause__ if isinstance(exc, OperationalError) else exc
     return isinstance(
         cause,
-        PoolTimeout | psycopg.errors.TooManyConnections | psycopg.errors.LockNotAvailable,
+        PoolTimeout
+        | psycopg.errors.TooManyConnections
+        | psycopg.errors.LockNotAvailable
+        | psycopg.errors.DeadlockDetected
+        | psycopg.errors.SerializationFailure,
     )
 
 

@@ -72,6 +72,9 @@ class IngestResult:
 
 
 _RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+# Attempts of one batch: deadlock victims are redone, a direct COPY that meets a row
+# stored meanwhile is redone through staging (each attempt is its own transaction).
+WRITE_ATTEMPTS = 5
 
 
 class _Retry(Exception):
@@ -81,19 +84,25 @@ class _Retry(Exception):
 def write_batch(run: Run, batch: Batch) -> IngestResult:
     """Store a validated batch for `run` (already resolved through a team-scoped query)."""
     force_staging = False
-    for attempt in range(3):
+    last: BaseException | None = None
+    for _attempt in range(WRITE_ATTEMPTS):
         try:
             with transaction.atomic():
                 return _write(run, batch, force_staging=force_staging)
-        except _Retry:
-            force_staging = True
+        except _Retry as exc:
+            # A row another writer stored meanwhile (a point, or a rollup bucket that the
+            # staging path then COPYs): redo through staging, which reads them afresh.
+            force_staging, last = True, exc.__cause__
         except (OperationalError, *_RETRYABLE) as exc:
             # Should two transactions still deadlock (e.g. on project keys), PostgreSQL
             # aborts one of them and that batch is simply redone.
             cause = exc if isinstance(exc, _RETRYABLE) else exc.__cause__
-            if not isinstance(cause, _RETRYABLE) or attempt == 2:
+            if not isinstance(cause, _RETRYABLE):
                 raise
-    raise RuntimeError("unreachable")  # pragma: no cover
+            last = exc
+    # Contention that outlasted every attempt: a deadlock answers 503 + Retry-After
+    # (apps/api/errors.py), which the SDK retries; nothing of the batch was stored.
+    raise last
 
 
 def _write(run: Run, batch: Batch, *, force_staging: bool) -> IngestResult:
