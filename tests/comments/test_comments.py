@@ -248,3 +248,26 @@ def test_registered_model_comments_and_their_count_on_the_registry_page(
     assert f'<tr data-model="{name}">' in page and 'data-comment-count="1"' in page
     detail = browser.get(f"/{team.slug}/registry/models/{name}").content.decode()
     assert 'id="comments-config"' in detail and 'data-testid="comments"' in detail
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_live_comment_sockets_admit_like_the_api(team, project, admin_user, other_admin):
+    from asgiref.sync import sync_to_async
+    from django.contrib.auth.models import AnonymousUser
+
+    from tests.notifications.test_delivery import Socket
+
+    run = await sync_to_async(make_run)(team, project, admin_user)
+    path = f"/ws/teams/{team.slug}/projects/{project.name}/runs/{run.uid}/comments"
+    assert await Socket(admin_user, path).connect() == (True, None)
+    assert await Socket(other_admin, path).connect() == (False, 4404)
+    missing = f"/ws/teams/{team.slug}/projects/{project.name}/runs/nope/comments"
+    assert await Socket(admin_user, missing).connect() == (False, 4404)
+    assert await Socket(AnonymousUser(), path).connect() == (False, 4401)
+    assert await Socket(AnonymousUser(), "/ws/notifications").connect() == (False, 4401)
+    listener = Socket(admin_user, path)
+    await listener.connect()
+    api = await sync_to_async(client_for)(admin_user)
+    created = await sync_to_async(api.post)(_url(team, project, run), {"body": "live"})
+    message = await listener.receive_json()
+    assert message == {"type": "comment.created", "comment": created.json()["id"], "parent": None}
