@@ -159,6 +159,15 @@ REQUESTS: dict[tuple[str, str], list[Call]] = {
             ),
         ),
     ],
+    ("api:run-alert-list", "POST"): [
+        Call(
+            "raise an alert (wandb.alert)",
+            "POST",
+            _run_url("api:run-alert-list"),
+            _json({"title": "Loss exploded", "text": "loss is NaN", "level": "WARN"}),
+            served=201,
+        ),
+    ],
     ("api:run-used-artifacts", "POST"): [
         Call(
             "record an artifact as used",
