@@ -3,8 +3,8 @@ projects the caller may see)."""
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers as s
 from rest_framework.response import Response
 
 from apps.activity import selectors
@@ -23,13 +23,13 @@ def page(request, team, projects, include_team_events=False):
 
 
 class ProjectActivityView(GradlineAPIView):
-    @extend_schema(responses=s.DictField())
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, team, project):
         return Response(page(request, self.team, [self.project]))
 
 
 class TeamActivityView(GradlineAPIView):
-    @extend_schema(responses=s.DictField())
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, team):
         projects = list(
             projects_visible(self.team, membership=self.scope.membership, user=request.user)

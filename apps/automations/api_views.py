@@ -3,8 +3,8 @@ create and change them; members read those on projects they may see and their fi
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers as s
 from rest_framework.response import Response
 
 from apps.api.base import GradlineAPIView
@@ -13,7 +13,7 @@ from apps.comments.api_views import body_of
 from apps.core.errors import NotFound, field_error
 from apps.registry import selectors as registry_selectors
 
-Any = s.DictField()
+Any = OpenApiTypes.OBJECT  # free-form JSON objects, documented in docs/api.md
 
 
 def automation_out(a) -> dict:

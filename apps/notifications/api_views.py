@@ -4,6 +4,7 @@ run (`wandb.alert`). Thin: parse, call a selector or service, shape output."""
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers as s
 from rest_framework.response import Response
@@ -15,7 +16,7 @@ from apps.core.errors import field_error
 from apps.notifications import selectors, services
 from apps.runs.selectors import runs as run_selectors
 
-Any = s.DictField()
+Any = OpenApiTypes.OBJECT  # free-form JSON objects, documented in docs/api.md
 
 
 class NotificationListView(GradlineAPIView):
@@ -23,7 +24,7 @@ class NotificationListView(GradlineAPIView):
         responses=inline_serializer(
             "NotificationList",
             {
-                "results": s.ListField(child=Any),
+                "results": s.ListField(child=s.JSONField()),
                 "unread": s.IntegerField(),
                 "next_before": s.IntegerField(allow_null=True),
             },

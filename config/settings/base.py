@@ -320,6 +320,8 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
+    # One name for the built-in roles wherever a serializer offers them (role, base_role).
+    "ENUM_NAME_OVERRIDES": {"RoleEnum": "apps.teams.roles.ROLE_CHOICES"},
     "TITLE": "Gradline API",
     "DESCRIPTION": "Experiment tracking, sweeps, artifacts and a model registry.",
     "VERSION": "1",
