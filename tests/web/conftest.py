@@ -15,6 +15,7 @@ from apps.registry import services as registry_services
 from apps.runs import services as run_services
 from apps.sweeps import services as sweep_services
 from apps.teams import services as team_services
+from tests.route_objects import World
 
 
 def login(user) -> Client:
@@ -29,8 +30,10 @@ def web_for():
 
 
 @pytest.fixture
-def team_objects(team, admin_user, member_user, project):
-    """One object per id-taking route in team A: ids that exist there."""
+def team_objects(team, admin_user, member_user, viewer_user, project, other_team, other_admin):
+    """One object per id-taking route in team A: ids that exist there (the collaboration
+    objects made as the route matrix makes them, tests/route_objects.py)."""
+    world = World(team, project, admin_user, member_user, viewer_user, other_team, other_admin)
     invitation, token = team_services.invitation_create(
         team=team, email="invitee@a.example", role="member", actor=admin_user
     )
@@ -104,6 +107,7 @@ def team_objects(team, admin_user, member_user, project):
         "path": "model.pkl",
         "sweep": sweep.uid,
         "run": "web-run",
+        **{name: world.value(name) for name in ("automation_id", "integration_id", "delivery_id")},
     }
 
 
