@@ -22,9 +22,11 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
+from django.test.utils import modify_settings
 
 from tests.e2e.pages import policy_violations
 
@@ -203,3 +205,50 @@ def screenshots_dir() -> Path | None:
     path = Path(value)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+class AsgiLiveServer:
+    """The real ASGI app (config.asgi: HTTP and WebSockets, as uvicorn serves it in
+    production) in a thread of the test process, on the test database — what
+    pytest-django's WSGI `live_server` is for pages, plus the WebSockets that every page
+    now opens (notifications, live events). Static files come through whitenoise."""
+
+    def __init__(self):
+        import socket
+
+        import uvicorn
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"http://localhost:{self.port}"
+        config = uvicorn.Config(
+            "config.asgi:application", host="127.0.0.1", port=self.port,
+            lifespan="off", log_level="warning", access_log=False,
+        )  # fmt: skip
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="asgi-live-server")
+        # pytest-django's autouse helper enables this around every test using `live_server`.
+        self._live_server_modified_settings = modify_settings(ALLOWED_HOSTS={"append": "localhost"})
+
+    def start(self) -> AsgiLiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 120
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the ASGI live server did not start")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+
+
+@pytest.fixture
+def live_server(transactional_db):
+    """Replaces pytest-django's WSGI live server for the browser tests (see
+    AsgiLiveServer); one per test, on the test's transactional database."""
+    server = AsgiLiveServer().start()
+    yield server
+    server.stop()

@@ -112,7 +112,7 @@ def test_mention_on_a_run_page_arrives_live_and_rings_the_bell(server, browser, 
 
     # The workspace's runs table counts the run's comments beside its name.
     owner.goto(f"/{TEAM}/{PROJECT}/")
-    expect(owner.locator(f'tr:has(a:text("tuned")) [data-comment-count]')).to_have_attribute(
+    expect(owner.locator('tr:has(a:text("tuned")) [data-comment-count]')).to_have_attribute(
         "data-comment-count", "2"
     )
     screenshot(owner, screenshots_dir, "comments-05-runs-table-count")
