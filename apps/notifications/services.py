@@ -140,8 +140,8 @@ def _integration_fields(data: dict, partial: bool) -> dict:
     fields = {}
     if "name" in data or not partial:
         name = data.get("name")
-        if not isinstance(name, str) or not name.strip() or len(name) > 100:
-            raise field_error("name must be a string of 1-100 characters.", "name")
+        if not isinstance(name, str) or not name.strip() or len(name) > 100 or "\x00" in name:
+            raise field_error("name must be a string of 1-100 characters (no NUL).", "name")
         fields["name"] = name.strip()
     if "type" in data or not partial:
         if data.get("type", IntegrationType.WEBHOOK) not in IntegrationType.values:
