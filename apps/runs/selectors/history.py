@@ -16,6 +16,7 @@ import psycopg
 from django.db import connection, transaction
 
 from apps.core.errors import field_error
+from apps.core.jsonlimits import encodable
 from apps.runs import rollups
 from apps.runs.ingest import MAX_STEP, SYSTEM_PREFIX, json_number, json_safe
 from apps.runs.models import MetricKey, Run
@@ -510,7 +511,8 @@ GROUPED_FIELDS = (
 
 
 def _group_key(value) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    # encodable: a config value stored before the JSON limits may nest past orjson's limit
+    return orjson.dumps(encodable(value), option=orjson.OPT_SORT_KEYS)
 
 
 def grouped_chart(
