@@ -4,7 +4,6 @@ Mounted under /api/v1/teams/<team>/projects/<project>/runs/<run>/media (api_urls
 from __future__ import annotations
 
 import posixpath
-import time
 
 from django.http import HttpResponse
 from django.urls import reverse
@@ -17,6 +16,7 @@ from apps.api.schema import int_query
 from apps.core.errors import DomainError
 from apps.media import selectors, services
 from apps.media.models import MediaItem, MediaType
+from apps.runs.api_views import RunsAPIView
 from apps.runs.bodies import request_json
 from apps.runs.selectors import runs as run_selectors
 
@@ -78,23 +78,8 @@ def item_out(request, team: str, project: str, run: str, item: MediaItem) -> dic
     return out
 
 
-class MediaAPIView(GradlineAPIView):
-    def dispatch(self, request, *args, **kwargs):
-        self._started = time.perf_counter()
-        return super().dispatch(request, *args, **kwargs)
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        # Server time from authentication to the response, as the run API reports it.
-        elapsed = (time.perf_counter() - self._started) * 1000
-        response["Server-Timing"] = f"app;dur={elapsed:.2f}"
-        return super().finalize_response(request, response, *args, **kwargs)
-
-    def get_run(self, uid: str):
-        """The URL's run; for a write (registering media) the run-ownership rule of the
-        route's policy entry applies, as for every run route (RunsAPIView.get_run)."""
-        run = run_selectors.run_get(self.team, self.project, uid)
-        self.scope.require_owner(run.created_by_id, what="run")
-        return run
+class MediaAPIView(RunsAPIView):
+    """The run API's base: Server-Timing, and get_run applying run ownership to writes."""
 
 
 class MediaListView(MediaAPIView):
