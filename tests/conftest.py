@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import re
+import sys
 import shutil
 import uuid
 from pathlib import Path
@@ -31,6 +33,17 @@ def pytest_sessionfinish(session, exitstatus):
             shutil.rmtree(stale, ignore_errors=True)
 
 
+# After the session, the interpreter joins every non-daemon thread; one that never ends
+# (a server that did not stop) would hold CI until its own timeout, with no word of why.
+EXIT_WATCHDOG_SECONDS = 180
+
+
+def pytest_unconfigure(config):
+    """If the process is still alive this long after the suite, print every thread's
+    stack (naming what blocks the exit) and exit with status 1."""
+    faulthandler.dump_traceback_later(EXIT_WATCHDOG_SECONDS, exit=True, file=sys.__stderr__)
+
+
 def _process_exists(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -39,6 +52,21 @@ def _process_exists(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, and before it is dropped, an end to the sessions
+    that threads of the suite's in-process servers left open on it (a drop that finds one
+    fails, and the test database stays behind on a shared PostgreSQL)."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -30,6 +30,8 @@ from typing import Any, Callable
 MAX_LINE = 16 * 1024
 # How long stop() waits for a reader to forward what was written before it.
 DRAIN_TIMEOUT = 5.0
+# How long the interpreter's exit waits for children's output already in the pipe.
+EXIT_SETTLE_TIMEOUT = 2.0
 _READ_CHUNK = 64 * 1024
 
 Emit = Callable[[str, float, str], None]
@@ -129,6 +131,10 @@ class _FdRedirect:
         self._restored = False  # fd points at the original again; the reader may close it
         self._reader_exited = False
         self._forwarding = True
+        # held by the reader from reading a chunk until it is forwarded, and while it
+        # closes the pipe: settle() sees either data in the pipe or the reader busy
+        self._busy = threading.Lock()
+        self._pipe_closed = False
         opened: list[int] = []
         try:
             self._saved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
@@ -181,6 +187,21 @@ class _FdRedirect:
         self._drained.wait(timeout)
         self._lines.flush_partial()
 
+    def settle(self, timeout: float) -> None:
+        """Wait (bounded) until what is already in the pipe has been forwarded. At the
+        interpreter's exit the daemon reader stops wherever it is: a child that wrote a
+        line just before the script waited for it would otherwise lose that line."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._busy:
+                if self._pipe_closed:
+                    return
+                probe = select.poll()
+                probe.register(self._read, select.POLLIN)
+                if not any(events & select.POLLIN for _, events in probe.poll(0)):
+                    return
+            time.sleep(0.005)  # the reader takes the chunk; bounded by the deadline
+
     def _reader_main(self) -> None:
         poller = select.poll()
         poller.register(self._read, select.POLLIN)
@@ -198,22 +219,25 @@ class _FdRedirect:
                         self._finish_capture()
                         poller.unregister(self._wake_r)
                     continue
-                try:
-                    data = os.read(self._read, _READ_CHUNK)
-                except OSError:
-                    break
-                if not data:
-                    break
-                self._forward(data)
+                with self._busy:
+                    try:
+                        data = os.read(self._read, _READ_CHUNK)
+                    except OSError:
+                        break
+                    if not data:
+                        break
+                    self._forward(data)
                 if capturing:
                     with contextlib.suppress(Exception):  # never stop reading the pipe
                         self._lines.feed(self._decoder.decode(data))
         finally:
             if capturing:
                 self._finish_capture()
-            for fd in (self._read, self._wake_r):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+            with self._busy:
+                self._pipe_closed = True
+                for fd in (self._read, self._wake_r):
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
             with self._exit_lock:
                 self._reader_exited = True
                 if self._restored:
@@ -342,6 +366,17 @@ def _flush_python_streams() -> None:
             stream.flush()
 
 
+def _settle_at_exit(redirects: list[_FdRedirect], pid: int) -> None:
+    """After finish(), lingering children's output is still forwarded by the readers;
+    let what they wrote before the script ended reach the terminal."""
+    if os.getpid() != pid:
+        return  # a forked child: the readers (and their locks' holders) are the parent's
+    deadline = time.monotonic() + EXIT_SETTLE_TIMEOUT
+    for redirect in redirects:
+        with contextlib.suppress(Exception):
+            redirect.settle(max(0.0, deadline - time.monotonic()))
+
+
 class ConsoleCapture:
     def __init__(self, emit: Emit, mode: str = "wrap"):
         self.emit = emit
@@ -400,6 +435,8 @@ class ConsoleCapture:
         for redirect in self._fds:
             with contextlib.suppress(Exception):
                 redirect.stop(max(0.0, deadline - time.monotonic()))
+        if self._fds:
+            atexit.register(_settle_at_exit, self._fds, self._pid)
         self._fds = []
 
     def stop(self) -> None:

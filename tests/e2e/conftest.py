@@ -225,9 +225,13 @@ class AsgiLiveServer:
         config = uvicorn.Config(
             "config.asgi:application", host="127.0.0.1", port=self.port,
             lifespan="off", log_level="warning", access_log=False,
+            timeout_graceful_shutdown=5,  # a page's open WebSockets must not hold stop()
         )  # fmt: skip
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="asgi-live-server")
+        # daemon: a server that failed to stop must not keep the test process alive
+        self.thread = threading.Thread(
+            target=self.server.run, name="asgi-live-server", daemon=True
+        )
         # pytest-django's autouse helper enables this around every test using `live_server`.
         self._live_server_modified_settings = modify_settings(ALLOWED_HOSTS={"append": "localhost"})
 
@@ -243,6 +247,10 @@ class AsgiLiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(30)
+        if self.thread.is_alive():
+            self.server.force_exit = True  # connections still open after the grace period
+            self.thread.join(30)
+        assert not self.thread.is_alive(), "the ASGI live server did not stop"
 
 
 @pytest.fixture
