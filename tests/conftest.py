@@ -5,8 +5,8 @@ from __future__ import annotations
 import faulthandler
 import os
 import re
-import sys
 import shutil
+import sys
 import uuid
 from pathlib import Path
 

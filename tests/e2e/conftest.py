@@ -229,9 +229,7 @@ class AsgiLiveServer:
         )  # fmt: skip
         self.server = uvicorn.Server(config)
         # daemon: a server that failed to stop must not keep the test process alive
-        self.thread = threading.Thread(
-            target=self.server.run, name="asgi-live-server", daemon=True
-        )
+        self.thread = threading.Thread(target=self.server.run, name="asgi-live-server", daemon=True)
         # pytest-django's autouse helper enables this around every test using `live_server`.
         self._live_server_modified_settings = modify_settings(ALLOWED_HOSTS={"append": "localhost"})
 
