@@ -9,7 +9,7 @@ PASSWORD = "correct-horse-battery-staple"
 
 
 def screenshot(page, directory, name: str) -> None:
-    """A full-page screenshot when GRADLINE_E2E_SCREENSHOTS names a folder."""
+    """A full-page screenshot when GRADLINE_SCREENSHOTS names a folder (see `screenshots`)."""
     if directory is not None:
         page.screenshot(path=str(directory / f"{name}.png"), full_page=True)
 

@@ -376,6 +376,58 @@ def test_unreferenced_blobs_are_collected_after_the_grace_period(
     assert download(member_api, "data", "latest", "keep") == b"kept"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_blob_gc_racing_a_commit_never_leaves_a_version_without_its_content(
+    api_for, member_user, team, project
+):
+    """GC (grace 0) and a commit naming the same unreferenced blob start together, twelve
+    times over. Whichever takes the blob's row lock first wins: either the version is
+    committed and its blob row and stored file survive, or GC removed the blob and the
+    commit is refused with 409 missing_blobs, naming it. Never a version whose content
+    is gone."""
+    from apps.registry import services as registry_services
+
+    client = api_for(member_user)
+    for round_ in range(12):
+        content = f"raced content {round_}".encode()
+        manifest = upload(client, {"weights.bin": content})
+        start = threading.Barrier(2)
+        result = {}
+
+        def commit(manifest=manifest, start=start, result=result):
+            try:
+                start.wait(60)
+                result["commit"] = post_json(
+                    client, f"{P}/artifacts/raced/versions", {"type": "model", "files": manifest}
+                )
+            finally:
+                connection.close()
+
+        def collect(start=start, result=result):
+            try:
+                start.wait(60)
+                result["collected"] = registry_services.blobs_collect_garbage(team=team, grace_s=0)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=commit), threading.Thread(target=collect)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        response = result["commit"]
+        blob = ArtifactBlob.objects.for_team(team).filter(sha256=sha(content)).first()
+        if response.status_code == 201:
+            assert blob is not None and default_storage.exists(blob.storage_name)
+            version = response.json()["version"]
+            assert download(client, "raced", version, "weights.bin") == content
+        else:
+            assert response.status_code == 409, response.content
+            assert response.json()["error"]["code"] == "missing_blobs"
+            assert response.json()["error"]["detail"]["missing"] == [sha(content)]
+            assert blob is None and result["collected"] == 1
+
+
 def test_large_manifest_round_trip(member_api, project):
     files = {f"shard-{i:05d}.bin": f"shard {i}".encode() for i in range(2000)}
     r = log_version(member_api, "shards", files)
