@@ -25,6 +25,9 @@ ARTIFACTS_DELETE = "artifacts:delete"
 REGISTRY_PROMOTE = "registry:promote"
 SWEEPS_READ = "sweeps:read"
 SWEEPS_WRITE = "sweeps:write"
+# Deploy, redeploy, roll back, stop and delete deployments (docs/deployments.md); reading
+# them and querying an endpoint need artifacts:read, as the model itself does.
+DEPLOYMENTS_WRITE = "deployments:write"
 
 READ = frozenset({TEAM_READ, PROJECTS_READ, RUNS_READ, ARTIFACTS_READ, SWEEPS_READ})
 WRITE = frozenset({PROJECTS_WRITE, RUNS_WRITE_OWN, RUNS_DELETE_OWN, ARTIFACTS_WRITE, SWEEPS_WRITE})
@@ -50,6 +53,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             RUNS_DELETE,
             ARTIFACTS_DELETE,
             REGISTRY_PROMOTE,
+            DEPLOYMENTS_WRITE,
         }
     ),
 }
