@@ -12,4 +12,10 @@ urlpatterns = [
     path(SWEEP, v.SweepDetailView.as_view(), name="sweep-detail"),
     path(f"{SWEEP}/next", v.SweepNextView.as_view(), name="sweep-next"),
     path(f"{SWEEP}/trials/<run_uid:run>/stop", v.TrialStopView.as_view(), name="sweep-trial-stop"),
+    path(
+        # `trial`, not `run`: this writes the sweep's ledger (sweeps:write), not the run.
+        f"{SWEEP}/trials/<run_uid:trial>/preempting",
+        v.TrialPreemptingView.as_view(),
+        name="sweep-trial-preempting",
+    ),
 ]

@@ -79,7 +79,7 @@ class SweepNextView(SweepsAPIView):
         target = self.get_sweep(sweep)
         data = request_json(request)
         trial = services.trial_next(team=self.team, sweep=target, agent=data.get("agent"))
-        return json_response({"sweep": target.uid, "run": trial.run_uid, "params": trial.params})
+        return json_response(out.next_out(target, trial))
 
 
 class TrialStopView(SweepsAPIView):
@@ -89,3 +89,16 @@ class TrialStopView(SweepsAPIView):
             team=self.team, sweep=self.get_sweep(sweep), run_uid=run
         )
         return json_response({"stop": stop, "reason": reason})
+
+
+class TrialPreemptingView(SweepsAPIView):
+    @extend_schema(
+        request=None,
+        responses=OpenApiTypes.OBJECT,
+        summary="The trial's run is being preempted: re-queue the trial if it ends unfinished",
+    )
+    def post(self, request, team, project, sweep, trial):
+        trial = services.trial_mark_preempting(
+            team=self.team, sweep=self.get_sweep(sweep), run_uid=trial
+        )
+        return json_response({"run": trial.run_uid, "preempting": True, "attempts": trial.attempts})

@@ -29,6 +29,10 @@ class TrialState(models.TextChoices):
     FAILED = "failed", "Failed"
     CRASHED = "crashed", "Crashed"
     STOPPED = "stopped", "Stopped"  # early termination said stop
+    PREEMPTED = "preempted", "Preempted"  # marked preempting, then its run ended unfinished
+    # Its run crashed or was preempted with attempts left: the next agent re-runs it
+    # (same run id and params; the run resumes).
+    REQUEUED = "requeued", "Re-queued"
 
 
 class Sweep(TeamOwnedModel):
@@ -67,6 +71,12 @@ class SweepTrial(TeamOwnedModel):
     stop_reason = models.CharField(max_length=512, blank=True)
     agent = models.CharField(max_length=128, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Times handed out (1 + re-runs). attempt_at: when the current attempt was handed out;
+    # the run counts for this attempt once it beats after that (it resumed).
+    attempts = models.IntegerField(default=1)
+    attempt_at = models.DateTimeField(null=True, blank=True)
+    # run.mark_preempting() (or SIGTERM to the agent) during the current attempt.
+    preempting = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

@@ -19,6 +19,7 @@ from apps.sweeps.models import Sweep, SweepTrial, TrialState
 
 # Trial states whose run has ended (or whose stop was decided): they no longer run.
 ENDED_RUN_STATES = frozenset({RunState.FINISHED, RunState.FAILED, RunState.CRASHED})
+DEFAULT_MAX_ATTEMPTS = 3
 _TRIAL_STATE_OF_RUN = {
     RunState.RUNNING: TrialState.RUNNING,
     RunState.FINISHED: TrialState.FINISHED,
@@ -79,32 +80,54 @@ def observe_trials(team, sweeps: list[Sweep]) -> dict[int, list[SweepTrial]]:
         runs = Run.objects.for_team(team).filter(project_id=project_id, uid__in=uids)
         if metric_name:
             runs = runs.annotate(metric_value=KeyTransform(metric_name, "summary"))
-            rows = runs.values_list("uid", "state", "metric_value")
+            rows = runs.values_list("uid", "state", "metric_value", "heartbeat_at")
         else:
-            rows = ((uid, state, None) for uid, state in runs.values_list("uid", "state"))
-        found = {uid: (state, value) for uid, state, value in rows}
+            rows = (
+                (uid, state, None, beat)
+                for uid, state, beat in runs.values_list("uid", "state", "heartbeat_at")
+            )
+        found = {uid: (state, value, beat) for uid, state, value, beat in rows}
         for sweep in group:
+            most = max_attempts(sweep)
             for trial in by_sweep[sweep.pk]:
-                _observe(trial, found.get(trial.run_uid))
+                _observe(trial, found.get(trial.run_uid), most)
     return by_sweep
 
 
-def _observe(trial: SweepTrial, run: tuple[str, object] | None) -> None:
+def max_attempts(sweep: Sweep) -> int:
+    """How many times a crashed or preempted trial is handed out in all (config
+    `max_attempts`, validated at create)."""
+    value = sweep.config.get("max_attempts", DEFAULT_MAX_ATTEMPTS)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 1
+
+
+def _observe(trial: SweepTrial, run: tuple | None, most: int) -> None:
     before = (trial.state, trial.metric)
-    _follow_run(trial, run)
+    _follow_run(trial, run, most)
     trial.changed = (trial.state, trial.metric) != before
 
 
-def _follow_run(trial: SweepTrial, run: tuple[str, object] | None) -> None:
+def _follow_run(trial: SweepTrial, run: tuple | None, most: int) -> None:
     stopped = trial.state == TrialState.STOPPED  # an early-termination decision sticks
+    trial.run_exists = run is not None  # (pages link to it)
+    if run is not None and trial.attempt_at is not None and run[2] < trial.attempt_at:
+        run = None  # handed out again, and the run has not resumed since
     if run is None:
         trial.run_state, trial.metric = None, None
         trial.state = TrialState.STOPPED if stopped else TrialState.PENDING
         return
-    run_state, value = run
+    run_state, value, _ = run
     trial.run_state = run_state
     trial.metric = _number(value) if run_state == RunState.FINISHED else None
-    trial.state = TrialState.STOPPED if stopped else _TRIAL_STATE_OF_RUN[run_state]
+    state = _TRIAL_STATE_OF_RUN[run_state]
+    if trial.preempting and run_state in (RunState.FAILED, RunState.CRASHED):
+        state = TrialState.PREEMPTED
+    if stopped:
+        state = TrialState.STOPPED
+    elif state in (TrialState.CRASHED, TrialState.PREEMPTED) and trial.attempts < most:
+        # Re-run with the same params: for the engines it is in flight again.
+        state, trial.run_state = TrialState.REQUEUED, None
+    trial.state = state
 
 
 def trials_observed(team, sweep: Sweep) -> list[SweepTrial]:

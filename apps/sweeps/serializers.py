@@ -14,7 +14,20 @@ def trial_out(trial: SweepTrial) -> dict:
         "state": trial.state,
         "metric": trial.metric,
         "agent": trial.agent,
+        "attempts": trial.attempts,
+        "preempting": trial.preempting,
         "created_at": trial.created_at,
+    }
+
+
+def next_out(sweep: Sweep, trial: SweepTrial) -> dict:
+    """POST next: a re-run (attempt > 1) resumes its run, which already exists."""
+    return {
+        "sweep": sweep.uid,
+        "run": trial.run_uid,
+        "params": trial.params,
+        "attempt": trial.attempts,
+        "resume": trial.attempts > 1,
     }
 
 

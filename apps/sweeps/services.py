@@ -91,6 +91,13 @@ def validate_config(config: Any) -> dict:
             raise field_error(
                 f"config.{key} must be a string of at most {limit} characters.", f"config.{key}"
             )
+    attempts = config.get("max_attempts", selectors.DEFAULT_MAX_ATTEMPTS)
+    if not isinstance(attempts, int) or isinstance(attempts, bool) or not 1 <= attempts <= 100:
+        raise field_error(
+            "config.max_attempts must be an integer from 1 to 100 (times a crashed or "
+            "preempted trial is run in all).",
+            "config.max_attempts",
+        )
     command = config.get("command")
     if command is not None and (
         not isinstance(command, list) or not all(isinstance(c, str) for c in command)
@@ -242,8 +249,13 @@ def trial_next(*, team, sweep: Sweep, agent: Any = None) -> SweepTrial:
         trials = selectors.trials_observed(team, locked)
         _store_observed(team, trials)
 
+        requeued = [t for t in trials if t.state == TrialState.REQUEUED]
         if locked.state != SweepState.RUNNING:
             done = _done(locked, locked.state, f"The sweep is {locked.state}.")
+        elif requeued:
+            # A crashed or preempted trial first: same run id and params, one more attempt
+            # (not a new trial, so run_cap does not count it again).
+            trial = _trial_rerun(team, requeued[0], agent or "")
         elif locked.run_cap is not None and len(trials) >= locked.run_cap:
             done = _done(locked, "run_cap", f"The sweep reached its run_cap of {locked.run_cap}.")
         else:
@@ -263,6 +275,26 @@ def trial_next(*, team, sweep: Sweep, agent: Any = None) -> SweepTrial:
                 locked.save(update_fields=["updated_at"])
     if done is not None:
         raise done
+    return trial
+
+
+def _trial_rerun(team, trial: SweepTrial, agent: str) -> SweepTrial:
+    trial.attempts += 1
+    trial.attempt_at = timezone.now()
+    trial.state = TrialState.PENDING
+    trial.preempting = False
+    trial.agent = agent
+    trial.save(update_fields=["attempts", "attempt_at", "state", "preempting", "agent"])
+    return trial
+
+
+def trial_mark_preempting(*, team, sweep: Sweep, run_uid: str) -> SweepTrial:
+    """run.mark_preempting() / SIGTERM to the agent: if the trial's run now ends without
+    finishing (failed, or crashed), the trial is preempted and re-queued while attempts
+    are left. A run that still finishes normally stays finished."""
+    trial = selectors.trial_get(team, sweep, run_uid)
+    SweepTrial.objects.for_team(team).filter(pk=trial.pk).update(preempting=True)
+    trial.preempting = True
     return trial
 
 

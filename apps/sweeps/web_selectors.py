@@ -19,15 +19,17 @@ from apps.sweeps.selectors import SweepStats
 from apps.sweeps.strategies import space
 
 # Trials still in flight: shown above the ranked ones.
-ACTIVE_STATES = (TrialState.PENDING, TrialState.RUNNING)
+ACTIVE_STATES = (TrialState.PENDING, TrialState.RUNNING, TrialState.REQUEUED)
 # The order of the per-state counts on the list page.
 STATE_ORDER = (
     TrialState.RUNNING,
     TrialState.PENDING,
+    TrialState.REQUEUED,
     TrialState.FINISHED,
     TrialState.STOPPED,
     TrialState.FAILED,
     TrialState.CRASHED,
+    TrialState.PREEMPTED,
 )
 
 

@@ -169,8 +169,9 @@ def init(
     trial = _sweeps.claim_trial() if resolved.mode != "disabled" else None
     sweep_params = None
     if trial is not None:
-        chosen = _sweeps.init_arguments(trial, project, entity, job_type)
+        chosen = _sweeps.init_arguments(trial, project, entity, job_type, resume)
         project, entity, run_id = chosen["project"], chosen["entity"], chosen["run_id"]
+        resume = chosen["resume"]
         job_type, sweep_params = chosen["job_type"], chosen["sweep_params"]
     new = start_run(
         settings=resolved,

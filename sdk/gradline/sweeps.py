@@ -37,6 +37,8 @@ PARAMS_ENV = "GRADLINE_SWEEP_PARAMS"
 # `gradline agent` creates this file just before it SIGTERMs a program that early
 # termination stopped, so the program finishes its run as finished, not failed (143).
 STOP_FILE_ENV = "GRADLINE_SWEEP_STOP_FILE"
+# The trial's attempt (1, then 2, ... when a crashed or preempted trial is re-run).
+ATTEMPT_ENV = "GRADLINE_SWEEP_ATTEMPT"
 DEFAULT_COMMAND = ["${env}", "${interpreter}", "${program}", "${args}"]
 NEXT_ATTEMPTS = 8  # tries of one `next` request on connection errors / 5xx
 
@@ -50,6 +52,8 @@ class Trial:
     params: dict
     run: Any = None  # the gradline Run that init() started for it
     stop_file: str | None = None
+    attempt: int = 1  # > 1: a re-run of a crashed or preempted trial; its run resumes
+    preempting: bool = False  # the agent told the server (SIGTERM)
 
 
 _next_trial: Trial | None = None  # set by agent() around function()
@@ -74,6 +78,10 @@ def claim_trial() -> Trial | None:
         params = orjson.loads(os.environ.get(PARAMS_ENV) or "{}")
     except orjson.JSONDecodeError as exc:
         raise UsageError(f"{PARAMS_ENV} is not valid JSON: {exc}") from None
+    try:
+        attempt = max(1, int(os.environ.get(ATTEMPT_ENV) or 1))
+    except ValueError:
+        attempt = 1
     return Trial(
         sweep_id=sweep_id,
         entity=os.environ.get("GRADLINE_ENTITY"),
@@ -81,14 +89,20 @@ def claim_trial() -> Trial | None:
         run_id=run_id,
         params=params if isinstance(params, dict) else {},
         stop_file=os.environ.get(STOP_FILE_ENV),
+        attempt=attempt,
     )
 
 
 def init_arguments(
-    trial: Trial, project: str | None, entity: str | None, job_type: str | None
+    trial: Trial,
+    project: str | None,
+    entity: str | None,
+    job_type: str | None,
+    resume: Any = None,
 ) -> dict:
     """What init() uses for a sweep run: the sweep's project and team win over the
-    script's (the trial belongs to them), with one line saying so."""
+    script's (the trial belongs to them), with one line saying so. A re-run (attempt
+    > 1) resumes its run unless the script chose a resume mode itself."""
     report = stderr_report(False)
     pairs = (("project", project, trial.project), ("entity", entity, trial.entity))
     for what, given, of_sweep in pairs:
@@ -103,6 +117,7 @@ def init_arguments(
         "run_id": trial.run_id,
         "job_type": job_type or "sweep",
         "sweep_params": trial.params,
+        "resume": "allow" if resume is None and trial.attempt > 1 else resume,
     }
 
 
@@ -110,6 +125,31 @@ def stopped_by_sweep() -> bool:
     """In a program `gradline agent` runs: did the agent stop it for early termination?"""
     path = os.environ.get(STOP_FILE_ENV)
     return bool(path) and os.path.exists(path)
+
+
+def mark_preempting(run: Any) -> bool:
+    """W&B's `run.mark_preempting()`: tell the sweep that this trial's run is being
+    preempted, so that when it ends unfinished (failed, e.g. by SIGTERM, or crashed) the
+    trial is re-queued and re-run, resuming this run. False (and one line) for a run that
+    is not a sweep trial, or when the server cannot be told."""
+    report = stderr_report(False)
+    if getattr(run, "mode", None) != "online" or not getattr(run, "sweep_id", None):
+        report("gradline: mark_preempting(): this run is not an online sweep trial; nothing to do")
+        return False
+    settings = run.settings
+    client = HttpClient(settings.base_url, settings.api_key, settings.http_timeout)
+    path = (
+        f"/api/v1/teams/{_q(run.entity)}/projects/{_q(run.project)}/sweeps/"
+        f"{_q(run.sweep_id)}/trials/{_q(run.id)}/preempting"
+    )
+    try:
+        client.json("POST", path, json={})
+    except CommError as exc:
+        report(f"gradline: mark_preempting(): the server was not told ({exc.message})")
+        return False
+    finally:
+        client.close()
+    return True
 
 
 # -- server access --------------------------------------------------------------------
@@ -242,7 +282,18 @@ class Agent:
 
     # -- the loop ----------------------------------------------------------------------
     def run(self) -> int:
-        """Returns the number of trials run."""
+        """Returns the number of trials run. SIGTERM (a preemption) marks the current
+        trial preempting, ends its run and stops the agent; the sweep re-runs the trial."""
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _raise_preempted)
+        try:
+            return self._loop()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+    def _loop(self) -> int:
         done = 0
         trial: Trial | None = None
         try:
@@ -265,6 +316,15 @@ class Agent:
                 self._finish(trial, 130)
             which = f"; run {trial.run_id} finished as failed" if trial is not None else ""
             self.always(f"gradline: agent stopped (Ctrl-C){which}")
+            return done
+        except _Preempted:
+            which = ""
+            if trial is not None:
+                if trial.run is not None or self.function is None:
+                    self._mark_preempting(trial)  # the program's run: marked before it ends
+                self._finish(trial, 128 + signal.SIGTERM)
+                which = f"; run {trial.run_id} is re-run by the next agent (attempts left)"
+            self.always(f"gradline: agent preempted (SIGTERM){which}")
             return done
         self.report(f"gradline: agent done: {done} run(s) (count={self.count})")
         return done
@@ -296,8 +356,19 @@ class Agent:
                 project=self.api.project,
                 run_id=data["run"],
                 params=dict(data.get("params") or {}),
+                attempt=int(data.get("attempt") or 1),
             )
         return None
+
+    def _mark_preempting(self, trial: Trial) -> None:
+        if trial.preempting:
+            return
+        path = f"{self.api.base}/{_q(self.sweep_id)}/trials/{_q(trial.run_id)}/preempting"
+        try:
+            self.api.client.json("POST", path, json={})
+        except CommError as exc:
+            self.always(f"gradline: could not mark run {trial.run_id} preempting ({exc.message})")
+        trial.preempting = True
 
     def _stop_path(self, trial: Trial) -> str:
         return f"{self.api.base}/{_q(self.sweep_id)}/trials/{_q(trial.run_id)}/stop"
@@ -378,6 +449,7 @@ class Agent:
                 "GRADLINE_PROJECT": self.api.project,
                 "GRADLINE_ENTITY": self.api.entity,
                 STOP_FILE_ENV: stop_file,
+                ATTEMPT_ENV: str(trial.attempt),
             }
             try:
                 proc = subprocess.Popen(argv, env=env)  # noqa: S603 - the sweep's own command
@@ -398,6 +470,11 @@ class Agent:
                         break
             except KeyboardInterrupt:
                 self._terminate(proc)  # its own Ctrl-C finishes its run as failed
+                raise
+            except _Preempted:
+                # Marked first, so the run the program ends (SIGTERM: failed, 143) re-queues.
+                self._mark_preempting(trial)
+                self._terminate(proc)
                 raise
             finally:
                 watcher.close()
@@ -449,6 +526,15 @@ def build_command(config: dict, params: dict, tmp: Path) -> list[str]:
         part = str(part)
         argv.extend(macros.get(part, [part]))
     return argv
+
+
+class _Preempted(BaseException):
+    """SIGTERM reached the agent (a preemption); not an Exception, so train() code that
+    catches Exception does not swallow it."""
+
+
+def _raise_preempted(signum: int, frame: Any) -> None:
+    raise _Preempted
 
 
 # -- early termination ----------------------------------------------------------------

@@ -325,6 +325,13 @@ class Run:
             )
         )
 
+    def mark_preempting(self) -> bool:
+        """W&B's: this sweep trial's run is being preempted; if it now ends unfinished, the
+        sweep re-runs the trial and the re-run resumes this run (docs/sweeps.md)."""
+        from gradline import sweeps
+
+        return sweeps.mark_preempting(self)
+
     def status(self) -> RunStatus:
         """How far the upload is: W&B's RunStatus (sync_items_* count WAL bytes here)."""
         pipeline = self._pipeline

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -17,7 +18,7 @@ import pytest
 
 import gradline
 from gradline import Api
-from tests.sdk.harness import gradline_cli
+from tests.sdk.harness import gradline_cli, wait_for
 
 
 @pytest.fixture
@@ -352,3 +353,153 @@ def test_gradline_sweep_rejects_a_bad_config_with_the_field(sweep_env, tmp_path)
     (tmp_path / "broken.json").write_text("{not json")
     result = gradline_cli("sweep", "broken.json", env=env, cwd=tmp_path, timeout=180)
     assert result.returncode == 1 and "not valid JSON" in result.stderr
+
+
+# -- crashed and preempted trials re-run and resume --------------------------------------
+
+RERUN_PROGRAM = """
+import os, pathlib, signal, time
+import gradline as wandb
+
+run = wandb.init()
+attempt = int(os.environ["GRADLINE_SWEEP_ATTEMPT"])
+pathlib.Path(f"attempt-{attempt}-starts-at-{run.step}").touch()
+for i in range(3):
+    wandb.log({"loss": 10.0 * attempt - i})
+if attempt == 1:
+    # Wait until the server holds the three steps, then die as the test asks.
+    api = wandb.Api()
+    path = f"{run.entity}/{run.project}/{run.id}"
+    deadline = time.monotonic() + 120
+    while len(list(api.run(path).scan_history(keys=["loss"]))) < 3:
+        assert time.monotonic() < deadline, "steps never reached the server"
+        time.sleep(0.1)
+    if os.environ.get("HOW") == "sigkill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    pathlib.Path("ready").touch()
+    time.sleep(120)  # until the agent's SIGTERM
+    print("NOT PREEMPTED", flush=True)
+"""
+
+
+def crash_detection(sdk_db, var_dir) -> None:
+    """One pass of the periodic crash detection (the beat task `runs.detect_crashed_runs`,
+    tasks eager) on the SDK server's database, with a 1 s heartbeat timeout."""
+    from tests.sdk.harness import REPO
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADLINE_", "WANDB_"))}
+    env.pop("REDIS_URL", None)
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+        DATABASE_URL=sdk_db.url,
+        GRADLINE_VAR_DIR=str(var_dir),
+        RUN_CRASH_TIMEOUT_S="1",
+    )
+    code = "import django; django.setup(); from apps.runs import tasks; tasks.detect_crashed_runs()"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+
+
+def rerun_sweep(tmp_path, project: str, env: dict) -> str:
+    (tmp_path / "train.py").write_text(textwrap.dedent(RERUN_PROGRAM))
+    config = {
+        "method": "grid",
+        "program": "train.py",
+        "max_attempts": 2,
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"a": {"values": [1]}},
+    }
+    (tmp_path / "sweep.json").write_text(json.dumps(config))
+    created = gradline_cli("sweep", "sweep.json", "--project", project, env=env, cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    return created.stdout.strip()
+
+
+def assert_resumed(api, project: str, sweep_id: str, tmp_path) -> None:
+    """One trial, two attempts, one run whose history holds both attempts' steps."""
+    [trial] = api.sweep(f"{project}/{sweep_id}").trials
+    assert (trial["state"], trial["attempts"]) == ("finished", 2)
+    runs = runs_by_id(api, project)
+    assert list(runs) == [trial["run"]]
+    run = runs[trial["run"]]
+    assert (run.state, run._data["exit_code"]) == ("finished", 0)
+    steps = [(row["_step"], row["loss"]) for row in run.scan_history(keys=["loss"])]
+    assert steps == [(0, 10.0), (1, 9.0), (2, 8.0), (3, 20.0), (4, 19.0), (5, 18.0)]
+    assert (tmp_path / "attempt-1-starts-at-0").exists()
+    assert (tmp_path / "attempt-2-starts-at-3").exists()  # continued from its last step
+
+
+def test_a_sigkilled_trial_is_rerun_and_resumes_its_run(sweep_env, api, sdk_db, tmp_path):
+    project = project_name()
+    env = {**os.environ, "GRADLINE_EXIT_HOOKS": "true", "HOW": "sigkill"}
+    sweep_id = rerun_sweep(tmp_path, project, env)
+    first = gradline_cli("agent", f"{project}/{sweep_id}", "--count", "1", env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "exited with code -9" in first.stderr
+
+    def requeued():
+        crash_detection(sdk_db, sdk_db.var_dir)
+        [trial] = api.sweep(f"{project}/{sweep_id}").trials
+        return trial["state"] == "requeued"
+
+    wait_for(requeued, timeout=180, interval=0.5, what="the killed trial to be re-queued")
+    second = gradline_cli("agent", f"{project}/{sweep_id}", env=env, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "has no more runs (exhausted)" in second.stderr
+    assert_resumed(api, project, sweep_id, tmp_path)
+
+
+def test_sigterm_to_the_agent_marks_preempting_and_the_trial_is_rerun(sweep_env, api, tmp_path):
+    project = project_name()
+    env = {**os.environ, "GRADLINE_EXIT_HOOKS": "true", "HOW": "sigterm"}
+    sweep_id = rerun_sweep(tmp_path, project, env)
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "gradline", "agent", f"{project}/{sweep_id}"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: (tmp_path / "ready").exists(), timeout=180, what="the first attempt")
+        agent.send_signal(signal.SIGTERM)  # what a preempted machine's agent receives
+        out, err = agent.communicate(timeout=120)
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+    assert agent.returncode == 0, err
+    assert "agent preempted (SIGTERM)" in err and "NOT PREEMPTED" not in out
+    [trial] = api.sweep(f"{project}/{sweep_id}").trials
+    assert (trial["state"], trial["attempts"]) == ("requeued", 1)
+    run = api.run(f"sdk-team/{project}/{trial['run']}")
+    assert (run.state, run._data["exit_code"]) == ("failed", 143)
+
+    second = gradline_cli("agent", f"{project}/{sweep_id}", env=env, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert_resumed(api, project, sweep_id, tmp_path)
+
+
+def test_mark_preempting_in_train_requeues_and_the_same_agent_resumes_it(sweep_env, api):
+    project = project_name()
+    config = {"method": "grid", "max_attempts": 3, "parameters": {"a": {"values": [1]}}}
+    sweep_id = gradline.sweep(config, project=project)
+    seen = []
+
+    def train():
+        run = gradline.init()
+        seen.append((run.id, run.step, run.resumed))
+        gradline.log({"loss": float(len(seen))})
+        if len(seen) == 1:
+            assert run.mark_preempting() is True
+            sys.exit(143)  # what the SDK's SIGTERM handling raises
+
+    gradline.agent(sweep_id, train, count=5)  # the re-run, then the grid is used up
+    first_id = seen[0][0]
+    assert seen == [(first_id, 0, False), (first_id, 1, True)]
+    [trial] = api.sweep(f"{project}/{sweep_id}").trials
+    assert (trial["state"], trial["attempts"]) == ("finished", 2)
+    run = api.run(f"sdk-team/{project}/{first_id}")
+    assert [row["loss"] for row in run.scan_history(keys=["loss"])] == [1.0, 2.0]

@@ -294,3 +294,27 @@ def test_bad_state_answers_400_with_a_message(swept, member_user, state):
     response = client.post(state_url, {"state": state}, **HTMX)
     assert response.status_code == 400 and "state" in _html(response)
     assert Sweep.objects.for_team(sweep.team).get(pk=sweep.pk).state == "running"
+
+
+def test_trials_table_shows_attempts_and_requeued_trials_link_their_run(team, project, member_user):
+    sweep = sweep_services.sweep_create(
+        team=team,
+        project=project,
+        project_name=project.name,
+        actor=member_user,
+        data={"config": CONFIG},
+    )
+    trial = _run_trial(team, project, sweep, member_user, "running")
+    run_services.runs_mark_crashed(team=team, timeout_s=0)  # its heartbeat stopped
+    client = login(member_user)
+    html = _html(client.get(url("web:sweep-detail", sweep=sweep.uid)))
+    assert _trial_rows(html) == [(trial.run_uid, "requeued")]
+    row = html.split(f'data-trial="{trial.run_uid}"')[1].split("</tr>")[0]
+    assert '<td class="num" data-attempts>1</td>' in row
+    assert url("web:run-detail", run=trial.run_uid) in row  # the run exists: linked
+
+    again = sweep_services.trial_next(team=team, sweep=sweep)
+    assert again.run_uid == trial.run_uid
+    html = _html(client.get(url("web:sweep-detail", sweep=sweep.uid)))
+    row = html.split(f'data-trial="{trial.run_uid}"')[1].split("</tr>")[0]
+    assert 'data-state="pending"' in html and "data-attempts>2</td>" in row
