@@ -128,11 +128,6 @@ ROUTES: dict[str, Route] = {
     "mfa_download_recovery_codes": user(GET=None),
     "usersessions_list": user(GET=None, POST=None),  # the user's own sessions; POST signs out
     "socialaccount_connections": user(GET=None, POST=None),
-    # A team's single sign-on (apps/sso/urls.py): the sign-in page and the IdP's return are
-    # public (404 unless the team has SSO enabled); break-glass is for the team's admins.
-    "sso:login": public(),
-    "sso:oidc-callback": public(),
-    "sso:break-glass": team(POST=p.TEAM_MANAGE),
     # --- API: identity and teams ------------------------------------------------
     "api:viewer": user(GET=None),
     "api:schema": public(),
@@ -153,12 +148,6 @@ ROUTES: dict[str, Route] = {
     "api:service-account-key-list": team(GET=p.TEAM_MANAGE, POST=p.TEAM_MANAGE),
     "api:service-account-key-detail": team(DELETE=p.TEAM_MANAGE),
     "api:audit-list": team(GET=p.TEAM_AUDIT),
-    # Single sign-on (apps/sso; docs/identity.md): admins configure it.
-    "api:sso-config": team(
-        GET=p.TEAM_MANAGE, PUT=p.TEAM_MANAGE, PATCH=p.TEAM_MANAGE, DELETE=p.TEAM_MANAGE
-    ),
-    "api:sso-domain-list": team(GET=p.TEAM_MANAGE, POST=p.TEAM_MANAGE),
-    "api:sso-domain-detail": team(DELETE=p.TEAM_MANAGE),
     "api:apikey-list": user(GET=None, POST=None),
     "api:apikey-detail": user(DELETE=None),
     # --- API: projects ------------------------------------------------------------
@@ -281,42 +270,6 @@ ROUTES: dict[str, Route] = {
     "api:automation-firing-list": team(GET=p.TEAM_READ),
     "api:project-activity": project(GET=p.PROJECTS_READ),
     "api:team-activity": team(GET=p.TEAM_READ),
-    # --- API: reports (docs/collaboration.md "Reports") ---------------------------------
-    # Reading follows the project (a private report: its author and team admins, else 404,
-    # in apps.reports.selectors); writers edit; sharing, publishing and deleting are the
-    # author's or an admin's (apps.reports.services). An export is a read that renders.
-    "api:report-list": project(GET=p.PROJECTS_READ, POST=p.PROJECTS_WRITE),
-    "api:report-detail": project(
-        GET=p.PROJECTS_READ, PATCH=p.PROJECTS_WRITE, DELETE=p.PROJECTS_WRITE
-    ),
-    "api:report-version-list": project(GET=p.PROJECTS_READ),
-    "api:report-version-detail": project(GET=p.PROJECTS_READ),
-    "api:report-version-restore": project(POST=p.PROJECTS_WRITE),
-    "api:report-publish": project(POST=p.PROJECTS_WRITE, DELETE=p.PROJECTS_WRITE),
-    "api:report-export-list": project(POST=p.PROJECTS_READ),
-    "api:report-export-detail": project(GET=p.PROJECTS_READ),
-    "api:report-export-file": project(GET=p.PROJECTS_READ),
-    "api:report-comment-list": project(GET=p.PROJECTS_READ, POST=p.PROJECTS_WRITE),
-    "api:report-comment-detail": project(
-        GET=p.PROJECTS_READ, PATCH=p.PROJECTS_WRITE, DELETE=p.PROJECTS_WRITE
-    ),
-    # --- API: monitoring (docs/monitoring.md) ----------------------------------------
-    # Members configure monitors and log predictions (a service account's key, usually);
-    # viewers read dashboards. GET drift computes a missing window result once (a cache).
-    "api:monitor-list": team(GET=p.ARTIFACTS_READ, POST=p.ARTIFACTS_WRITE),
-    "api:monitor-detail": team(
-        GET=p.ARTIFACTS_READ, PATCH=p.ARTIFACTS_WRITE, DELETE=p.ARTIFACTS_DELETE
-    ),
-    "api:monitor-predictions": team(POST=p.ARTIFACTS_WRITE),
-    "api:monitor-ground-truth": team(POST=p.ARTIFACTS_WRITE),
-    "api:monitor-reference": team(GET=p.ARTIFACTS_READ, PUT=p.ARTIFACTS_WRITE),
-    "api:monitor-metrics": team(GET=p.ARTIFACTS_READ),
-    "api:monitor-drift": team(GET=p.ARTIFACTS_READ, POST=p.ARTIFACTS_WRITE),
-    "api:monitor-rule-list": team(GET=p.ARTIFACTS_READ, POST=p.ARTIFACTS_WRITE),
-    "api:monitor-rule-detail": team(
-        GET=p.ARTIFACTS_READ, PATCH=p.ARTIFACTS_WRITE, DELETE=p.ARTIFACTS_WRITE
-    ),
-    "api:monitor-alert-list": team(GET=p.ARTIFACTS_READ),
     # --- web pages ----------------------------------------------------------------
     # Pages render for anyone who may read them; each form posts to a route whose
     # permission is the write it performs (viewers get 403 on every write).
@@ -339,23 +292,10 @@ ROUTES: dict[str, Route] = {
     "web:service-account-key-create": team(POST=p.TEAM_MANAGE),
     "web:service-account-delete": team(POST=p.TEAM_MANAGE),
     "web:team-audit": team(GET=p.TEAM_AUDIT),
-    "web:team-sso": team(GET=p.TEAM_MANAGE, POST=p.TEAM_MANAGE),  # single sign-on settings
-    "web:team-sso-domains": team(POST=p.TEAM_MANAGE),
-    "web:team-sso-domain-delete": team(POST=p.TEAM_MANAGE),
     "web:project-list": team(GET=p.PROJECTS_READ, POST=p.PROJECTS_WRITE),
     "web:project-detail": project(GET=p.PROJECTS_READ),
     "web:project-settings": project(GET=p.PROJECTS_WRITE, POST=p.PROJECTS_WRITE),
     "web:project-delete": project(POST=p.PROJECTS_DELETE),
-    # --- API: deployments (docs/deployments.md) ------------------------------------
-    # Reading a deployment and querying its endpoint need what reading the model needs.
-    "api:deployment-list": team(GET=p.ARTIFACTS_READ, POST=p.DEPLOYMENTS_WRITE),
-    "api:deployment-detail": team(GET=p.ARTIFACTS_READ, DELETE=p.DEPLOYMENTS_WRITE),
-    "api:deployment-redeploy": team(POST=p.DEPLOYMENTS_WRITE),
-    "api:deployment-rollback": team(POST=p.DEPLOYMENTS_WRITE),
-    "api:deployment-stop": team(POST=p.DEPLOYMENTS_WRITE),
-    "api:deployment-events": team(GET=p.ARTIFACTS_READ),
-    "api:deployment-manifests": team(GET=p.ARTIFACTS_READ),
-    "api:deployment-predict": team(POST=p.ARTIFACTS_READ),
     # --- web: registry (templates/registry; docs/registry.md) ------------------------
     # As in the API: linking needs artifacts:write (aliases set while linking need
     # registry:promote, checked by the service), unlinking registry:promote.
@@ -395,21 +335,6 @@ ROUTES: dict[str, Route] = {
     "web:automation-delete": team(POST=p.TEAM_MANAGE),
     "web:team-activity": team(GET=p.TEAM_READ),
     "web:project-activity": project(GET=p.PROJECTS_READ),
-    # --- web: reports (templates/reports; docs/collaboration.md "Reports") -------------
-    "web:report-list": project(GET=p.PROJECTS_READ, POST=p.PROJECTS_WRITE),
-    "web:report-detail": project(GET=p.PROJECTS_READ),
-    "web:report-edit": project(GET=p.PROJECTS_WRITE, POST=p.PROJECTS_WRITE),
-    "web:report-versions": project(GET=p.PROJECTS_READ),
-    "web:report-version-detail": project(GET=p.PROJECTS_READ),
-    "web:report-version-restore": project(POST=p.PROJECTS_WRITE),
-    "web:report-share": project(POST=p.PROJECTS_WRITE),
-    "web:report-delete": project(POST=p.PROJECTS_WRITE),
-    # A share link: the token names the report, then the view applies the project's
-    # visibility through open_scope("web:report-detail") (apps/reports/web_views.py).
-    "web:report-shared": public(),
-    # --- web: monitoring (templates/monitoring; docs/monitoring.md "Web") ------------
-    "web:monitor-list": team(GET=p.ARTIFACTS_READ),
-    "web:monitor-detail": team(GET=p.ARTIFACTS_READ),
     # --- WebSockets ---------------------------------------------------------------
     "ws:run-events": project(WS=p.RUNS_READ),  # live events of one run (subscribe only)
     "ws:project-events": project(WS=p.RUNS_READ),  # every run of a project (subscribe only)
@@ -417,7 +342,6 @@ ROUTES: dict[str, Route] = {
     "ws:run-comments": project(WS=p.RUNS_READ),
     "ws:artifact-version-comments": project(WS=p.ARTIFACTS_READ),
     "ws:sweep-comments": project(WS=p.SWEEPS_READ),
-    "ws:report-comments": project(WS=p.PROJECTS_READ),
     "ws:registered-model-comments": team(WS=p.ARTIFACTS_READ),
     "ws:notifications": user(WS=None),  # the signed-in user's own notifications
 }
