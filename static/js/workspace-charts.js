@@ -135,6 +135,7 @@ export function createCharts({ api, store, container, onGroupsChanged, waitForRo
   async function load(item) {
     item.loaded = true;
     item.busy = true;
+    item.loadedAt = performance.now();
     const seq = ++item.seq;
     const v = view();
     const runs = chartRuns();
@@ -199,9 +200,12 @@ export function createCharts({ api, store, container, onGroupsChanged, waitForRo
     }
   }
 
+  // A throttle, not a debounce: the first live step after a quiet spell is drawn at once;
+  // under a stream of steps the chart still asks at most once per REFRESH_MS.
   function refreshSoon(item) {
     if (item.timer) return;
-    item.timer = setTimeout(() => { item.timer = 0; load(item); }, REFRESH_MS);
+    const wait = Math.max(0, (item.loadedAt || -Infinity) + REFRESH_MS - performance.now());
+    item.timer = setTimeout(() => { item.timer = 0; load(item); }, wait);
   }
 
   function zoom(item, range) {

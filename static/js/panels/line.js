@@ -20,7 +20,9 @@
 //
 // State for tests and assistive tech is mirrored on the element: data-state (loading |
 // ready | empty | error), data-lines, data-points (drawn points over all lines),
-// data-bands, data-zoomed, aria-busy.
+// data-bands, data-zoomed, aria-busy. After each draw the element dispatches a bubbling
+// "chart-drawn" event whose detail.last maps each line's id to its last x (what a
+// latency measurement or a test waits for; bench/live_latency.py).
 
 import uPlot from "../../vendor/uplot/uPlot.esm.js";
 
@@ -304,6 +306,9 @@ export function createLineChart(container, initial) {
     else build();
     layoutKey = key;
     showLegend(null);
+    const last = {};
+    for (const s of options.series) if (s.x && s.x.length) last[s.id] = s.x[s.x.length - 1];
+    container.dispatchEvent(new CustomEvent("chart-drawn", { bubbles: true, detail: { last } }));
   }
 
   const resize = new ResizeObserver(() => {
