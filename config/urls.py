@@ -10,6 +10,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("favicon.ico", core_views.favicon, name="favicon"),
     path("", core_views.home, name="home"),
+    path("accounts/sso/", include("apps.sso.urls")),  # per-team single sign-on
     path("accounts/", include("apps.accounts.urls")),
     path("api/", include("apps.api.urls")),
     path("sdk/", include("apps.sdkindex.urls")),

@@ -7,6 +7,7 @@ app_name = "web"
 urlpatterns = [
     path("", include("apps.notifications.web_urls")),
     path("", include("apps.teams.web_urls")),
+    path("", include("apps.sso.web_urls")),
     path("", include("apps.automations.web_urls")),
     path("", include("apps.activity.web_urls")),
     path("", include("apps.projects.web_urls")),

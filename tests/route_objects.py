@@ -426,11 +426,6 @@ def _sweep_trial_run(world: World):
     return world.get("trial").run_uid
 
 
-@registers("api:sweep-trial-preempting.trial")
-def _sweep_trial_preempting(world: World):
-    return _sweep_trial_run(world)
-
-
 # --- API paths with names that break the naming rules (apps/api/names.py) ---------------
 
 
@@ -569,3 +564,23 @@ def _notification_id(world: World):
         .create(team=world.team, event=event, recipient=world.admin)
         .pk
     )
+
+
+# --- single sign-on (apps/sso) ---------------------------------------------------------
+
+
+@registers("domain_id")
+def _domain_id(world: World):
+    """A verified email domain of team A (SSO settings)."""
+    from apps.sso.models import VerifiedDomain
+
+    row = VerifiedDomain.objects.for_team(world.team).create(
+        team=world.team, domain="matrix-a.example", verified_by=world.admin
+    )
+    return row.pk
+
+
+@registers("team_slug")
+def _team_slug(world: World):
+    """Public SSO sign-in routes name the team by slug without opening its scope."""
+    return world.team.slug

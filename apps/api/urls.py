@@ -83,6 +83,7 @@ urlpatterns = [
         f"{PROJECT}/activity", activity_views.ProjectActivityView.as_view(), name="project-activity"
     ),
     path(f"{TEAM}/activity", activity_views.TeamActivityView.as_view(), name="team-activity"),
+    path(f"{TEAM}/", include("apps.sso.api_urls")),  # single sign-on (docs/identity.md)
     # Last: names that break the naming rules answer 400 saying which rule (apps/api/names.py)
     re_path(
         r"^v1/teams/(?P<team_name>[^/]+)/projects/(?P<project_name>[^/]+)(?:/(?P<rest>.*))?$",

@@ -128,6 +128,11 @@ ROUTES: dict[str, Route] = {
     "mfa_download_recovery_codes": user(GET=None),
     "usersessions_list": user(GET=None, POST=None),  # the user's own sessions; POST signs out
     "socialaccount_connections": user(GET=None, POST=None),
+    # A team's single sign-on (apps/sso/urls.py): the sign-in page and the IdP's return are
+    # public (404 unless the team has SSO enabled); break-glass is for the team's admins.
+    "sso:login": public(),
+    "sso:oidc-callback": public(),
+    "sso:break-glass": team(POST=p.TEAM_MANAGE),
     # --- API: identity and teams ------------------------------------------------
     "api:viewer": user(GET=None),
     "api:schema": public(),
@@ -148,6 +153,12 @@ ROUTES: dict[str, Route] = {
     "api:service-account-key-list": team(GET=p.TEAM_MANAGE, POST=p.TEAM_MANAGE),
     "api:service-account-key-detail": team(DELETE=p.TEAM_MANAGE),
     "api:audit-list": team(GET=p.TEAM_AUDIT),
+    # Single sign-on (apps/sso; docs/identity.md): admins configure it.
+    "api:sso-config": team(
+        GET=p.TEAM_MANAGE, PUT=p.TEAM_MANAGE, PATCH=p.TEAM_MANAGE, DELETE=p.TEAM_MANAGE
+    ),
+    "api:sso-domain-list": team(GET=p.TEAM_MANAGE, POST=p.TEAM_MANAGE),
+    "api:sso-domain-detail": team(DELETE=p.TEAM_MANAGE),
     "api:apikey-list": user(GET=None, POST=None),
     "api:apikey-detail": user(DELETE=None),
     # --- API: projects ------------------------------------------------------------
@@ -292,6 +303,9 @@ ROUTES: dict[str, Route] = {
     "web:service-account-key-create": team(POST=p.TEAM_MANAGE),
     "web:service-account-delete": team(POST=p.TEAM_MANAGE),
     "web:team-audit": team(GET=p.TEAM_AUDIT),
+    "web:team-sso": team(GET=p.TEAM_MANAGE, POST=p.TEAM_MANAGE),  # single sign-on settings
+    "web:team-sso-domains": team(POST=p.TEAM_MANAGE),
+    "web:team-sso-domain-delete": team(POST=p.TEAM_MANAGE),
     "web:project-list": team(GET=p.PROJECTS_READ, POST=p.PROJECTS_WRITE),
     "web:project-detail": project(GET=p.PROJECTS_READ),
     "web:project-settings": project(GET=p.PROJECTS_WRITE, POST=p.PROJECTS_WRITE),

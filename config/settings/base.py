@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "apps.notifications",
     "apps.automations",
     "apps.activity",
+    "apps.sso",
 ]
 
 MIDDLEWARE = [
@@ -77,6 +78,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
     "apps.core.middleware.TeamScopeMiddleware",
+    "apps.sso.middleware.RequireSSOMiddleware",  # require-SSO teams (apps/sso/enforcement.py)
 ]
 
 # Content-Security-Policy (django-csp 4; apps.core.middleware adds this host's ws:/wss:
@@ -293,6 +295,14 @@ WEBHOOK_TIMEOUT_S = float(env_str("WEBHOOK_TIMEOUT_S") or 5)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 5)
 WEBHOOK_RETRY_BASE_S = float(env_str("WEBHOOK_RETRY_BASE_S") or 30)
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+# Single sign-on per team (apps/sso; docs/identity.md): team IdPs are built by this adapter,
+# which also routes every social-login request through the outbound address guard.
+SOCIALACCOUNT_ADAPTER = "apps.sso.adapters.SocialAccountAdapter"
+# IdP URLs on loopback, link-local or private addresses are refused unless this is on
+# (tests; on-premise IdPs on a private network).
+SSO_ALLOW_PRIVATE_ADDRESSES = env_bool("SSO_ALLOW_PRIVATE_ADDRESSES", False)
+# Key material for IdP client secrets at rest (apps/sso/secretbox.py); SECRET_KEY if unset.
+SSO_SECRET_KEY = env_str("SSO_SECRET_KEY")
 # Ingest waits this long for a run's row lock before answering 503 + Retry-After, so a
 # stuck writer never hangs its peers (apps/runs/ingest.py).
 INGEST_LOCK_TIMEOUT_MS = env_int("INGEST_LOCK_TIMEOUT_MS", 5000)

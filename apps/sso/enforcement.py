@@ -1,0 +1,42 @@
+"""The team "require SSO" policy and its break-glass path.
+
+Guaranteed: a member of a team whose enabled SSO configuration has `require_sso` reaches
+the team's routes (web pages and session API calls) only with a session that signed in
+through that team's IdP (allauth's authentication record names the team's provider id),
+or, for the team's admins, after a break-glass confirmation that is audited
+(`sso.break_glass`) and lasts for that session. Everyone else is sent to the team's SSO
+sign-in page (web) or refused with 403 `sso_required` (API).
+Not guaranteed: API keys are not refused (like require-MFA: revoke keys made before the
+policy if that matters); a user's other teams are unaffected.
+"""
+
+from __future__ import annotations
+
+from allauth.account.authentication import get_authentication_records
+
+BREAK_GLASS_SESSION_KEY = "gradline_sso_break_glass"
+
+
+def signed_in_through(request, provider_id: str) -> bool:
+    return any(
+        record.get("method") == "socialaccount" and record.get("provider") == provider_id
+        for record in get_authentication_records(request, request.user)
+    )
+
+
+def break_glass_active(request, team_id: int) -> bool:
+    marks = request.session.get(BREAK_GLASS_SESSION_KEY)
+    return isinstance(marks, list) and str(team_id) + ":" + str(request.user.pk) in marks
+
+
+def break_glass_mark(request, team_id: int) -> None:
+    marks = request.session.get(BREAK_GLASS_SESSION_KEY)
+    marks = list(marks) if isinstance(marks, list) else []
+    marks.append(str(team_id) + ":" + str(request.user.pk))
+    request.session[BREAK_GLASS_SESSION_KEY] = marks
+
+
+def session_satisfies(request, config) -> bool:
+    return signed_in_through(request, config.provider_id) or break_glass_active(
+        request, config.team_id
+    )

@@ -1,0 +1,3 @@
+"""The ID-token mode of the test IdP (one process, set through POST /test/mode)."""
+
+MODE = {"value": "normal"}
