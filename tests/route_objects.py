@@ -426,6 +426,11 @@ def _sweep_trial_run(world: World):
     return world.get("trial").run_uid
 
 
+@registers("api:sweep-trial-preempting.trial")
+def _sweep_trial_preempting(world: World):
+    return _sweep_trial_run(world)
+
+
 # --- API paths with names that break the naming rules (apps/api/names.py) ---------------
 
 
