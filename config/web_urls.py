@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("apps.teams.web_urls")),
     path("", include("apps.sso.web_urls")),
     path("", include("apps.automations.web_urls")),
+    path("", include("apps.monitoring.web_urls")),
     path("", include("apps.activity.web_urls")),
     path("", include("apps.projects.web_urls")),
     path("", include("apps.registry.web_urls")),

@@ -589,3 +589,50 @@ def _domain_id(world: World):
 def _team_slug(world: World):
     """Public SSO sign-in routes name the team by slug without opening its scope."""
     return world.team.slug
+
+
+# --- monitoring (apps/monitoring) --------------------------------------------------------
+
+
+def _monitor(world: World):
+    """Team A's monitor `matrix-monitor` on prod-classifier:production, with one alert rule."""
+    from apps.monitoring import alerting
+    from apps.monitoring import services as monitoring_services
+    from apps.registry import selectors as registry_selectors
+
+    if "monitor" not in world._objects:
+        link = _registered_model(world)
+        monitor = monitoring_services.monitor_save(
+            team=world.team,
+            monitor=None,
+            data={
+                "name": "matrix-monitor",
+                "registered_model": link.registered_model.name,
+                "alias": "production",
+                "features": [{"name": "x", "type": "numeric"}],
+                "prediction_type": "binary",
+            },
+            actor=world.admin,
+            model_of=lambda name: registry_selectors.registered_model_get(world.team, name),
+        )
+        rule = alerting.rule_save(
+            team=world.team,
+            monitor=monitor,
+            rule=None,
+            data={"name": "volume", "metric": "volume", "op": "<", "value": 1},
+            actor=world.admin,
+        )
+        world.keep("monitor", monitor)
+        world.keep("monitor_rule", rule)
+    return world.get("monitor")
+
+
+@registers("monitor")
+def _monitor_name(world: World):
+    return _monitor(world).name
+
+
+@registers("rule_id")
+def _monitor_rule_id(world: World):
+    _monitor(world)
+    return world.get("monitor_rule").pk

@@ -281,6 +281,23 @@ ROUTES: dict[str, Route] = {
     "api:automation-firing-list": team(GET=p.TEAM_READ),
     "api:project-activity": project(GET=p.PROJECTS_READ),
     "api:team-activity": team(GET=p.TEAM_READ),
+    # --- API: monitoring (docs/monitoring.md) ----------------------------------------
+    # Members configure monitors and log predictions (a service account's key, usually);
+    # viewers read dashboards. GET drift computes a missing window result once (a cache).
+    "api:monitor-list": team(GET=p.ARTIFACTS_READ, POST=p.ARTIFACTS_WRITE),
+    "api:monitor-detail": team(
+        GET=p.ARTIFACTS_READ, PATCH=p.ARTIFACTS_WRITE, DELETE=p.ARTIFACTS_DELETE
+    ),
+    "api:monitor-predictions": team(POST=p.ARTIFACTS_WRITE),
+    "api:monitor-ground-truth": team(POST=p.ARTIFACTS_WRITE),
+    "api:monitor-reference": team(GET=p.ARTIFACTS_READ, PUT=p.ARTIFACTS_WRITE),
+    "api:monitor-metrics": team(GET=p.ARTIFACTS_READ),
+    "api:monitor-drift": team(GET=p.ARTIFACTS_READ, POST=p.ARTIFACTS_WRITE),
+    "api:monitor-rule-list": team(GET=p.ARTIFACTS_READ, POST=p.ARTIFACTS_WRITE),
+    "api:monitor-rule-detail": team(
+        GET=p.ARTIFACTS_READ, PATCH=p.ARTIFACTS_WRITE, DELETE=p.ARTIFACTS_WRITE
+    ),
+    "api:monitor-alert-list": team(GET=p.ARTIFACTS_READ),
     # --- web pages ----------------------------------------------------------------
     # Pages render for anyone who may read them; each form posts to a route whose
     # permission is the write it performs (viewers get 403 on every write).
@@ -349,6 +366,9 @@ ROUTES: dict[str, Route] = {
     "web:automation-delete": team(POST=p.TEAM_MANAGE),
     "web:team-activity": team(GET=p.TEAM_READ),
     "web:project-activity": project(GET=p.PROJECTS_READ),
+    # --- web: monitoring (templates/monitoring; docs/monitoring.md "Web") ------------
+    "web:monitor-list": team(GET=p.ARTIFACTS_READ),
+    "web:monitor-detail": team(GET=p.ARTIFACTS_READ),
     # --- WebSockets ---------------------------------------------------------------
     "ws:run-events": project(WS=p.RUNS_READ),  # live events of one run (subscribe only)
     "ws:project-events": project(WS=p.RUNS_READ),  # every run of a project (subscribe only)

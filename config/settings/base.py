@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "apps.notifications",
     "apps.automations",
     "apps.activity",
+    "apps.monitoring",
     "apps.sso",
 ]
 
@@ -286,6 +287,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "runs-detect-crashed": {"task": "runs.detect_crashed_runs", "schedule": 60.0},
     # Artifact blobs no version lists any more (deleted versions, abandoned uploads).
     "registry-collect-blobs": {"task": "registry.collect_blob_garbage", "schedule": 3600.0},
+    # Monitoring (docs/monitoring.md): drift refresh and alert rules; retention.
+    "monitoring-evaluate": {"task": "monitoring.evaluate_all", "schedule": 60.0},
+    "monitoring-retention": {"task": "monitoring.apply_retention", "schedule": 3600.0},
 }
 RUN_CRASH_TIMEOUT_S = env_int("RUN_CRASH_TIMEOUT_S", 300)
 # Webhook and Slack deliveries (apps/notifications/tasks.py): per-attempt timeout, attempts
