@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("apps.automations.web_urls")),
     path("", include("apps.monitoring.web_urls")),
     path("", include("apps.activity.web_urls")),
+    path("", include("apps.reports.web_urls")),
     path("", include("apps.projects.web_urls")),
     path("", include("apps.registry.web_urls")),
     path("", include("apps.sweeps.web_urls")),

@@ -571,6 +571,77 @@ def _notification_id(world: World):
     )
 
 
+# --- reports (apps/reports) ----------------------------------------------------------------
+
+
+def _report(world: World):
+    """Team A's team-shared report (two versions, published, one PDF export, one
+    comment), written by the member."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from apps.reports import services as report_services
+    from apps.reports.models import ReportExport
+
+    if "report" not in world._objects:
+        report = report_services.report_create(
+            team=world.team,
+            project=world.project,
+            actor=world.member,
+            data={"title": "matrix report", "body": "# v1"},
+        )
+        report = report_services.report_update(
+            report=report, actor=world.member, permissions=frozenset(), data={"body": "# v2"}
+        )
+        report = report_services.report_publish(
+            report=report, actor=world.member, permissions=frozenset()
+        )
+        name = default_storage.save("reports/matrix.pdf", ContentFile(b"%PDF-1.4 matrix"))
+        export = ReportExport.objects.for_team(world.team).create(
+            team=world.team, report=report, version=2, state="done", path=name, size=15
+        )
+        world.keep("report", report)
+        world.keep("report_export", export)
+    return world.get("report")
+
+
+@registers("report_id")
+def _report_id(world: World):
+    return _report(world).pk
+
+
+@registers("version")
+def _report_version(world: World):
+    _report(world)
+    return 1
+
+
+@registers("export_id")
+def _report_export_id(world: World):
+    _report(world)
+    return world.get("report_export").pk
+
+
+@registers("api:report-comment-detail.comment_id")
+def _report_comment(world: World):
+    from apps.comments import services as comment_services
+    from apps.comments import targets
+    from apps.core.access import Scope
+    from apps.core.policy import ROUTES
+
+    scope = Scope(
+        route=ROUTES["api:report-comment-list"],
+        team=world.team,
+        project=world.project,
+        permissions=frozenset({"team:manage"}),
+        actor=world.admin,
+    )
+    target = targets.resolve(scope, "report", {"report_id": _report(world).pk})
+    return comment_services.comment_create(
+        target=target, actor=world.admin, data={"body": "matrix comment on a report"}
+    ).pk
+
+
 # --- single sign-on (apps/sso) ---------------------------------------------------------
 
 

@@ -59,6 +59,17 @@ def _who(user) -> str | None:
     return (user.name or user.email) if user is not None else None
 
 
+def _private_reports(team, project_ids):
+    """Private reports are their author's and the admins': their comments stay off feeds."""
+    from apps.reports.models import Report, Sharing
+
+    return (
+        Report.objects.for_team(team)
+        .filter(project_id__in=project_ids, sharing=Sharing.PRIVATE)
+        .values("pk")
+    )
+
+
 def feed(team, projects, *, before=None, limit: int = 50, include_team_events: bool = False):
     """(items, next cursor or None)."""
     from django.urls import reverse
@@ -175,6 +186,7 @@ def feed(team, projects, *, before=None, limit: int = 50, include_team_events: b
     comments = (
         Comment.objects.for_team(team)
         .filter(project_id__in=ids, deleted_at=None)
+        .exclude(target_kind="report", target_id__in=_private_reports(team, ids))
         .select_related("author")
     )
     comments = comments.filter(created_at__lte=cut) if cut else comments

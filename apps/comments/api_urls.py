@@ -11,6 +11,7 @@ RUN = "runs/<run_uid:run>"
 VERSION = "artifacts/<artifact_name:name>/versions/<artifact_ref:ref>"
 SWEEP = "sweeps/<sweep_id:sweep>"
 MODEL = "registered-models/<model_name:name>"
+REPORT = "reports/<id:report_id>"
 
 
 def _routes(prefix: str, kind: str, name: str) -> list:
@@ -25,6 +26,7 @@ project_urlpatterns = [
     *_routes(RUN, TargetKind.RUN, "run"),
     *_routes(VERSION, TargetKind.ARTIFACT_VERSION, "artifact-version"),
     *_routes(SWEEP, TargetKind.SWEEP, "sweep"),
+    *_routes(REPORT, TargetKind.REPORT, "report"),
     path("comment-counts/runs", v.RunCommentCountsView.as_view(), name="run-comment-counts"),
 ]
 

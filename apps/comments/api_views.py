@@ -13,7 +13,7 @@ from apps.comments import selectors, services, targets
 from apps.comments.models import TargetKind
 from apps.core.errors import DomainError, NotFound
 
-TARGET_KWARGS = ("run", "name", "ref", "sweep")
+TARGET_KWARGS = ("run", "name", "ref", "sweep", "report_id")
 
 CommentIn = inline_serializer(
     "CommentIn", {"body": s.CharField(), "parent": s.IntegerField(required=False, allow_null=True)}

@@ -1,4 +1,5 @@
-"""Comments on runs, artifact versions, registered models and sweeps (docs/collaboration.md).
+"""Comments on runs, artifact versions, registered models, sweeps and reports
+(docs/collaboration.md).
 
 A comment names its target by kind and database id (`target_kind`, `target_id`): the
 target is always resolved through its own app's team-scoped selector first
@@ -21,6 +22,7 @@ class TargetKind(models.TextChoices):
     ARTIFACT_VERSION = "artifact_version"
     REGISTERED_MODEL = "registered_model"
     SWEEP = "sweep"
+    REPORT = "report"
 
 
 class Comment(TeamOwnedModel):

@@ -16,6 +16,7 @@ _API = {
         "artifacts/{name}/versions/{ref}",
     ),
     TargetKind.SWEEP: ("api:sweep-comment-list", "sweeps/{sweep}"),
+    TargetKind.REPORT: ("api:report-comment-list", "reports/{report_id}"),
     TargetKind.REGISTERED_MODEL: ("api:registered-model-comment-list", "registered-models/{name}"),
 }
 

@@ -17,6 +17,7 @@ _KINDS = [
         "ws:artifact-version-comments",
     ),
     (f"{PROJECT}/sweeps/<sweep_id:sweep>/comments", TargetKind.SWEEP, "ws:sweep-comments"),
+    (f"{PROJECT}/reports/<id:report_id>/comments", TargetKind.REPORT, "ws:report-comments"),
     (
         f"{TEAM}/registered-models/<model_name:name>/comments",
         TargetKind.REGISTERED_MODEL,

@@ -9,8 +9,9 @@ afterwards filters by that team and the resolved target's id.
 Not guaranteed: that the target still exists later (comments on a deleted object are
 unreachable, since every read resolves the target first).
 
-Adding a kind (reports): add a TargetKind value, a resolver here and its routes in
-api_urls.py, ws routing and apps/core/policy.py.
+Adding a kind: add a TargetKind value, a resolver here and its routes in api_urls.py,
+ws routing and apps/core/policy.py. Reports resolve with the whole scope (a private
+report is its author's and the team admins' alone).
 """
 
 from __future__ import annotations
@@ -105,6 +106,29 @@ def _sweep(team, project, kwargs) -> Target:
     )
 
 
+def _report(scope, kwargs) -> Target:
+    from apps.reports.selectors import report_get
+
+    team, project = scope.team, scope.project
+    # A private report is its author's and the admins': the caller's rights decide.
+    report = report_get(
+        team, project, kwargs["report_id"], actor=scope.actor, permissions=scope.permissions
+    )
+    url = reverse(
+        "web:report-detail",
+        kwargs={"team": team.slug, "project": project.name, "report_id": report.pk},
+    )
+    return Target(
+        TargetKind.REPORT,
+        report.pk,
+        team,
+        project,
+        report.created_by_id,
+        f"report {report.title}",
+        url,
+    )
+
+
 RESOLVERS = {
     TargetKind.RUN: _run,
     TargetKind.ARTIFACT_VERSION: _artifact_version,
@@ -115,4 +139,6 @@ RESOLVERS = {
 
 def resolve(scope, kind: str, kwargs: dict) -> Target:
     """The target named by URL kwargs inside `scope` (an open_scope result)."""
+    if kind == TargetKind.REPORT:
+        return _report(scope, kwargs)
     return RESOLVERS[kind](scope.team, scope.project, kwargs)

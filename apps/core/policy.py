@@ -281,6 +281,25 @@ ROUTES: dict[str, Route] = {
     "api:automation-firing-list": team(GET=p.TEAM_READ),
     "api:project-activity": project(GET=p.PROJECTS_READ),
     "api:team-activity": team(GET=p.TEAM_READ),
+    # --- API: reports (docs/collaboration.md "Reports") ---------------------------------
+    # Reading follows the project (a private report: its author and team admins, else 404,
+    # in apps.reports.selectors); writers edit; sharing, publishing and deleting are the
+    # author's or an admin's (apps.reports.services). An export is a read that renders.
+    "api:report-list": project(GET=p.PROJECTS_READ, POST=p.PROJECTS_WRITE),
+    "api:report-detail": project(
+        GET=p.PROJECTS_READ, PATCH=p.PROJECTS_WRITE, DELETE=p.PROJECTS_WRITE
+    ),
+    "api:report-version-list": project(GET=p.PROJECTS_READ),
+    "api:report-version-detail": project(GET=p.PROJECTS_READ),
+    "api:report-version-restore": project(POST=p.PROJECTS_WRITE),
+    "api:report-publish": project(POST=p.PROJECTS_WRITE, DELETE=p.PROJECTS_WRITE),
+    "api:report-export-list": project(POST=p.PROJECTS_READ),
+    "api:report-export-detail": project(GET=p.PROJECTS_READ),
+    "api:report-export-file": project(GET=p.PROJECTS_READ),
+    "api:report-comment-list": project(GET=p.PROJECTS_READ, POST=p.PROJECTS_WRITE),
+    "api:report-comment-detail": project(
+        GET=p.PROJECTS_READ, PATCH=p.PROJECTS_WRITE, DELETE=p.PROJECTS_WRITE
+    ),
     # --- API: monitoring (docs/monitoring.md) ----------------------------------------
     # Members configure monitors and log predictions (a service account's key, usually);
     # viewers read dashboards. GET drift computes a missing window result once (a cache).
@@ -366,6 +385,18 @@ ROUTES: dict[str, Route] = {
     "web:automation-delete": team(POST=p.TEAM_MANAGE),
     "web:team-activity": team(GET=p.TEAM_READ),
     "web:project-activity": project(GET=p.PROJECTS_READ),
+    # --- web: reports (templates/reports; docs/collaboration.md "Reports") -------------
+    "web:report-list": project(GET=p.PROJECTS_READ, POST=p.PROJECTS_WRITE),
+    "web:report-detail": project(GET=p.PROJECTS_READ),
+    "web:report-edit": project(GET=p.PROJECTS_WRITE, POST=p.PROJECTS_WRITE),
+    "web:report-versions": project(GET=p.PROJECTS_READ),
+    "web:report-version-detail": project(GET=p.PROJECTS_READ),
+    "web:report-version-restore": project(POST=p.PROJECTS_WRITE),
+    "web:report-share": project(POST=p.PROJECTS_WRITE),
+    "web:report-delete": project(POST=p.PROJECTS_WRITE),
+    # A share link: the token names the report, then the view applies the project's
+    # visibility through open_scope("web:report-detail") (apps/reports/web_views.py).
+    "web:report-shared": public(),
     # --- web: monitoring (templates/monitoring; docs/monitoring.md "Web") ------------
     "web:monitor-list": team(GET=p.ARTIFACTS_READ),
     "web:monitor-detail": team(GET=p.ARTIFACTS_READ),
@@ -376,6 +407,7 @@ ROUTES: dict[str, Route] = {
     "ws:run-comments": project(WS=p.RUNS_READ),
     "ws:artifact-version-comments": project(WS=p.ARTIFACTS_READ),
     "ws:sweep-comments": project(WS=p.SWEEPS_READ),
+    "ws:report-comments": project(WS=p.PROJECTS_READ),
     "ws:registered-model-comments": team(WS=p.ARTIFACTS_READ),
     "ws:notifications": user(WS=None),  # the signed-in user's own notifications
 }

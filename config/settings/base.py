@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "apps.activity",
     "apps.monitoring",
     "apps.sso",
+    "apps.reports",
 ]
 
 MIDDLEWARE = [
@@ -307,6 +308,10 @@ SOCIALACCOUNT_ADAPTER = "apps.sso.adapters.SocialAccountAdapter"
 SSO_ALLOW_PRIVATE_ADDRESSES = env_bool("SSO_ALLOW_PRIVATE_ADDRESSES", False)
 # Key material for IdP client secrets at rest (apps/sso/secretbox.py); SECRET_KEY if unset.
 SSO_SECRET_KEY = env_str("SSO_SECRET_KEY")
+# Reports (docs/collaboration.md "Reports"): PDF export prints with this chromium, each
+# export bounded by REPORTS_PDF_TIMEOUT_S of browser work (apps/reports/pdf.py).
+REPORTS_CHROMIUM = env_str("REPORTS_CHROMIUM", "/usr/bin/chromium")
+REPORTS_PDF_TIMEOUT_S = float(env_str("REPORTS_PDF_TIMEOUT_S") or 60)
 # Ingest waits this long for a run's row lock before answering 503 + Retry-After, so a
 # stuck writer never hangs its peers (apps/runs/ingest.py).
 INGEST_LOCK_TIMEOUT_MS = env_int("INGEST_LOCK_TIMEOUT_MS", 5000)

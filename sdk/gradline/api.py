@@ -135,6 +135,14 @@ class Api:
         sweep = Sweep(self, entity, project, {"id": sweep_id})
         return sweep.load()
 
+    def reports(self, path: str = "", name: str | None = None, per_page: int = 50) -> list[Report]:
+        """The reports of "team/project" (or "project", default team) the key may read,
+        newest first, as W&B's `Api().reports(path)`; `name` keeps those with that title."""
+        entity, project = self._project_path(path or None)
+        data = self.client.json("GET", f"{_project_url(entity, project)}/reports")
+        rows = [Report(self, entity, project, r) for r in (data or {}).get("results", [])]
+        return [r for r in rows if name is None or r.title == name]
+
     # -- artifacts ---------------------------------------------------------------------
     def _artifact_path(self, path: str) -> tuple[str, str, str, str]:
         team, project, name, ref = parse_artifact_path(path)
@@ -210,6 +218,48 @@ class Project:
 
     def __repr__(self) -> str:
         return f"<Project {self.entity}/{self.name}>"
+
+
+class Report:
+    """A report, as W&B's BetaReport: id, title (display_name), description, url, user,
+    created_at / updated_at, version; `body` (its Markdown) is read on first use."""
+
+    def __init__(self, api: Api, entity: str, project: str, data: dict):
+        self._api = api
+        self.entity = entity
+        self.project = project
+        self._load(data)
+
+    def _load(self, data: dict) -> None:
+        self._data = data
+        self.id = data.get("id")
+        self.title = self.name = self.display_name = data.get("title")
+        self.description = data.get("description", "")
+        self.url = data.get("url")
+        self.version = data.get("version")
+        self.sharing = data.get("sharing")
+        self.published = data.get("published", False)
+        self.user = data.get("created_by")
+        self.created_at = data.get("created_at")
+        self.updated_at = data.get("updated_at")
+
+    @property
+    def body(self) -> str:
+        if "body" not in self._data:
+            path = f"{_project_url(self.entity, self.project)}/reports/{self.id}"
+            self._load(self._api.client.json("GET", path))
+        return self._data.get("body", "")
+
+    @property
+    def panels(self) -> list[dict]:
+        self.body  # noqa: B018 - loads the detail, which lists the panels
+        return self._data.get("panels", [])
+
+    def to_dict(self) -> dict:
+        return dict(self._data)
+
+    def __repr__(self) -> str:
+        return f"<Report {self.entity}/{self.project} {self.id} {self.title!r}>"
 
 
 class Sweep:

@@ -108,6 +108,9 @@ def team_objects(team, admin_user, member_user, viewer_user, project, other_team
         "sweep": sweep.uid,
         "run": "web-run",
         **{name: world.value(name) for name in ("automation_id", "integration_id", "delivery_id")},
+        # Reports (apps/reports): the route matrix's report, its version 1 and share link.
+        **{name: world.value(name) for name in ("report_id", "version", "export_id")},
+        "share_token": world.get("report").publish_token,
     }
 
 
