@@ -10,12 +10,8 @@ then reads the comment through the API with its own rights.
 
 from __future__ import annotations
 
-from channels.db import database_sync_to_async
-
 from apps.comments import targets
 from apps.comments.api_views import TARGET_KWARGS
-from apps.core.access import NotAuthenticated, open_scope
-from apps.core.errors import DomainError, NotFound
 from apps.realtime import groups
 from apps.realtime.base import SubscriberConsumer
 
@@ -25,36 +21,18 @@ class CommentEventsConsumer(SubscriberConsumer):
     route_name = ""
 
     async def connect(self):
-        kwargs = self.scope["url_route"]["kwargs"]
-        try:
-            group = await database_sync_to_async(self._authorize)(kwargs)
-        except NotAuthenticated:
-            await self.close(code=4401)
-            return
-        except DomainError as exc:
-            await self.close(code=4404 if isinstance(exc, NotFound) else 4403)
-            return
-        await self.join(group)
-        await self.accept()
+        group = await self.admit(self._authorize)
+        if group is not None:
+            await self.join(group)
+            await self.accept()
 
-    def _authorize(self, kwargs) -> str:
-        scope = open_scope(
-            route_name=self.route_name,
-            method="WS",
-            user=self.scope.get("user"),
-            team_slug=kwargs.get("team"),
-            project_name=kwargs.get("project"),
-        )
+    def _authorize(self) -> str:
+        scope = self.open_route_scope()
+        kwargs = self.scope["url_route"]["kwargs"]
         target = targets.resolve(
             scope, self.kind, {k: v for k, v in kwargs.items() if k in TARGET_KWARGS}
         )
         return groups.comments_group(scope.team.pk, target.kind, target.pk)
-
-    async def receive_json(self, content, **kwargs):
-        """Subscribers do not write."""
-
-    async def run_event(self, message):  # apps.realtime.events sends "run.event" messages
-        await self.send_json(message["event"])
 
 
 def consumer_for(kind: str, route_name: str):

@@ -8,10 +8,6 @@ Messages: `{"type": "notification", "notification": {...}}` as the API lists the
 
 from __future__ import annotations
 
-from channels.db import database_sync_to_async
-
-from apps.core.access import NotAuthenticated, open_scope
-from apps.core.errors import DomainError
 from apps.realtime import groups
 from apps.realtime.base import SubscriberConsumer
 
@@ -20,22 +16,10 @@ class NotificationsConsumer(SubscriberConsumer):
     route_name = "ws:notifications"
 
     async def connect(self):
-        user = self.scope.get("user")
-        try:
-            await database_sync_to_async(open_scope)(
-                route_name=self.route_name, method="WS", user=user
-            )
-        except NotAuthenticated:
-            await self.close(code=4401)
-            return
-        except DomainError:
-            await self.close(code=4403)
-            return
-        await self.join(groups.user_notifications_group(user.pk))
-        await self.accept()
+        if await self.admit(self._authorize):
+            await self.join(groups.user_notifications_group(self.scope["user"].pk))
+            await self.accept()
 
-    async def receive_json(self, content, **kwargs):
-        """Subscribers do not write."""
-
-    async def run_event(self, message):  # apps.realtime.events sends "run.event" messages
-        await self.send_json(message["event"])
+    def _authorize(self) -> bool:
+        self.open_route_scope()
+        return True

@@ -9,6 +9,11 @@ and the socket is closed with 1013 (Try Again Later): clients reconnect with bac
 and catch up from the database (DESIGN.md §6). Joining and leaving a group through
 `join` / `leave` are bounded by LAYER_TIMEOUT_S.
 
+Admission (`admit`): a consumer's sync `authorize` opens the route's scope
+(`open_route_scope`: the same policy table and membership rules as HTTP) and finds what
+the URL names; a refusal closes the socket with 4401 (not signed in), 4404 (not found,
+another team's object included) or 4403 (not allowed) before anything is joined.
+
 Not guaranteed: events published while the layer was down are not delivered (the data
 is stored; the client's catch-up reads it). Other exceptions (bugs) still propagate.
 """
@@ -17,10 +22,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.exceptions import ChannelFull
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from redis.exceptions import RedisError
+
+from apps.core.access import NotAuthenticated, open_scope
+from apps.core.errors import DomainError, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +42,48 @@ CLOSE_TRY_AGAIN_LATER = 1013
 LAYER_ERRORS = (RedisError, OSError, ChannelFull)
 
 
+CLOSE_NOT_AUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+
+
 class SubscriberConsumer(AsyncJsonWebsocketConsumer):
-    """Subclasses join their groups with `await self.join(group)` (left again on
-    disconnect) and otherwise behave like any AsyncJsonWebsocketConsumer."""
+    """Subclasses set `route_name`, admit the connection with `await self.admit(...)`,
+    join their groups with `await self.join(group)` (left again on disconnect) and
+    otherwise behave like any AsyncJsonWebsocketConsumer. Subscribers never write:
+    client messages are ignored unless a subclass understands one."""
+
+    route_name = ""
+
+    def open_route_scope(self):
+        """The scope of this route for the connecting user and the URL's team/project."""
+        kwargs = self.scope["url_route"]["kwargs"]
+        return open_scope(
+            route_name=self.route_name,
+            method="WS",
+            user=self.scope.get("user"),
+            team_slug=kwargs.get("team"),
+            project_name=kwargs.get("project"),
+        )
+
+    async def admit(self, authorize: Callable[[], Any]) -> Any | None:
+        """`authorize()` in a database thread; its result, or None once a refusal has
+        closed the socket (4401 / 4404 / 4403)."""
+        try:
+            return await database_sync_to_async(authorize)()
+        except NotAuthenticated:
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+        except NotFound:
+            await self.close(code=CLOSE_NOT_FOUND)
+        except DomainError:
+            await self.close(code=CLOSE_FORBIDDEN)
+        return None
+
+    async def receive_json(self, content, **kwargs):
+        """Subscribers do not write."""
+
+    async def run_event(self, message):  # apps.realtime.events sends "run.event" messages
+        await self.send_json(message["event"])
 
     async def __call__(self, scope, receive, send):
         self.joined: list[str] = []

@@ -14,8 +14,6 @@ import asyncio
 
 from channels.db import database_sync_to_async
 
-from apps.core.access import NotAuthenticated, open_scope
-from apps.core.errors import DomainError, NotFound
 from apps.realtime import groups
 from apps.realtime.base import SubscriberConsumer
 from apps.realtime.events import PendingEvents
@@ -75,35 +73,20 @@ class RunEventsConsumer(CoalescingSubscriber):
     route_name = "ws:run-events"
 
     async def connect(self):
-        kwargs = self.scope["url_route"]["kwargs"]
-        try:
-            group = await database_sync_to_async(self._authorize)(kwargs)
-        except NotAuthenticated:
-            await self.close(code=4401)
-            return
-        except DomainError as exc:
-            await self.close(code=4404 if isinstance(exc, NotFound) else 4403)
+        group = await self.admit(self._authorize)
+        if group is None:
             return
         self.group = group
         self.start_coalescing()
         await self.join(group)
         await self.accept()
 
-    def _authorize(self, kwargs) -> str:
+    def _authorize(self) -> str:
         from apps.runs.selectors.runs import run_get
 
-        scope = open_scope(
-            route_name=self.route_name,
-            method="WS",
-            user=self.scope.get("user"),
-            team_slug=kwargs.get("team"),
-            project_name=kwargs.get("project"),
-        )
-        run = run_get(scope.team, scope.project, kwargs["run"])
+        scope = self.open_route_scope()
+        run = run_get(scope.team, scope.project, self.scope["url_route"]["kwargs"]["run"])
         return groups.run_group(scope.team.pk, run.pk)
-
-    async def receive_json(self, content, **kwargs):
-        """Subscribers do not write."""
 
     async def deliver(self, events: list[dict]) -> None:
         for event in events:
@@ -143,15 +126,10 @@ class ProjectEventsConsumer(CoalescingSubscriber):
     route_name = "ws:project-events"
 
     async def connect(self):
-        kwargs = self.scope["url_route"]["kwargs"]
-        try:
-            self.team, self.project = await database_sync_to_async(self._authorize)(kwargs)
-        except NotAuthenticated:
-            await self.close(code=4401)
+        admitted = await self.admit(self._authorize)
+        if admitted is None:
             return
-        except DomainError as exc:
-            await self.close(code=4404 if isinstance(exc, NotFound) else 4403)
-            return
+        self.team, self.project = admitted
         self.group = groups.project_group(self.team.pk, self.project.pk)
         self.start_coalescing()
         self.reported: dict[str, dict[str, int]] = {}  # run -> key -> last step reported
@@ -164,14 +142,8 @@ class ProjectEventsConsumer(CoalescingSubscriber):
         await self.join(self.group)
         await self.accept()
 
-    def _authorize(self, kwargs):
-        scope = open_scope(
-            route_name=self.route_name,
-            method="WS",
-            user=self.scope.get("user"),
-            team_slug=kwargs.get("team"),
-            project_name=kwargs.get("project"),
-        )
+    def _authorize(self):
+        scope = self.open_route_scope()
         return scope.team, scope.project
 
     async def receive_json(self, content, **kwargs):
