@@ -33,6 +33,7 @@ class RegistryAPIView(GradlineAPIView):
             selectors.version_files(team, version),
             selectors.version_used_by(team, version),
             run_uid,
+            selectors.version_references(team, version),
         )
 
     def visible_project(self, name, field: str):

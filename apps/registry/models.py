@@ -92,6 +92,24 @@ class ArtifactFile(TeamOwnedModel):
         ]
 
 
+class ArtifactReference(TeamOwnedModel):
+    """A manifest entry that points outside Gradline (W&B's `add_reference`): the URI,
+    the digest the client recorded (a file's SHA-256, an HTTP ETag, an S3/GCS ETag or
+    the URI itself without checksum) and its size. The server never fetches it."""
+
+    version = models.ForeignKey(ArtifactVersion, on_delete=models.CASCADE, related_name="+")
+    path = models.CharField(max_length=512)
+    uri = models.TextField()
+    digest = models.CharField(max_length=512)
+    size = models.BigIntegerField(null=True, blank=True)
+    extra = RunJSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "path"], name="artifactreference_unique")
+        ]
+
+
 class ArtifactAlias(TeamOwnedModel):
     artifact = models.ForeignKey(Artifact, on_delete=models.CASCADE, related_name="+")
     version = models.ForeignKey(ArtifactVersion, on_delete=models.CASCADE, related_name="+")

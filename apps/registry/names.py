@@ -122,10 +122,113 @@ def clean_manifest(value: Any) -> list[ManifestEntry]:
     return entries
 
 
-def manifest_digest(entries: list[ManifestEntry]) -> str:
+# W&B's reference schemes (Artifact.add_reference); the server stores them, never fetches.
+REFERENCE_SCHEMES = ("file", "http", "https", "s3", "gs")
+MAX_URI = 4096
+MAX_REFERENCE_DIGEST = 512
+MAX_REFERENCE_EXTRA = 4096
+
+
+@dataclass(frozen=True)
+class ReferenceEntry:
+    path: str
+    uri: str
+    digest: str
+    size: int | None
+    extra: dict
+
+
+def _printable(value: str) -> bool:
+    return value.isprintable()
+
+
+def _extra_value(value: Any) -> bool:
+    """An ETag, a version id, a content type: short strings or plain numbers."""
+    if isinstance(value, str):
+        return len(value) <= MAX_REFERENCE_EXTRA and _printable(value)
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def clean_references(value: Any, file_paths: set[str]) -> list[ReferenceEntry]:
+    """The `references` of a new version: entries pointing outside Gradline, each at a
+    path no stored file of the version has."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) + len(file_paths) > MAX_FILES:
+        raise field_error(
+            f"references must be a list; files and references together at most {MAX_FILES}.",
+            "references",
+        )
+    entries: list[ReferenceEntry] = []
+    seen: set[str] = set()
+    for i, item in enumerate(value):
+        field = f"references[{i}]"
+        if not isinstance(item, dict):
+            raise field_error(f"{field} must be an object with path, ref, digest and size.", field)
+        try:
+            path = clean_file_path(item.get("path"))
+        except DomainError as exc:
+            raise field_error(exc.message, f"{field}.path") from None
+        if path in seen or path in file_paths:
+            raise field_error(f"Path {path!r} is listed twice.", f"{field}.path")
+        seen.add(path)
+        uri = item.get("ref")
+        scheme = uri.partition("://")[0].lower() if isinstance(uri, str) and "://" in uri else ""
+        if (
+            not isinstance(uri, str)
+            or len(uri) > MAX_URI
+            or not _printable(uri)
+            or scheme not in REFERENCE_SCHEMES
+        ):
+            raise field_error(
+                f"ref must be a URI of at most {MAX_URI} printable characters with scheme "
+                + ", ".join(f"{s}://" for s in REFERENCE_SCHEMES)
+                + ".",
+                f"{field}.ref",
+            )
+        digest = item.get("digest")
+        if (
+            not isinstance(digest, str)
+            or not digest
+            or len(digest) > MAX_REFERENCE_DIGEST
+            or not _printable(digest)
+        ):
+            raise field_error(
+                f"digest must be 1-{MAX_REFERENCE_DIGEST} printable characters.",
+                f"{field}.digest",
+            )
+        size = item.get("size")
+        if size is not None and (
+            isinstance(size, bool) or not isinstance(size, int) or not 0 <= size < 2**63
+        ):
+            raise field_error("size must be a non-negative integer or null.", f"{field}.size")
+        extra = item.get("extra") or {}
+        if (
+            not isinstance(extra, dict)
+            or len(extra) > 16
+            or not all(isinstance(k, str) and _extra_value(v) for k, v in extra.items())
+        ):
+            raise field_error(
+                "extra must be an object of at most 16 string or number values.",
+                f"{field}.extra",
+            )
+        entries.append(ReferenceEntry(path, uri, digest, size, dict(extra)))
+    return entries
+
+
+def manifest_digest(
+    entries: list[ManifestEntry], references: list[ReferenceEntry] | tuple = ()
+) -> str:
     """SHA-256 over `path NUL sha256 NUL size LF` lines sorted by path (the SDK computes
-    the same, so a client knows a version's digest before uploading)."""
+    the same, so a client knows a version's digest before uploading). A reference adds
+    `path NUL "ref" NUL uri NUL digest NUL size LF`; without references the digest is
+    what it always was."""
+    lines = [(e.path, f"{e.path}\0{e.sha256}\0{e.size}\n") for e in entries]
+    lines += [
+        (r.path, f"{r.path}\0ref\0{r.uri}\0{r.digest}\0{'' if r.size is None else r.size}\n")
+        for r in references
+    ]
     digest = hashlib.sha256()
-    for entry in sorted(entries, key=lambda e: e.path):
-        digest.update(f"{entry.path}\0{entry.sha256}\0{entry.size}\n".encode())
+    for _path, line in sorted(lines):
+        digest.update(line.encode())
     return digest.hexdigest()

@@ -15,6 +15,7 @@ from apps.registry.models import (
     ArtifactAlias,
     ArtifactBlob,
     ArtifactFile,
+    ArtifactReference,
     ArtifactUsage,
     ArtifactVersion,
     RegisteredModel,
@@ -133,6 +134,10 @@ def version_files(team, version: ArtifactVersion) -> list[ArtifactFile]:
         .select_related("blob")
         .order_by("path")
     )
+
+
+def version_references(team, version: ArtifactVersion) -> list[ArtifactReference]:
+    return list(ArtifactReference.objects.for_team(team).filter(version=version).order_by("path"))
 
 
 def version_file_get(team, version: ArtifactVersion, path: str) -> ArtifactFile:

@@ -7,6 +7,7 @@ from apps.registry.models import (
     AliasEvent,
     Artifact,
     ArtifactFile,
+    ArtifactReference,
     ArtifactVersion,
     RegisteredModel,
     RegisteredModelVersion,
@@ -47,8 +48,22 @@ def file_out(record: ArtifactFile) -> dict:
     return {"path": record.path, "sha256": record.blob.sha256, "size": record.blob.size}
 
 
+def reference_out(record: ArtifactReference) -> dict:
+    return {
+        "path": record.path,
+        "ref": record.uri,
+        "digest": record.digest,
+        "size": record.size,
+        "extra": record.extra,
+    }
+
+
 def version_out(
-    version: ArtifactVersion, files: list[ArtifactFile], used_by: list, run_uid: str | None
+    version: ArtifactVersion,
+    files: list[ArtifactFile],
+    used_by: list,
+    run_uid: str | None,
+    references: list[ArtifactReference] = (),
 ) -> dict:
     artifact = version.artifact
     return {
@@ -68,6 +83,7 @@ def version_out(
         "run": run_uid,
         "used_by": [{"project": u.run.project.name, "run": u.run.uid} for u in used_by],
         "files": [file_out(f) for f in files],
+        "references": [reference_out(r) for r in references],
     }
 
 

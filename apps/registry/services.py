@@ -34,6 +34,7 @@ from apps.registry.models import (
     ArtifactAlias,
     ArtifactBlob,
     ArtifactFile,
+    ArtifactReference,
     ArtifactUsage,
     ArtifactVersion,
     RegisteredModel,
@@ -223,6 +224,7 @@ def version_create(
     metadata = _metadata(data)
     aliases = names.clean_aliases(data.get("aliases"))
     entries = names.clean_manifest(data.get("files"))
+    references = names.clean_references(data.get("references"), {e.path for e in entries})
     run = None
     if data.get("run") is not None:
         if not isinstance(data["run"], str):
@@ -231,7 +233,7 @@ def version_create(
         if run is None:
             raise names.field_error("run names no run of this project.", "run")
         run_services.run_require_writable(run, actor=actor, permissions=permissions)
-    digest = names.manifest_digest(entries)
+    digest = names.manifest_digest(entries, references)
     with transaction.atomic():
         artifact = _artifact_locked(team, project, name, type_, description)
         if artifact.type != type_:
@@ -246,7 +248,7 @@ def version_create(
         created = version is None
         if created:
             version = _version_insert(
-                team, artifact, entries, digest, run, actor, description, metadata
+                team, artifact, entries, digest, run, actor, description, metadata, references
             )
             automation_hooks.version_created(version)  # automations, after commit
         for alias in aliases:
@@ -258,7 +260,7 @@ def version_create(
 
 
 def _version_insert(
-    team, artifact, entries, digest, run, actor, description, metadata
+    team, artifact, entries, digest, run, actor, description, metadata, references=()
 ) -> ArtifactVersion:
     held = _lock_blobs(team, sorted({e.sha256 for e in entries}))
     missing = sorted({e.sha256 for e in entries} - set(held))
@@ -291,6 +293,22 @@ def _version_insert(
         [
             ArtifactFile(team=team, version=version, path=e.path, blob_id=held[e.sha256][0])
             for e in entries
+        ],
+        batch_size=5000,
+    )
+    # size and file_count stay what the server stores; references are listed apart.
+    ArtifactReference.objects.for_team(team).bulk_create(
+        [
+            ArtifactReference(
+                team=team,
+                version=version,
+                path=r.path,
+                uri=r.uri,
+                digest=r.digest,
+                size=r.size,
+                extra=r.extra,
+            )
+            for r in references
         ],
         batch_size=5000,
     )

@@ -174,6 +174,7 @@ def _version_page(artifact, ref: str):
             metadata=json.dumps(version.metadata, indent=2, sort_keys=True, ensure_ascii=False),
             files=files,
             files_truncated=version.file_count > len(files),
+            references=selectors.version_references(scope.team, version),
             lineage=web_selectors.version_lineage(
                 scope.team, version, membership=scope.membership, user=request.user
             ),

@@ -97,12 +97,22 @@ def clean_path(name: object) -> str:
     return cleaned
 
 
-def manifest_digest(files: Iterable[dict]) -> str:
-    """SHA-256 over `path NUL sha256 NUL size LF` lines sorted by path (the server's)."""
+def manifest_digest(files: Iterable[dict], references: Iterable[dict] = ()) -> str:
+    """SHA-256 over `path NUL sha256 NUL size LF` lines sorted by path, and for each
+    reference `path NUL "ref" NUL uri NUL digest NUL size LF` (the server's)."""
+    lines = [(f["path"], f"{f['path']}\0{f['sha256']}\0{f['size']}\n") for f in files]
+    lines += [
+        (r["path"], f"{r['path']}\0ref\0{r['ref']}\0{r['digest']}\0{_size(r['size'])}\n")
+        for r in references
+    ]
     digest = hashlib.sha256()
-    for entry in sorted(files, key=lambda f: f["path"]):
-        digest.update(f"{entry['path']}\0{entry['sha256']}\0{entry['size']}\n".encode())
+    for _path, line in sorted(lines):
+        digest.update(line.encode())
     return digest.hexdigest()
+
+
+def _size(size: int | None) -> str:
+    return "" if size is None else str(size)
 
 
 def parse_path(path: str) -> tuple[str | None, str | None, str, str]:

@@ -125,6 +125,8 @@ def upload_version(client: HttpClient, project_path: str, record: dict, run_uid:
         "run": run_uid,
         "files": files,
     }
+    if record.get("references"):  # only then: a server without references still takes the rest
+        body["references"] = record["references"]
     url = f"{project_path}/artifacts/{_q(record['name'])}/versions"
     for _ in range(3):
         try:
@@ -252,7 +254,8 @@ def process(client: HttpClient, info: RunInfo, record: dict, by_seq: dict[int, d
     kind = record["kind"]
     if kind == "log":
         version = upload_version(client, info.project_path(), record, info.id)
-        return {k: v for k, v in (version or {}).items() if k not in ("files", "used_by")}
+        bulky = ("files", "references", "used_by")
+        return {k: v for k, v in (version or {}).items() if k not in bulky}
     if kind == "use":
         source = _source(record, by_seq)
         used = client.json("POST", f"{info.run_path()}/used-artifacts", json=source)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tarfile
 import tempfile
 import threading
@@ -23,6 +24,7 @@ from urllib.parse import quote
 
 import urllib3
 
+from gradline import artifact_refs
 from gradline.artifact_store import (
     CHUNK,
     LATEST,
@@ -120,6 +122,9 @@ def warn_not_stored(what: str, thing: str) -> None:
         warnings.warn(f"gradline: {what} is not stored yet ({thing}); it is ignored", stacklevel=3)
 
 
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
 def _q(part: str) -> str:
     return quote(str(part), safe="")
 
@@ -133,7 +138,9 @@ def _team_url(team: str) -> str:
 
 
 class ManifestEntry:
-    """One file of an artifact: its path inside the artifact, SHA-256 and size."""
+    """One file of an artifact: its path inside the artifact, SHA-256 and size. A
+    reference (`add_reference`) has `ref`, the URI, and the digest W&B records for it;
+    its SHA-256 is known only for a `file://` reference with checksum."""
 
     def __init__(
         self,
@@ -142,12 +149,43 @@ class ManifestEntry:
         size: int | None = None,
         local_path: str | None = None,
         artifact: Artifact | None = None,
+        ref: str | None = None,
+        ref_digest: str | None = None,
+        extra: dict | None = None,
     ):
         self.path = path
         self.sha256 = sha256
         self.size = size
         self.local_path = local_path
         self._artifact = artifact
+        self.ref = ref
+        self._ref_digest = ref_digest
+        self.extra = dict(extra or {})
+
+    @classmethod
+    def reference(cls, data: dict, artifact: Artifact | None) -> ManifestEntry:
+        digest = data["digest"]
+        file_sha = (
+            digest if data["ref"].startswith("file://") and SHA256_HEX.fullmatch(digest) else None
+        )
+        return cls(
+            data["path"],
+            file_sha,
+            data.get("size"),
+            artifact=artifact,
+            ref=data["ref"],
+            ref_digest=digest,
+            extra=data.get("extra"),
+        )
+
+    def _reference_record(self) -> dict:
+        return {
+            "path": self.path,
+            "ref": self.ref,
+            "digest": self._ref_digest,
+            "size": self.size,
+            "extra": self.extra,
+        }
 
     @property
     def name(self) -> str:
@@ -155,7 +193,7 @@ class ManifestEntry:
 
     @property
     def digest(self) -> str | None:
-        return self.sha256
+        return self._ref_digest if self.ref is not None else self.sha256
 
     def download(self, root: str | os.PathLike | None = None) -> str:
         """Download this file alone; returns its local path."""
@@ -164,6 +202,8 @@ class ManifestEntry:
         return self._artifact._download_entries([self], root)[0]
 
     def __repr__(self) -> str:
+        if self.ref is not None:
+            return f"<ManifestEntry {self.path} -> {self.ref}>"
         return f"<ManifestEntry {self.path} ({self.size} bytes)>"
 
 
@@ -321,14 +361,17 @@ class Artifact:
         """The manifest digest (the server's); before logging, computed from the files."""
         if self._digest:
             return self._digest
-        files = []
+        files, references = [], []
         for entry in self._entries.values():
+            if entry.ref is not None:
+                references.append(entry._reference_record())
+                continue
             sha = entry.sha256 or (
                 file_sha256(Path(entry.local_path)) if entry.local_path else None
             )
             size = entry.size if entry.size is not None else os.path.getsize(entry.local_path)
             files.append({"path": entry.path, "sha256": sha, "size": size})
-        return manifest_digest(files)
+        return manifest_digest(files, references)
 
     @property
     def manifest(self) -> Manifest:
@@ -426,11 +469,29 @@ class Artifact:
             yield fh
         self.add_file(local, name=path, overwrite=True)
 
-    def add_reference(self, uri: Any, name: str | None = None, **kwargs: Any) -> Any:
-        raise NotAvailableYet(
-            "gradline: add_reference is not supported yet: Gradline artifacts hold the files "
-            "themselves. Add them with add_file() or add_dir()."
-        )
+    def add_reference(
+        self,
+        uri: Any,
+        name: str | None = None,
+        checksum: bool = True,
+        max_objects: int | None = None,
+    ) -> list[ManifestEntry]:
+        """Record content kept elsewhere (`file://`, `http(s)://`, `s3://`, `gs://`) without
+        uploading it, as W&B does: the URI, a digest and the size; a directory or prefix
+        gives one entry per object (at most `max_objects`). `download()` fetches them from
+        there, checking what was recorded."""
+        self._check_open()
+        added = []
+        for data in artifact_refs.store(uri, name, checksum, max_objects):
+            known = self._entries.get(data["path"])
+            if known is not None and known.ref != data["ref"]:
+                raise ValueError(
+                    f"artifact {self._base_name} already has an entry at {data['path']!r}"
+                )
+            entry = ManifestEntry.reference(data, self)
+            self._entries[entry.path] = entry
+            added.append(entry)
+        return added
 
     def remove(self, item: str | ManifestEntry) -> None:
         self._check_open()
@@ -443,6 +504,8 @@ class Artifact:
         files = []
         for path in sorted(self._entries):
             entry = self._entries[path]
+            if entry.ref is not None:
+                continue  # references: recorded, never uploaded
             if entry.local_path and not (entry.sha256 and _is_in(cache, entry)):
                 try:
                     entry.sha256, entry.size = cache.add_file(entry.local_path)
@@ -488,8 +551,11 @@ class Artifact:
                 f["path"]: ManifestEntry(f["path"], f["sha256"], f["size"], artifact=self)
                 for f in data["files"]
             }
+            for ref in data.get("references") or []:
+                self._entries[ref["path"]] = ManifestEntry.reference(ref, self)
             self._loaded = True
-        self._data = {**self._data, **{k: v for k, v in data.items() if k != "files"}}
+        skip = ("files", "references")
+        self._data = {**self._data, **{k: v for k, v in data.items() if k not in skip}}
 
     def _refresh_from_record(self) -> None:
         record = self._record
@@ -613,6 +679,12 @@ class Artifact:
     ) -> list[str]:
         self._require_version()
         root_dir = root if isinstance(root, Path) else self._root(root)
+        references = [e for e in entries if e.ref is not None]
+        entries_given, entries = entries, [e for e in entries if e.ref is None]
+        for entry in references:  # fetched from where they are, checked as recorded
+            artifact_refs.fetch(entry, root_dir / entry.path)
+        if not entries:
+            return [str(root_dir / entry.path) for entry in entries_given]
         cache = ContentCache(cache_root(self._api.settings))
         client = self._api.client
         src = self._source_ref()
@@ -661,7 +733,7 @@ class Artifact:
                         raise GradlineError(f"could not place {entry.path} in {root_dir}")
 
         each_in_parallel(client, jobs, fetch)
-        return [str(root_dir / entry.path) for entry in entries]
+        return [str(root_dir / entry.path) for entry in entries_given]
 
     @staticmethod
     def _fetch_into_cache(
@@ -951,8 +1023,11 @@ def registry_target(target_path: str, team: str | None) -> tuple[str | None, str
 # -- what the run methods do -----------------------------------------------------------
 def artifact_from_path(path: Any, name: str | None, type_: str | None, run_id: str) -> Artifact:
     raw = os.fspath(path)
-    if "://" in raw:
-        Artifact.add_reference(None, raw)  # raises: references are not supported yet
+    if "://" in raw:  # W&B: log_artifact("s3://...") logs a reference artifact
+        base = os.path.basename(raw.rstrip("/")) or "reference"
+        artifact = Artifact(name or sanitize_name(f"run-{run_id}-{base}"), type_ or "unspecified")
+        artifact.add_reference(raw)
+        return artifact
     if not os.path.exists(raw):
         raise ValueError(f"{raw!r} is not an existing file or directory")
     base = os.path.basename(os.path.normpath(raw))
@@ -983,6 +1058,7 @@ def log_artifact(
     artifact._ensure_loaded()
     cache = ContentCache(run._cache_root(), fsync=run.settings.wal_fsync == "always")
     files = artifact._stage(cache)
+    references = [e._reference_record() for e in artifact._entries.values() if e.ref is not None]
     record = {
         "kind": "log",
         "name": artifact._base_name,
@@ -991,7 +1067,8 @@ def log_artifact(
         "metadata": to_jsonable(artifact._metadata),
         "aliases": wanted,
         "files": files,
-        "digest": manifest_digest(files),
+        "references": references,
+        "digest": manifest_digest(files, references),
         "cache": str(cache.root.resolve()),
     }
     artifact._record = run._artifact_worker().submit(record)

@@ -16,7 +16,6 @@ import pytest
 import gradline
 from gradline import Api, Artifact
 from gradline.artifact_store import ContentCache, manifest_digest
-from gradline.later import NotAvailableYet
 from gradline.transfers import SMALL_FILE
 from tests.sdk.harness import FaultProxy, gradline_cli, wait_for
 
@@ -278,8 +277,8 @@ def test_bad_input_is_refused_clearly(server, sdk_db, sdk_settings, tmp_path):
     with pytest.raises(ValueError, match="not valid"):
         Artifact("bad name!", type="dataset")
     art = Artifact("ok", type="dataset")
-    with pytest.raises(NotAvailableYet, match="add_reference"):
-        art.add_reference("s3://bucket/key")
+    with pytest.raises(ValueError, match="must start with"):
+        art.add_reference("ftp://bucket/key")
     with pytest.raises(ValueError, match="relative"):
         art.add_file(str(write(tmp_path / "f.txt", b"f")), name="../escape.txt")
     with pytest.raises(ValueError, match="reserved"):
