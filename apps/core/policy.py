@@ -132,6 +132,9 @@ ROUTES: dict[str, Route] = {
     # public (404 unless the team has SSO enabled); break-glass is for the team's admins.
     "sso:login": public(),
     "sso:oidc-callback": public(),
+    "sso:saml-acs": public(),  # the IdP's POST (signed; answers a sign-in this session began)
+    "sso:saml-finish": public(),
+    "sso:saml-metadata": public(),  # the team's SP metadata for its IdP
     "sso:break-glass": team(POST=p.TEAM_MANAGE),
     # --- API: identity and teams ------------------------------------------------
     "api:viewer": user(GET=None),

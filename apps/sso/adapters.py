@@ -28,6 +28,7 @@ from apps.core.clientip import client_ip
 from apps.sso import outbound, secretbox, selectors, services
 from apps.sso.models import OIDC
 from apps.sso.oidc import PROVIDER as OIDC_PROVIDER
+from apps.sso.saml import PROVIDER as SAML_PROVIDER
 from apps.teams.services import personal_team_ensure
 
 
@@ -37,21 +38,38 @@ def _on_sso_route(request) -> bool:
 
 
 def team_social_app(config, *, with_secret: bool) -> SocialApp:
-    mapping = config.attribute_mapping or {}
-    settings = {
-        "team_slug": config.team.slug,
-        "server_url": config.issuer,
-        "oauth_pkce_enabled": True,
-        "uid_field": mapping.get("uid", "sub"),
-        "fetch_userinfo": True,
-    }
+    mapping = {**services.DEFAULT_MAPPING[config.protocol], **(config.attribute_mapping or {})}
+    if config.protocol == OIDC:
+        return SocialApp(
+            provider=OIDC_PROVIDER,
+            provider_id=config.provider_id,
+            name=config.team.name,
+            client_id=config.client_id,
+            secret=secretbox.unseal(config.client_secret_encrypted) if with_secret else "",
+            settings={
+                "team_slug": config.team.slug,
+                "server_url": config.issuer,
+                "oauth_pkce_enabled": True,
+                "uid_field": mapping["uid"],
+                "fetch_userinfo": True,
+            },
+        )
     return SocialApp(
-        provider=OIDC_PROVIDER if config.protocol == OIDC else "saml",
+        provider=SAML_PROVIDER,
         provider_id=config.provider_id,
         name=config.team.name,
-        client_id=config.client_id if config.protocol == OIDC else config.team.slug,
-        secret=secretbox.unseal(config.client_secret_encrypted) if with_secret else "",
-        settings=settings,
+        client_id=config.team.slug,
+        settings={
+            "team_slug": config.team.slug,
+            "idp": {
+                "entity_id": config.saml_entity_id,
+                "sso_url": config.saml_sso_url,
+                "x509cert": config.saml_x509cert,
+            },
+            "attribute_mapping": {
+                key: mapping[key] for key in ("uid", "email", "email_verified") if key in mapping
+            },
+        },
     )
 
 

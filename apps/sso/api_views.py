@@ -42,6 +42,12 @@ def config_out(request, config) -> dict:
         "redirect_uri": request.build_absolute_uri(
             reverse("sso:oidc-callback", kwargs={"team_slug": slug})
         ),
+        "saml_sp_metadata_url": request.build_absolute_uri(
+            reverse("sso:saml-metadata", kwargs={"team_slug": slug})
+        ),
+        "saml_acs_url": request.build_absolute_uri(
+            reverse("sso:saml-acs", kwargs={"team_slug": slug})
+        ),
         "updated_at": config.updated_at,
     }
 

@@ -3,8 +3,9 @@
 Guaranteed: what is stored is a Fernet token (AES-128-CBC + HMAC-SHA256) under a key
 derived with HKDF from settings.SSO_SECRET_KEY, or from SECRET_KEY when that is unset; a
 stored value that was altered, or made under another key, does not decrypt (SecretError).
-Not guaranteed: secrecy against someone who holds the key; rotating SECRET_KEY without
-setting SSO_SECRET_KEY to the old value makes stored secrets unreadable (re-enter them).
+Tokens made under SECRET_KEY_FALLBACKS still decrypt, so rotating SECRET_KEY keeps stored
+secrets readable until they are saved again (the same scheme as apps/deployments/secrets.py).
+Not guaranteed: secrecy against someone who holds the key.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import base64
 from functools import lru_cache
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
@@ -30,8 +31,10 @@ def _fernet(material: str) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(key))
 
 
-def _box() -> Fernet:
-    return _fernet(getattr(settings, "SSO_SECRET_KEY", "") or settings.SECRET_KEY)
+def _box() -> MultiFernet:
+    primary = getattr(settings, "SSO_SECRET_KEY", "") or settings.SECRET_KEY
+    fallbacks = list(getattr(settings, "SECRET_KEY_FALLBACKS", []))
+    return MultiFernet([_fernet(primary), *(_fernet(k) for k in fallbacks)])
 
 
 def seal(plaintext: str) -> str:

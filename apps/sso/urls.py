@@ -12,5 +12,8 @@ app_name = "sso"
 urlpatterns = [
     path("<team_slug:team_slug>/login/", views.login, name="login"),
     path("<team_slug:team_slug>/oidc/callback/", views.oidc_callback, name="oidc-callback"),
+    path("<team_slug:team_slug>/saml/acs/", views.saml_acs, name="saml-acs"),
+    path("<team_slug:team_slug>/saml/finish/", views.saml_finish, name="saml-finish"),
+    path("<team_slug:team_slug>/saml/metadata/", views.saml_metadata, name="saml-metadata"),
     path("<team_slug:team>/break-glass/", views.break_glass, name="break-glass"),
 ]

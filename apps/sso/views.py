@@ -11,13 +11,14 @@ from django.conf import settings
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from requests import RequestException
 
 from apps.core.clientip import client_ip
 from apps.core.errors import DomainError
-from apps.sso import enforcement, selectors, services
-from apps.sso.models import OIDC
+from apps.sso import enforcement, saml, selectors, services
+from apps.sso.models import OIDC, SAML
 from apps.sso.oidc import TeamOIDCAdapter
 from apps.teams.roles import TEAM_MANAGE, membership_permissions
 
@@ -70,14 +71,28 @@ def login(request, team_slug):
                 "can_break_glass": _can_break_glass(request, config),
             },
         )
-    if config.protocol != OIDC:
-        from apps.sso import saml
-
+    if config.protocol == SAML:
         return saml.login(request, config, _next(request))
     try:
         return OAuth2LoginView.adapter_view(TeamOIDCAdapter(request, config.provider_id))(request)
     except (RequestException, OAuth2Error) as exc:
         return _idp_unreachable(request, config, exc)
+
+
+@csrf_exempt  # the IdP's POST; the response's signature and stashed state protect it
+@require_http_methods(["POST"])
+def saml_acs(request, team_slug):
+    return saml.acs(request, _config(team_slug, SAML))
+
+
+@require_http_methods(["GET"])
+def saml_finish(request, team_slug):
+    return saml.finish(request, _config(team_slug, SAML))
+
+
+@require_http_methods(["GET"])
+def saml_metadata(request, team_slug):
+    return saml.metadata(request, _config(team_slug, SAML))
 
 
 @require_http_methods(["GET"])

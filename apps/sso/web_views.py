@@ -69,6 +69,9 @@ def _page(request, status=200, fragment=False, form_data=None, **extra):
             "mapping_text": json.dumps(config.attribute_mapping, indent=1) if config else "",
             "redirect_uri": base + reverse("sso:oidc-callback", kwargs={"team_slug": team.slug}),
             "login_url": base + reverse("sso:login", kwargs={"team_slug": team.slug}),
+            "saml_metadata_url": base
+            + reverse("sso:saml-metadata", kwargs={"team_slug": team.slug}),
+            "saml_acs_url": base + reverse("sso:saml-acs", kwargs={"team_slug": team.slug}),
             "form_data": form_data,
             **extra,
         },
