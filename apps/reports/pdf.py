@@ -95,7 +95,8 @@ def render_pdf(html: str, *, timeout_s: float) -> bytes:
             timeout=timeout_ms,
         )
         try:
-            page = browser.new_page(viewport={"width": 1000, "height": 1400})
+            # A4 less the margins below at 96 dpi, so charts are drawn at the printed width.
+            page = browser.new_page(viewport={"width": 680, "height": 1400})
             page.set_default_timeout(timeout_ms)
             page.route("**/*", answer)
             page.emulate_media(media="print")
