@@ -32,6 +32,7 @@ class Worker:
     queue: str
     mail_dir: Path
     log: Path
+    process: subprocess.Popen | None = None  # a test may kill it (SIGKILL mid-task)
 
     def mails(self) -> list[email.message.Message]:
         found = []
@@ -98,7 +99,7 @@ def celery_worker(transactional_db, settings, tmp_path):
     saved = (app.conf.task_always_eager, app.conf.task_default_queue)
     app.conf.task_always_eager = False
     app.conf.task_default_queue = queue
-    worker = Worker(queue=queue, mail_dir=mail_dir, log=log)
+    worker = Worker(queue=queue, mail_dir=mail_dir, log=log, process=process)
     try:
         wait_until(
             lambda: process.poll() is not None or " ready." in worker.log_text(),
@@ -112,7 +113,8 @@ def celery_worker(transactional_db, settings, tmp_path):
         raise
     finally:
         app.conf.task_always_eager, app.conf.task_default_queue = saved
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         try:
             process.wait(20)
         except subprocess.TimeoutExpired:

@@ -46,6 +46,9 @@ class Sweep(TeamOwnedModel):
     metric_goal = models.CharField(max_length=16, blank=True)
     state = models.CharField(max_length=16, choices=SweepState.choices, default=SweepState.RUNNING)
     run_cap = models.IntegerField(null=True, blank=True)
+    # Bumped whenever a trial's stored state or metric changes: the history a queued
+    # suggestion was computed from (SweepSuggestion.basis).
+    history_version = models.IntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -77,9 +80,26 @@ class SweepTrial(TeamOwnedModel):
     attempt_at = models.DateTimeField(null=True, blank=True)
     # run.mark_preempting() (or SIGTERM to the agent) during the current attempt.
     preempting = models.BooleanField(default=False)
+    # Early termination's summary of the run: {milestone: its milestone-th finite value of
+    # the sweep's metric}, read from the history once per milestone (they never change).
+    milestones = RunJSONField(default=dict)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["project", "run_uid"], name="sweeptrial_unique_run")
         ]
         indexes = [models.Index(fields=["sweep", "created_at"], name="sweeptrial_sweep_created")]
+
+
+class SweepSuggestion(TeamOwnedModel):
+    """A suggestion the Celery controller computed ahead (apps/sweeps/controller.py):
+    `next` hands out the lowest position first. The whole queue is replaced at once."""
+
+    sweep = models.ForeignKey(Sweep, on_delete=models.CASCADE, related_name="+")
+    position = models.IntegerField()
+    params = RunJSONField(default=dict)
+    basis = models.IntegerField()  # the sweep's history_version it was computed from
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["sweep", "position"], name="sweepsuggestion_sweep_pos")]

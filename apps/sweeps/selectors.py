@@ -105,6 +105,7 @@ def _observe(trial: SweepTrial, run: tuple | None, most: int) -> None:
     before = (trial.state, trial.metric)
     _follow_run(trial, run, most)
     trial.changed = (trial.state, trial.metric) != before
+    trial.prior = before
 
 
 def _follow_run(trial: SweepTrial, run: tuple | None, most: int) -> None:

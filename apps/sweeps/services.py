@@ -1,9 +1,10 @@
 """Sweep writes: create, change state, delete, hand out the next trial, decide early stops.
 
-The server is the sweep's controller (docs/sweeps.md "Sweeps on the server"): each
-`trial_next` computes one suggestion with the sweep's strategy under a lock on the sweep
-row, so concurrent agents never get the same trial. Every function receives objects
-already resolved inside the caller's team scope.
+`trial_next` hands out trials under a lock on the sweep row, so concurrent agents never
+get the same trial: a re-queued (crashed or preempted) trial first, else the first
+suggestion the Celery controller queued, else one computed inline (docs/sweeps.md "The
+controller"; apps/sweeps/controller.py). Every function receives objects already
+resolved inside the caller's team scope.
 """
 
 from __future__ import annotations
@@ -12,23 +13,23 @@ import re
 import secrets
 from typing import Any
 
-import orjson
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.automations import hooks as automation_hooks
+from apps.comments.cleanup import comments_remove
 from apps.core import jsonlimits
 from apps.core.errors import Conflict, NotFound, field_error
 from apps.projects import services as project_services
-from apps.runs.models import Run, RunState
+from apps.runs.models import MetricKey, Run, RunState
 from apps.runs.selectors import history
 from apps.runs.selectors import runs as run_selectors
-from apps.sweeps import selectors
+from apps.sweeps import controller, selectors, tasks
+from apps.sweeps.controller import STRATEGIES
 from apps.sweeps.models import Sweep, SweepState, SweepTrial, TrialState
-from apps.sweeps.strategies import bayes, grid, hyperband, random, space, validation
+from apps.sweeps.strategies import grid, hyperband, space, validation
 
 UID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
-STRATEGIES = {"grid": grid.suggest, "random": random.suggest, "bayes": bayes.suggest}
 MAX_NAME = 128
 MAX_AGENT = 128
 MAX_RUN_CAP = 2**31 - 1  # Sweep.run_cap is an integer column
@@ -133,6 +134,7 @@ def sweep_create(*, team, project, project_name: str, actor, data: dict) -> Swee
         except IntegrityError:
             continue  # the id is taken in this project; draw another
         sweep.team, sweep.project = team, project
+        tasks.request_refill(team, sweep)  # the controller prepares the first trials
         return sweep
     raise Conflict("Could not allocate a sweep id; try again.", code="sweep_id_taken")
 
@@ -167,6 +169,8 @@ def sweep_update(*, sweep: Sweep, data: dict) -> Sweep:
         locked.updated_at = timezone.now()
         locked.save()
         automation_hooks.sweep_changed(locked, changes)  # "sweep finished" notice, after commit
+        if changes.get("state") == SweepState.RUNNING:
+            tasks.request_refill(sweep.team, locked)  # resumed: the kept queue is checked
     locked.team, locked.project = sweep.team, sweep.project
     return locked
 
@@ -176,8 +180,10 @@ def sweep_update_state(*, sweep: Sweep, state: str) -> Sweep:
 
 
 def sweep_delete(*, sweep: Sweep) -> None:
-    """The sweep and its trials; the runs stay."""
-    Sweep.objects.for_team(sweep.team).filter(pk=sweep.pk).delete()
+    """The sweep and its trials (and its comments); the runs stay."""
+    with transaction.atomic():
+        Sweep.objects.for_team(sweep.team).filter(pk=sweep.pk).delete()
+        comments_remove(sweep.team, "sweep", [sweep.pk])
 
 
 # --------------------------------------------------------------------------- next trial
@@ -189,35 +195,6 @@ class SweepDone(Conflict):
 
 def _done(sweep: Sweep, reason: str, message: str) -> SweepDone:
     return SweepDone(message, detail={"state": sweep.state, "reason": reason})
-
-
-def _seed(sweep: Sweep, trial_count: int) -> int:
-    """Deterministic per (sweep, trial number): the same history gives the same trial."""
-    return (sweep.pk * 1_000_003 + trial_count) % 2**32
-
-
-def _json_plain(params: Any) -> Any:
-    """Engine output as plain JSON values (numpy scalars become Python numbers)."""
-    return orjson.loads(orjson.dumps(params, option=orjson.OPT_SERIALIZE_NUMPY))
-
-
-def _store_observed(team, trials: list[SweepTrial]) -> None:
-    changed = [t for t in trials if t.changed]
-    if changed:
-        SweepTrial.objects.for_team(team).bulk_update(changed, ["state", "metric"])
-
-
-def _engine_inputs(trials: list[SweepTrial]) -> tuple[list, list]:
-    """(finished, pending) as the strategies take them: ended runs with their metric
-    (None for failed or crashed runs, and for finished runs that never logged it),
-    oldest first; params of trials whose run has not started or still runs."""
-    finished, pending = [], []
-    for trial in trials:
-        if trial.run_state in selectors.ENDED_RUN_STATES:
-            finished.append((trial.params, trial.metric))
-        else:
-            pending.append(trial.params)
-    return finished, pending
 
 
 def _new_run_uid(team, project) -> str:
@@ -247,7 +224,9 @@ def trial_next(*, team, sweep: Sweep, agent: Any = None) -> SweepTrial:
             raise NotFound("Sweep not found.")
         locked.team, locked.project = team, sweep.project
         trials = selectors.trials_observed(team, locked)
-        _store_observed(team, trials)
+        # A trial ended (or changed): a new history, for which the controller computes
+        # the next suggestions ahead.
+        refill = controller.store_observed(team, locked, trials)
 
         requeued = [t for t in trials if t.state == TrialState.REQUEUED]
         if locked.state != SweepState.RUNNING:
@@ -259,20 +238,23 @@ def trial_next(*, team, sweep: Sweep, agent: Any = None) -> SweepTrial:
         elif locked.run_cap is not None and len(trials) >= locked.run_cap:
             done = _done(locked, "run_cap", f"The sweep reached its run_cap of {locked.run_cap}.")
         else:
-            finished, pending = _engine_inputs(trials)
-            suggest = STRATEGIES[locked.method]
+            queued = controller.pop(team, locked)
             try:
-                params = suggest(
-                    locked.config, finished, seed=_seed(locked, len(trials)), pending=pending
-                )
+                if queued is not None:
+                    params = queued.params
+                else:  # no worker, or it has not caught up: inline, never a stall
+                    refill = True
+                    finished, pending = controller.engine_inputs(trials)
+                    params = controller.suggest(locked, finished, pending, len(trials))
             except grid.SweepExhausted:
                 done = _done(locked, "exhausted", "Every combination of the grid has been used.")
             else:
-                if isinstance(params, tuple):  # (params, info) from model-based engines
-                    params = params[0]
-                trial = _trial_create(team, locked, _json_plain(params), agent or "")
+                trial = _trial_create(team, locked, params, agent or "")
+                trial.served_from = "queue" if queued is not None else "inline"
                 locked.updated_at = timezone.now()
                 locked.save(update_fields=["updated_at"])
+        if refill and locked.state == SweepState.RUNNING:
+            tasks.request_refill(team, locked)
     if done is not None:
         raise done
     return trial
@@ -318,8 +300,8 @@ def _trial_create(team, sweep: Sweep, params: dict, agent: str) -> SweepTrial:
 # --------------------------------------------------------------------------- early stop
 
 
-def _finite_values(team, run: Run, key: str, limit: int | None) -> list[float]:
-    """The run's finite values of `key` in step order (the first `limit` of them)."""
+def _finite_values(team, run: Run, key: str, limit: int) -> list[float]:
+    """The run's first `limit` finite values of `key`, in step order."""
     values: list[float] = []
     cursor = None
     while True:
@@ -328,16 +310,32 @@ def _finite_values(team, run: Run, key: str, limit: int | None) -> list[float]:
             value = row.get(key)  # non-finite values come back as strings: skipped
             if isinstance(value, int | float) and not isinstance(value, bool):
                 values.append(float(value))
-                if limit is not None and len(values) >= limit:
+                if len(values) >= limit:
                     return values
         if page.next_cursor is None:
             return values
         cursor = page.next_cursor
 
 
+def _fill_milestones(team, trial: SweepTrial, run: Run, key: str, bands: list[int]) -> bool:
+    """Add the run's values at `bands` (those it has reached) to `trial.milestones`, with
+    one history read of the first max(bands) values. True if anything was added."""
+    missing = [b for b in bands if str(b) not in trial.milestones]
+    if not missing:
+        return False
+    values = _finite_values(team, run, key, max(missing))
+    added = {str(b): values[b - 1] for b in missing if b <= len(values)}
+    trial.milestones = {**trial.milestones, **added}
+    return bool(added)
+
+
 def trial_should_stop(*, team, sweep: Sweep, run_uid: str) -> tuple[bool, str]:
     """Whether early termination says the trial's run should stop now, and why. A stop
-    decision is stored on the trial (state `stopped`) and sticks."""
+    decision is stored on the trial (state `stopped`) and sticks.
+
+    Reads rollups, not histories: each run's count and best of the metric come from its
+    key summary (MetricKey), and the values at milestones are read from the history once
+    per (run, milestone) and kept on the trial (`milestones`)."""
     trial = selectors.trial_get(team, sweep, run_uid)
     if trial.state == TrialState.STOPPED:
         return True, trial.stop_reason or "stopped by early termination"
@@ -351,39 +349,82 @@ def trial_should_stop(*, team, sweep: Sweep, run_uid: str) -> tuple[bool, str]:
     if run.state != RunState.RUNNING:
         return False, f"the run is {run.state}"
     run.team, run.project = team, sweep.project
-
     hb = hyperband.parse_early_terminate(sweep.config)
-    own = _finite_values(team, run, sweep.metric_name, None)
-    reached = [b for b in hb.bands if b <= len(own)]
+    key = sweep.metric_name
+
+    trials = {
+        t.run_uid: t
+        for t in SweepTrial.objects.for_team(team).filter(sweep=sweep).only("run_uid", "milestones")
+    }
+    # Upper bounds on each run's finite values of the metric (count less NaNs; an inf is
+    # counted, the read then finds fewer values) and its best so far, from the rollups.
+    rollups = {
+        uid: (count - nan_count, low, high)
+        for uid, count, nan_count, low, high in MetricKey.objects.for_team(team)
+        .filter(run__project=sweep.project, run__uid__in=list(trials), name=key)
+        .values_list("run__uid", "count", "nan_count", "min", "max")
+    }
+    own = trials[run_uid]
+    own_count, low, high = rollups.get(run_uid, (0, None, None))
+    changed: list[SweepTrial] = []
+    if _fill_milestones(team, own, run, key, [b for b in hb.bands if b <= own_count]):
+        changed.append(own)
+    reached = [b for b in hb.bands if str(b) in own.milestones]
     if not reached:
+        _store_milestones(team, changed)
         return False, (
-            f"the run logged {len(own)} values of {sweep.metric_name}; "
-            f"the first milestone is {hb.bands[0]}"
+            f"the run logged {own_count} values of {key}; the first milestone is {hb.bands[0]}"
         )
-    # Thresholds at the run's milestone need the other runs' first `milestone` values.
-    milestone = reached[-1]
-    uids = list(
-        SweepTrial.objects.for_team(team)
-        .filter(sweep=sweep)
-        .exclude(run_uid=run_uid)
-        .values_list("run_uid", flat=True)
+    # Other runs' values at the milestones the run reached, highest first, read once each.
+    others = [t for uid, t in trials.items() if uid != run_uid]
+    for band in reversed(reached):
+        unread = [
+            o.run_uid
+            for o in others
+            if str(band) not in o.milestones and rollups.get(o.run_uid, (0,))[0] >= band
+        ]
+        for other_run in run_selectors.runs_get_many(team, sweep.project, unread):
+            other = trials[other_run.uid]
+            if _fill_milestones(team, other, other_run, key, [b for b in hb.bands if b <= band]):
+                changed.append(other)
+        if any(str(band) in o.milestones for o in others):
+            break  # the highest milestone with a comparison: judged there
+    _store_milestones(team, changed)
+
+    best = (high if hb.goal == "maximize" else low) if low is not None else None
+    decision = hyperband.decide_at_milestones(
+        sweep.config,
+        {int(b): v for b, v in own.milestones.items()},
+        [{int(b): v for b, v in o.milestones.items()} for o in others],
+        best=best,
     )
-    histories = {run_uid: own}
-    for other in run_selectors.runs_get_many(team, sweep.project, uids):
-        histories[other.uid] = _finite_values(team, other, sweep.metric_name, milestone)
-    decision = hyperband.decide(sweep.config, histories, [run_uid])[0]
+    if decision.threshold is None:
+        return False, (
+            f"hyperband: no other run has reached milestone {reached[-1]} or below with {key} yet"
+        )
     sign = -1.0 if hb.goal == "maximize" else 1.0
-    value, threshold = sign * decision.value, sign * decision.threshold
+    value, threshold, milestone = (
+        sign * decision.value,
+        sign * decision.threshold,
+        decision.milestone,
+    )
     if not decision.stop:
         return False, (
-            f"hyperband: {sweep.metric_name} = {value:g} at milestone {milestone} is not "
+            f"hyperband: {key} = {value:g} at milestone {milestone} is not "
             f"worse than the threshold {threshold:g}"
         )
     reason = (
-        f"hyperband: {sweep.metric_name} = {value:g} at milestone {milestone} is worse than "
+        f"hyperband: {key} = {value:g} at milestone {milestone} is worse than "
         f"the threshold {threshold:g}"
     )
     SweepTrial.objects.for_team(team).filter(pk=trial.pk).exclude(state=TrialState.STOPPED).update(
         state=TrialState.STOPPED, stop_reason=reason[:512]
     )
     return True, reason
+
+
+def _store_milestones(team, trials: list[SweepTrial]) -> None:
+    if trials:
+        SweepTrial.objects.for_team(team).bulk_update(
+            list({t.pk: t for t in trials}.values()), ["milestones"]
+        )

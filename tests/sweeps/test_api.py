@@ -11,6 +11,7 @@ import threading
 import pytest
 from django.db import connection
 
+from apps.sweeps.models import SweepTrial
 from tests.conftest import client_for
 from tests.runs.conftest import P, post_json
 
@@ -427,6 +428,32 @@ def test_hyperband_stops_a_clearly_bad_run(member_api):
     body = detail(member_api, sweep)
     assert {t["run"]: t["state"] for t in body["trials"]}[bad["run"]] == "stopped"
     assert body["counts"]["stopped"] == 1
+
+
+def test_a_bad_run_checked_late_is_still_stopped(member_api, team):
+    """The first check comes when the run is far past the last milestone any other run
+    reached (a loaded machine, a large upload batch): it is judged at the highest shared
+    milestone, not at one only it reached (where nothing could ever stop it)."""
+    sweep = create_ok(member_api, HYPERBAND)["id"]
+    for _ in range(2):
+        trial = next_ok(member_api, sweep)
+        start_run(member_api, trial)
+        log(member_api, trial["run"], "loss", [1.0] * 6)  # past milestone 3, not 9
+        finish(member_api, trial["run"])
+    bad = next_ok(member_api, sweep)
+    start_run(member_api, bad)
+    log(member_api, bad["run"], "loss", [5.0] * 40)  # past 3, 9 and 27 before any check
+    decision = member_api.get(f"{S}/{sweep}/trials/{bad['run']}/stop").json()
+    assert decision["stop"] is True, decision
+    assert "at milestone 3 " in decision["reason"], decision
+    # What the check read is kept as the trials' milestone summaries.
+    stored = dict(
+        SweepTrial.objects.for_team(team)
+        .filter(sweep__uid=sweep)
+        .values_list("run_uid", "milestones")
+    )
+    assert stored[bad["run"]] == {"3": 5.0, "9": 5.0, "27": 5.0}
+    assert [v for uid, v in stored.items() if uid != bad["run"]] == [{"3": 1.0}] * 2
 
 
 def test_a_good_run_is_not_stopped(member_api):

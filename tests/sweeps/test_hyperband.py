@@ -101,3 +101,27 @@ def test_missing_and_non_finite_values_are_dropped_before_counting():
 def test_bad_early_terminate_raises_a_message_naming_the_field(et, message):
     with pytest.raises(ValueError, match=message):
         hyperband.parse_early_terminate(_config(**et))
+
+
+def test_milestone_decisions_judge_at_the_highest_shared_milestone():
+    config = _config(min_iter=3, eta=3)
+    others = [{3: 1.0}, {3: 1.2}]
+    # Only the run reached 9 and 27: judged at 3, where the others are.
+    late = hyperband.decide_at_milestones(config, {3: 5.0, 9: 5.0, 27: 5.0}, others)
+    assert (late.milestone, late.stop, late.threshold) == (3, True, 1.2)
+    good = hyperband.decide_at_milestones(config, {3: 0.5, 9: 0.4}, others)
+    assert (good.milestone, good.stop) == (3, False)
+    # Alone, or before the first milestone: never stopped.
+    assert not hyperband.decide_at_milestones(config, {3: 9.0}, []).stop
+    assert hyperband.decide_at_milestones(config, {}, others).milestone is None
+    # A shared higher milestone wins.
+    higher = hyperband.decide_at_milestones(config, {3: 0.5, 9: 3.0}, [{3: 1.0, 9: 1.0}] * 2)
+    assert (higher.milestone, higher.stop) == (9, True)
+
+
+def test_milestone_decisions_maximize_and_not_strict():
+    config = _config(goal="maximize", min_iter=3, eta=3, strict=False)
+    others = [{3: 0.9}, {3: 0.8}]
+    # Its 3rd value is bad, but its best so far (0.95) is not: kept, as W&B's non-strict.
+    assert not hyperband.decide_at_milestones(config, {3: 0.1}, others, best=0.95).stop
+    assert hyperband.decide_at_milestones(config, {3: 0.1}, others, best=0.2).stop

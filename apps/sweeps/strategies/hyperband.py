@@ -169,3 +169,33 @@ def should_stop(config: Mapping, history_by_run: Mapping[object, Sequence], run_
     """Whether the running run `run_id` should stop now, judged against every run in
     `history_by_run` (finished ones included)."""
     return decide(config, history_by_run, [run_id])[0].stop
+
+
+def decide_at_milestones(
+    config: Mapping,
+    own: Mapping[int, float],
+    others: Iterable[Mapping[int, float]],
+    best: float | None = None,
+) -> Decision:
+    """The decision for one running run from milestone values alone (`own` and each other
+    run's `{milestone: its milestone-th finite value}`, raw, not sign-flipped; `best`:
+    the run's best value so far, used when `strict` is false).
+
+    Unlike `decide`, the run is judged at the highest milestone it reached that at least
+    one other run reached too: a milestone only the run itself reached has no threshold
+    but its own value, so judging there could never stop it. That made a stop depend on
+    timing: a check that came late (a loaded machine, a large upload batch) found the
+    run already past the last shared milestone and kept it forever."""
+    hb = parse_early_terminate(config)
+    sign = -1.0 if hb.goal == "maximize" else 1.0
+    mine = {int(b): sign * float(v) for b, v in own.items()}
+    theirs = [{int(b): sign * float(v) for b, v in o.items()} for o in others]
+    reached = [b for b in hb.bands if b in mine]
+    shared = [b for b in reached if any(b in o for o in theirs)]
+    if not shared:
+        return Decision(None, reached[-1] if reached else None, None, None, False)
+    b = shared[-1]
+    values = sorted([mine[b], *(o[b] for o in theirs if b in o)])
+    threshold = values[int((1.0 / hb.eta) * len(values))]
+    value = mine[b] if hb.strict or best is None else min(mine[b], sign * float(best))
+    return Decision(None, b, value, threshold, value > threshold)

@@ -1,0 +1,184 @@
+"""The sweep controller (docs/sweeps.md "The controller"): computes suggestions from a
+sweep's trials with its strategy, inline in `next` or ahead of time in a Celery task.
+
+A suggestion depends only on the sweep's seed, its trial count and the history it sees
+(finished trials with their metric, in-flight ones as pending), so the task and an inline
+`next` give the same params for the same ledger. The task (`refill`) computes the next
+`queue_target` suggestions outside any lock, each seeing the ones before it as pending,
+and replaces the queue in one short transaction only if the history it read is still the
+current one; a duplicate delivery finds the queue already filled for that history and
+does nothing, and a worker killed mid-task has written nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from django.db import transaction
+
+from apps.sweeps import selectors
+from apps.sweeps.models import Sweep, SweepState, SweepSuggestion, SweepTrial, TrialState
+from apps.sweeps.strategies import bayes, grid, random
+
+log = logging.getLogger(__name__)
+
+STRATEGIES = {"grid": grid.suggest, "random": random.suggest, "bayes": bayes.suggest}
+MAX_QUEUE = 32  # suggestions computed ahead at most, whatever the parallelism
+
+
+def seed(sweep: Sweep, trial_count: int) -> int:
+    """Deterministic per (sweep, trial number): the same history gives the same trial."""
+    return (sweep.pk * 1_000_003 + trial_count) % 2**32
+
+
+def json_plain(params: Any) -> Any:
+    """Engine output as plain JSON values (numpy scalars become Python numbers)."""
+    return orjson.loads(orjson.dumps(params, option=orjson.OPT_SERIALIZE_NUMPY))
+
+
+# Stored trial states whose run had ended: what the engines saw as finished.
+_ENDED_TRIAL_STATES = frozenset(
+    {TrialState.FINISHED, TrialState.FAILED, TrialState.CRASHED, TrialState.PREEMPTED}
+)
+
+
+def _moves_history(trial: SweepTrial) -> bool:
+    """Whether the change of `trial` changes what the engines see (a run ended or came
+    back, a metric changed); pending -> running, say, does not."""
+    old_state, old_metric = trial.prior
+    if TrialState.STOPPED in (old_state, trial.state):
+        return True  # whether its run had ended is not stored: count it
+    was_ended = old_state in _ENDED_TRIAL_STATES
+    return was_ended != (trial.run_state in selectors.ENDED_RUN_STATES) or old_metric != (
+        trial.metric
+    )
+
+
+def store_observed(team, sweep: Sweep, trials: list[SweepTrial]) -> bool:
+    """Store trial states and metrics that changed since last stored (the caller holds the
+    sweep row lock). A change the engines see is a new history: bumps `history_version`;
+    True if so."""
+    changed = [t for t in trials if t.changed]
+    if not changed:
+        return False
+    SweepTrial.objects.for_team(team).bulk_update(changed, ["state", "metric"])
+    moved = any(_moves_history(t) for t in changed)
+    for trial in changed:
+        trial.changed = False
+    if not moved:
+        return False
+    sweep.history_version += 1
+    Sweep.objects.for_team(team).filter(pk=sweep.pk).update(history_version=sweep.history_version)
+    return True
+
+
+def engine_inputs(trials: list[SweepTrial]) -> tuple[list, list]:
+    """(finished, pending) as the strategies take them: ended runs with their metric
+    (None for failed, crashed or preempted runs, and for finished runs that never logged
+    it), oldest first; params of trials not started, running or re-queued."""
+    finished, pending = [], []
+    for trial in trials:
+        if trial.run_state in selectors.ENDED_RUN_STATES:
+            finished.append((trial.params, trial.metric))
+        else:
+            pending.append(trial.params)
+    return finished, pending
+
+
+def suggest(sweep: Sweep, finished: list, pending: list, trial_count: int) -> dict:
+    """One suggestion; raises grid.SweepExhausted when a grid is used up."""
+    params = STRATEGIES[sweep.method](
+        sweep.config, finished, seed=seed(sweep, trial_count), pending=pending
+    )
+    if isinstance(params, tuple):  # (params, info) from model-based engines
+        params = params[0]
+    return json_plain(params)
+
+
+def suggest_ahead(sweep: Sweep, trials: list[SweepTrial], count: int) -> list[dict]:
+    """The next `count` suggestions as `next` would hand them out one after another with
+    no trial finishing meanwhile (each sees the ones before it as pending)."""
+    finished, pending = engine_inputs(trials)
+    pending = list(pending)
+    out: list[dict] = []
+    for i in range(count):
+        if sweep.run_cap is not None and len(trials) + i >= sweep.run_cap:
+            break
+        try:
+            params = suggest(sweep, finished, pending, len(trials) + i)
+        except grid.SweepExhausted:
+            break
+        out.append(params)
+        pending.append(params)
+    return out
+
+
+def queue_target(sweep: Sweep, trials: list[SweepTrial]) -> int:
+    """How many suggestions to keep ready: one per trial in flight plus one (each agent
+    asks once per trial it ends), at least 2, at most MAX_QUEUE; config
+    `controller.queue` overrides it."""
+    configured = (sweep.config.get("controller") or {}).get("queue")
+    if isinstance(configured, int) and not isinstance(configured, bool):
+        return max(0, min(MAX_QUEUE, configured))
+    in_flight = sum(1 for t in trials if t.run_state not in selectors.ENDED_RUN_STATES)
+    return max(2, min(MAX_QUEUE, in_flight + 1))
+
+
+def pop(team, sweep: Sweep) -> SweepSuggestion | None:
+    """The first queued suggestion, removed (the caller holds the sweep row lock)."""
+    rows = SweepSuggestion.objects.for_team(team).filter(sweep=sweep)
+    head = rows.order_by("position", "id").first()
+    if head is not None:
+        SweepSuggestion.objects.for_team(team).filter(pk=head.pk).delete()
+    return head
+
+
+def clear(team, sweep: Sweep) -> None:
+    SweepSuggestion.objects.for_team(team).filter(sweep=sweep).delete()
+
+
+def queued(team, sweep: Sweep) -> list[SweepSuggestion]:
+    return list(
+        SweepSuggestion.objects.for_team(team).filter(sweep=sweep).order_by("position", "id")
+    )
+
+
+def refill(team, sweep_pk: int) -> str:
+    """The Celery controller's work for one sweep (tasks.refill_queue). Returns what it
+    did, for the worker log and the tests."""
+    # 1. Under the lock, briefly: bring the ledger up to date and read it.
+    with transaction.atomic():
+        sweep = Sweep.objects.for_team(team).select_for_update().filter(pk=sweep_pk).first()
+        if sweep is None:
+            return "gone"
+        if sweep.state != SweepState.RUNNING:
+            return f"not running ({sweep.state})"  # a paused sweep keeps its queue
+        sweep.team = team
+        trials = selectors.trials_observed(team, sweep)
+        store_observed(team, sweep, trials)
+        basis = sweep.history_version
+        target = queue_target(sweep, trials)
+        ready = SweepSuggestion.objects.for_team(team).filter(sweep=sweep, basis=basis).count()
+        if ready >= target:
+            return f"full ({ready} for history {basis})"  # a duplicate delivery, or no need
+
+    # 2. Outside any lock: the expensive part (a GP fit at 1,000 trials).
+    log.info("sweep %s: computing %d suggestions for history %d", sweep.uid, target, basis)
+    ahead = suggest_ahead(sweep, trials, target)
+
+    # 3. Under the lock again: replace the queue, unless the history moved on meanwhile
+    # (then the task queued for the newer history does it).
+    with transaction.atomic():
+        locked = Sweep.objects.for_team(team).select_for_update().filter(pk=sweep_pk).first()
+        if locked is None or locked.state != SweepState.RUNNING:
+            return "stopped meanwhile"
+        if locked.history_version != basis:
+            return f"stale (history {basis}, now {locked.history_version})"
+        clear(team, locked)
+        SweepSuggestion.objects.for_team(team).bulk_create(
+            SweepSuggestion(team=team, sweep=locked, position=i, params=params, basis=basis)
+            for i, params in enumerate(ahead)
+        )
+    return f"queued {len(ahead)} for history {basis}"
