@@ -16,23 +16,26 @@ a phone's width, no script errors, no CSP violations in the app's pages.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import textwrap
 
 import pytest
 
 from tests.e2e.pages import from_media_document, screenshot
-from tests.sdk.harness import REPO, ServerProcess, TestDatabase, bootstrap
+from tests.e2e.sdk_server import (
+    TEAM,
+    no_horizontal_overflow,
+    run_script,
+    sdk_env,
+    sdk_server,
+    sign_in,
+)
 from tests.sdk.test_media import ADVANCED_VISUALIZATION, CUSTOM_MONITORING, SAMPLE_INPUTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
-TestDatabase.__test__ = False  # a helper class, not a test
 
-EMAIL, PASSWORD = "owner@sdk.example", "sdk-pass-12345"
-TEAM, PROJECT = "sdk-team", "mediapage"
+PROJECT = "mediapage"
 
 # What the hostile Html item's script reports into its own body.
 HOSTILE_HTML = """<!doctype html><html><body><p id="out">running</p><script>
@@ -95,30 +98,8 @@ other.finish()
 """
 
 
-def _sdk_env(server: ServerProcess, key: str, tmp) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADLINE_", "WANDB_"))}
-    env.update(
-        GRADLINE_BASE_URL=server.url,
-        GRADLINE_API_KEY=key,
-        GRADLINE_ENTITY=TEAM,
-        GRADLINE_DIR=str(tmp / "runs"),
-        GRADLINE_CONFIG_DIR=str(tmp / "config"),
-        PYTHONPATH=str(REPO / "sdk"),
-    )
-    return env
-
-
 def _python(script: str, env: dict, cwd) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_script(script, env, cwd)
     assert "refused" not in done.stderr and "cannot log" not in done.stderr, done.stderr
     return done
 
@@ -127,39 +108,12 @@ def _python(script: str, env: dict, cwd) -> subprocess.CompletedProcess:
 def logged(tmp_path_factory):
     """A uvicorn server on its own database; runs media-a and media-b logged with every
     media kind, and the brief's samples' run (its id in `brief_run`)."""
-    db = TestDatabase(f"test_gradline_media_{os.getpid()}")
-    db.create()
     var_dir = tmp_path_factory.mktemp("media-server")
-    try:
-        seed = bootstrap(db, var_dir)
-        server = ServerProcess(db, var_dir).start()
-        try:
-            env = _sdk_env(server, seed.owner_key, var_dir)
-            seed_script = SEED.format(project=PROJECT, hostile=HOSTILE_HTML)
-            _python(textwrap.dedent(seed_script), env, var_dir)
-            brief = _python(
-                SAMPLE_INPUTS + ADVANCED_VISUALIZATION + CUSTOM_MONITORING, env, var_dir
-            )
-            yield server, brief.stdout.split()[0]
-        finally:
-            server.stop()
-    finally:
-        db.drop()
-
-
-def _sign_in(browser, server, color_scheme, **options):
-    context = browser.new_context(
-        base_url=server.url,
-        color_scheme=color_scheme,
-        **({"viewport": {"width": 1360, "height": 900}} | options),
-    )
-    page = context.new_page()
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/[a-z0-9-]+/$"))
-    return context, page
+    with sdk_server("media", var_dir) as (server, seed):
+        env = sdk_env(server, seed.owner_key, var_dir)
+        _python(textwrap.dedent(SEED.format(project=PROJECT, hostile=HOSTILE_HTML)), env, var_dir)
+        brief = _python(SAMPLE_INPUTS + ADVANCED_VISUALIZATION + CUSTOM_MONITORING, env, var_dir)
+        yield server, brief.stdout.split()[0]
 
 
 def _app_errors(page) -> list[str]:
@@ -178,13 +132,6 @@ def _app_errors(page) -> list[str]:
         ),
     )
     return errors
-
-
-def _no_overflow(page) -> None:
-    overflow = page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, (page.url, overflow)
 
 
 def _panel(page, key: str):
@@ -218,7 +165,7 @@ def test_run_page_media_panels(logged, browser, screenshots_dir, color_scheme):
 
     server, _ = logged
     shot = f"{color_scheme}-media-"
-    context, page = _sign_in(browser, server, color_scheme)
+    context, page = sign_in(browser, server, color_scheme)
     errors = _app_errors(page)
     frame_requests: list[str] = []
     page.on(
@@ -342,7 +289,7 @@ def test_run_page_media_panels(logged, browser, screenshots_dir, color_scheme):
     context.close()
 
     # A phone's width holds the Media tab.
-    context, phone = _sign_in(
+    context, phone = sign_in(
         browser, server, color_scheme, viewport={"width": 390, "height": 844}, is_mobile=True
     )
     phone_errors = _app_errors(phone)
@@ -350,7 +297,7 @@ def test_run_page_media_panels(logged, browser, screenshots_dir, color_scheme):
     expect(phone.locator("[data-media-section]")).to_have_attribute("data-state", "ready")
     _ready(_panel(phone, "samples"))
     _ready(_panel(phone, "preds"))
-    _no_overflow(phone)
+    no_horizontal_overflow(phone)
     phone.evaluate("window.scrollTo(0, 0)")
     screenshot(phone, screenshots_dir, shot + "06-phone")
     assert not phone_errors, phone_errors
@@ -362,7 +309,7 @@ def test_brief_samples_drawn_on_the_run_page(logged, browser, screenshots_dir, c
     from playwright.sync_api import expect
 
     server, brief_run = logged
-    context, page = _sign_in(browser, server, color_scheme)
+    context, page = sign_in(browser, server, color_scheme)
     errors = _app_errors(page)
     page.goto(f"/{TEAM}/brief-visualization/runs/{brief_run}#media")
     expect(page.locator("[data-media-section]")).to_have_attribute("data-state", "ready")
@@ -384,7 +331,7 @@ def test_workspace_media_section(logged, browser, screenshots_dir, color_scheme)
     from playwright.sync_api import expect
 
     server, _ = logged
-    context, page = _sign_in(browser, server, color_scheme)
+    context, page = sign_in(browser, server, color_scheme)
     errors = _app_errors(page)
     page.goto(f"/{TEAM}/{PROJECT}/")
     media = page.get_by_test_id("workspace-media")

@@ -13,7 +13,6 @@ than a phone's screen.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -22,13 +21,19 @@ import textwrap
 import pytest
 
 from tests.e2e.pages import screenshot, script_errors
-from tests.sdk.harness import REPO, ServerProcess, TestDatabase, bootstrap, wait_for
+from tests.e2e.sdk_server import (
+    TEAM,
+    no_horizontal_overflow,
+    run_script,
+    sdk_env,
+    sdk_server,
+    sign_in,
+)
+from tests.sdk.harness import wait_for
 
 pytestmark = [pytest.mark.browser]
-TestDatabase.__test__ = False  # a helper class, not a test
 
-EMAIL, PASSWORD = "owner@sdk.example", "sdk-pass-12345"
-TEAM, PROJECT = "sdk-team", "runpage"
+PROJECT = "runpage"
 
 # Two finished runs that differ in lr; logged with console capture, system metrics and
 # the git state of a repository with one uncommitted change.
@@ -68,21 +73,12 @@ run.finish()
 """
 
 
-def _sdk_env(server: ServerProcess, key: str, tmp) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADLINE_", "WANDB_"))}
-    env.update(
-        GRADLINE_BASE_URL=server.url,
-        GRADLINE_API_KEY=key,
-        GRADLINE_ENTITY=TEAM,
-        GRADLINE_DIR=str(tmp / "runs"),
-        GRADLINE_CONFIG_DIR=str(tmp / "config"),
-        PYTHONPATH=str(REPO / "sdk"),
-        GIT_AUTHOR_NAME="Ada",
-        GIT_AUTHOR_EMAIL="ada@example.com",
-        GIT_COMMITTER_NAME="Ada",
-        GIT_COMMITTER_EMAIL="ada@example.com",
-    )
-    return env
+def _sdk_env(server, key: str, tmp) -> dict:
+    return sdk_env(
+        server, key, tmp,
+        GIT_AUTHOR_NAME="Ada", GIT_AUTHOR_EMAIL="ada@example.com",
+        GIT_COMMITTER_NAME="Ada", GIT_COMMITTER_EMAIL="ada@example.com",
+    )  # fmt: skip
 
 
 def _git_repo(path, env) -> None:
@@ -98,53 +94,13 @@ def _git_repo(path, env) -> None:
 @pytest.fixture(scope="module")
 def logged(tmp_path_factory):
     """A uvicorn server on its own database with runs run-small and run-big finished."""
-    db = TestDatabase(f"test_gradline_runpage_{os.getpid()}")
-    db.create()
     var_dir = tmp_path_factory.mktemp("runpage-server")
-    try:
-        seed = bootstrap(db, var_dir)
-        server = ServerProcess(db, var_dir).start()
-        try:
-            env = _sdk_env(server, seed.owner_key, var_dir)
-            repo = var_dir / "repo"
-            _git_repo(repo, env)
-            done = subprocess.run(
-                [sys.executable, "-c", textwrap.dedent(SEED.format(project=PROJECT))],
-                env=env,
-                cwd=repo,
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-            )
-            assert done.returncode == 0, done.stderr[-3000:]
-            yield server, env, var_dir
-        finally:
-            server.stop()
-    finally:
-        db.drop()
-
-
-def _sign_in(browser, server, color_scheme, **options):
-    context = browser.new_context(
-        base_url=server.url,
-        color_scheme=color_scheme,
-        **({"viewport": {"width": 1360, "height": 900}} | options),
-    )
-    page = context.new_page()
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/[a-z0-9-]+/$"))
-    return context, page
-
-
-def _no_overflow(page) -> None:
-    overflow = page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, (page.url, overflow)
+    with sdk_server("runpage", var_dir) as (server, seed):
+        env = _sdk_env(server, seed.owner_key, var_dir)
+        repo = var_dir / "repo"
+        _git_repo(repo, env)
+        run_script(textwrap.dedent(SEED.format(project=PROJECT)), env, repo)
+        yield server, env, var_dir
 
 
 @pytest.mark.parametrize("color_scheme", ["light", "dark"])
@@ -153,7 +109,7 @@ def test_run_page_and_compare(logged, browser, screenshots_dir, color_scheme):
 
     server, env, var_dir = logged
     shot = f"{color_scheme}-runpage-"
-    context, page = _sign_in(browser, server, color_scheme)
+    context, page = sign_in(browser, server, color_scheme)
     errors = script_errors(page)
 
     # Overview: state, git commit and diff, config and summary tables.
@@ -314,10 +270,10 @@ def test_run_page_and_compare(logged, browser, screenshots_dir, color_scheme):
     page.set_viewport_size({"width": 390, "height": 800})
     page.goto(f"/{TEAM}/{PROJECT}/runs/run-big")
     expect(page.get_by_test_id("run-config")).to_be_visible()
-    _no_overflow(page)
+    no_horizontal_overflow(page)
     screenshot(page, screenshots_dir, shot + "07-phone")
     page.goto(f"/{TEAM}/{PROJECT}/compare?runs=run-small,run-big")
-    _no_overflow(page)
+    no_horizontal_overflow(page)
     screenshot(page, screenshots_dir, shot + "08-phone-compare")
     assert errors == []
     context.close()

@@ -17,7 +17,6 @@ deadlines sized for a loaded 2-core machine; screenshots go to $GRADLINE_SCREENS
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -26,14 +25,19 @@ import textwrap
 import pytest
 
 from tests.e2e.pages import screenshot, script_errors
-from tests.sdk.harness import REPO, ServerProcess, TestDatabase, bootstrap
+from tests.e2e.sdk_server import (
+    TEAM,
+    no_horizontal_overflow,
+    run_script,
+    sdk_env,
+    sdk_server,
+    sign_in,
+)
 
 # Each test drives a browser through minutes of real work on a shared 2-core machine.
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
-TestDatabase.__test__ = False  # a helper class, not a test
 
-EMAIL, PASSWORD = "owner@sdk.example", "sdk-pass-12345"
-TEAM, PROJECT = "sdk-team", "vision"
+PROJECT = "vision"
 STEPS = 3000
 # name, optimizer, lr, final val loss
 FINISHED = [
@@ -76,62 +80,14 @@ run.finish()
 """
 
 
-def _sdk_env(server: ServerProcess, key: str, tmp) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADLINE_", "WANDB_"))}
-    env.update(
-        GRADLINE_BASE_URL=server.url,
-        GRADLINE_API_KEY=key,
-        GRADLINE_ENTITY=TEAM,
-        GRADLINE_DIR=str(tmp / "runs"),
-        GRADLINE_CONFIG_DIR=str(tmp / "config"),
-        PYTHONPATH=str(REPO / "sdk"),
-    )
-    return env
-
-
-@pytest.fixture(autouse=True)
-def _patient_expect():
-    """Playwright's 5 s default is too short on a loaded 2-core box."""
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=30_000)
-    yield
-    expect.set_options(timeout=5_000)
-
-
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     """A uvicorn server on its own database, with five finished runs in sdk-team/vision."""
-    db = TestDatabase(f"test_gradline_ws_{os.getpid()}")
-    db.create()
     var_dir = tmp_path_factory.mktemp("workspace-server")
-    try:
-        seed = bootstrap(db, var_dir)
-        server = ServerProcess(db, var_dir).start()
-        try:
-            env = _sdk_env(server, seed.owner_key, var_dir)
-            _log_runs(env, var_dir, FINISHED, steps=STEPS)
-            yield server, env, var_dir
-        finally:
-            server.stop()
-    finally:
-        db.drop()
-
-
-def _sign_in(browser, server, color_scheme, **options):
-    context = browser.new_context(
-        base_url=server.url,
-        color_scheme=color_scheme,
-        **({"viewport": {"width": 1360, "height": 900}} | options),
-    )
-    context.set_default_timeout(60_000)
-    page = context.new_page()
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/[a-z0-9-]+/$"))
-    return context, page
+    with sdk_server("ws", var_dir) as (server, seed):
+        env = sdk_env(server, seed.owner_key, var_dir)
+        _log_runs(env, var_dir, FINISHED, steps=STEPS)
+        yield server, env, var_dir
 
 
 def _errors(page) -> list[str]:
@@ -150,17 +106,7 @@ def _points(page, key) -> int:
 
 def _log_runs(env, var_dir, runs, steps=50) -> None:
     """Finished runs logged through the SDK in another process."""
-    script = SEED.format(runs=runs, project=PROJECT, steps=steps)
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        env=env,
-        cwd=var_dir,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_script(textwrap.dedent(SEED.format(runs=runs, project=PROJECT, steps=steps)), env, var_dir)
 
 
 def _luminance(css_colour: str) -> float:
@@ -177,18 +123,13 @@ def _shot(page, directory, name: str) -> None:
         screenshot(page, directory, name)
 
 
-def _no_horizontal_overflow(page) -> None:
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 1, f"the page is {overflow}px wider than the phone"
-
-
 @pytest.mark.parametrize("color_scheme", ["light", "dark"])
 def test_workspace(workspace, browser, screenshots_dir, color_scheme):
     from playwright.sync_api import expect
 
     server, env, var_dir = workspace
     shot = f"{color_scheme}-workspace-"
-    context, page = _sign_in(browser, server, color_scheme)
+    context, page = sign_in(browser, server, color_scheme)
     errors = _errors(page)
     page.goto(f"/{TEAM}/{PROJECT}/")
     expect(page.get_by_test_id("workspace")).to_have_attribute("data-ready", "true")
@@ -365,19 +306,19 @@ def test_workspace(workspace, browser, screenshots_dir, color_scheme):
     context.close()
 
     # A phone: the page fits the width; the table scrolls inside its own box.
-    context, phone = _sign_in(
+    context, phone = sign_in(
         browser, server, color_scheme, viewport={"width": 390, "height": 844}, is_mobile=True
     )
     errors = _errors(phone)
     phone.goto(f"/{TEAM}/{PROJECT}/")
     expect(phone.get_by_test_id("workspace")).to_have_attribute("data-ready", "true")
     expect(phone.locator("#runs-body tr[data-run]")).to_have_count(total)
-    _no_horizontal_overflow(phone)
+    no_horizontal_overflow(phone)
     phone_loss = _chart(phone, "train/loss")
     phone_loss.scroll_into_view_if_needed()
     expect(phone_loss).to_have_attribute("data-state", "ready")
     expect(phone_loss).to_have_attribute("data-lines", str(min(total, 10)))
-    _no_horizontal_overflow(phone)
+    no_horizontal_overflow(phone)
     _shot(phone, screenshots_dir, shot + "07-phone")
     assert errors == []
     context.close()
@@ -390,7 +331,7 @@ def test_workspace_toolbar_and_panels(workspace, browser, screenshots_dir):
 
     server, env, var_dir = workspace
     _log_runs(env, var_dir, [("doomed-1", "sgd", 0.5, 0.9), ("doomed-2", "sgd", 0.7, 0.95)])
-    context, page = _sign_in(browser, server, "light")
+    context, page = sign_in(browser, server, "light")
     errors = _errors(page)
     page.goto(f"/{TEAM}/{PROJECT}/")
     expect(page.get_by_test_id("workspace")).to_have_attribute("data-ready", "true")
