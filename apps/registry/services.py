@@ -24,6 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.automations import hooks as automation_hooks
+from apps.comments.cleanup import comments_remove
 from apps.core import jsonlimits
 from apps.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from apps.core.storage import delete_stored, delete_stored_on_commit, spooled_upload
@@ -354,6 +355,7 @@ def version_delete(*, version: ArtifactVersion, delete_aliases: bool, actor) -> 
         for alias in held:
             _event(team, alias.alias, version.label, "", actor, artifact=artifact)
         ArtifactVersion.objects.for_team(team).filter(pk=version.pk).delete()
+        comments_remove(team, "artifact_version", [version.pk])
 
 
 def artifact_delete(*, artifact: Artifact) -> None:
@@ -366,7 +368,10 @@ def artifact_delete(*, artifact: Artifact) -> None:
                 "A registered model links a version of this artifact; unlink it first.",
                 code="linked",
             )
+        versions = ArtifactVersion.objects.for_team(team).filter(artifact=artifact)
+        version_ids = list(versions.values_list("pk", flat=True))
         Artifact.objects.for_team(team).filter(pk=artifact.pk).delete()
+        comments_remove(team, "artifact_version", version_ids)
 
 
 def _event(team, alias, from_label, to_label, actor, **target) -> None:
@@ -500,7 +505,9 @@ def registered_model_update(*, model: RegisteredModel, data: dict) -> Registered
 
 
 def registered_model_delete(*, model: RegisteredModel) -> None:
-    RegisteredModel.objects.for_team(model.team).filter(pk=model.pk).delete()
+    with transaction.atomic():
+        RegisteredModel.objects.for_team(model.team).filter(pk=model.pk).delete()
+        comments_remove(model.team, "registered_model", [model.pk])
 
 
 def registered_model_link(

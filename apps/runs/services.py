@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.automations import hooks as automation_hooks
+from apps.comments.cleanup import comments_remove
 from apps.core import jsonlimits
 from apps.core.access import require_owner_or
 from apps.core.errors import Conflict, NotFound, field_error
@@ -316,6 +317,7 @@ def run_delete(*, run: Run, actor, permissions: frozenset[str]) -> None:
     with transaction.atomic():
         # The statement trigger on runs_run deletes the run's points and rollups.
         Run.objects.for_team(run.team).filter(pk=run.pk).delete()
+        comments_remove(run.team, "run", [run.pk])
         delete_stored_on_commit(blobs)
 
 
