@@ -129,7 +129,7 @@ def _post(team, delivery: Delivery) -> tuple[int | None, str, str]:
     if integration is None:
         return None, "", "the integration was deleted"
     try:
-        url = destinations.check_url(integration.url)
+        target = destinations.resolve(integration.url)
     except DomainError as exc:
         return None, "", exc.message
     if delivery.channel == Channel.SLACK:
@@ -146,17 +146,31 @@ def _post(team, delivery: Delivery) -> tuple[int | None, str, str]:
             "X-Gradline-Timestamp": str(stamp),
             "X-Gradline-Signature": signing.webhook_signature(integration.secret, stamp, body),
         }
-    try:
-        response = httpx.post(
-            url,
-            content=body,
-            headers=headers,
-            timeout=settings.WEBHOOK_TIMEOUT_S,
-            follow_redirects=False,
-        )
-    except httpx.HTTPError as exc:
-        return None, "", f"{type(exc).__name__}: {exc}".rstrip(": ")
-    return response.status_code, response.text, ""
+    # Connect to the addresses just checked, never to a fresh DNS answer (rebinding);
+    # the next one only when a connection could not be made, within the attempt's time.
+    headers["Host"] = target.host_header
+    deadline = time.monotonic() + settings.WEBHOOK_TIMEOUT_S
+    error = "no address"
+    for address in target.addresses:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            # trust_env off: a proxy from the environment would connect somewhere unchecked.
+            with httpx.Client(trust_env=False, follow_redirects=False, timeout=left) as client:
+                response = client.post(
+                    target.url_for(address),
+                    content=body,
+                    headers=headers,
+                    extensions=target.extensions,
+                )
+        except httpx.ConnectError as exc:
+            error = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            continue
+        except httpx.HTTPError as exc:
+            return None, "", f"{type(exc).__name__}: {exc}".rstrip(": ")
+        return response.status_code, response.text, ""
+    return None, "", error
 
 
 def _send_email(team, delivery: Delivery) -> tuple[int | None, str, str]:
