@@ -49,7 +49,22 @@ test-browser-deps:
 	  else echo "chromium missing (apt-get install -y chromium); browser tests will be skipped"; fi; \
 	fi
 
-test: install test-browser-deps
+# torch-based W&B integrations (tests/sdk/test_integrations_torch.py): a CPU torch only
+# from a wheel already on the machine (TORCH_WHEELS, +cpu pinned, so pip can never fetch
+# a CUDA build of several GB), then Lightning, transformers, accelerate from PyPI.
+# Not in requirements/*.txt; without the wheel those tests skip.
+TORCH_WHEELS ?= /opt/wheels
+TORCH_PINS := lightning==2.6.6 transformers==5.23.0 accelerate==1.15.0
+.PHONY: test-torch-deps
+test-torch-deps: install
+	@if $(PY) -c "import torch, lightning, transformers, accelerate" 2>/dev/null; then :; \
+	elif ls $(TORCH_WHEELS)/torch-2.13.0+cpu-*.whl >/dev/null 2>&1; then \
+	  echo "Installing CPU torch from $(TORCH_WHEELS) and $(TORCH_PINS)…"; \
+	  $(PY) -m pip install $(PIP_QUIET) --find-links $(TORCH_WHEELS) "torch==2.13.0+cpu" $(TORCH_PINS) \
+	    || echo "torch integrations could not be installed; their tests will be skipped"; \
+	else echo "no CPU torch wheel in $(TORCH_WHEELS); the torch integration tests will be skipped"; fi
+
+test: install test-browser-deps test-torch-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The suite on a busy box: `make test` LOAD_RUNS times in a row while LOAD_PROCS CPU-bound
@@ -59,7 +74,7 @@ LOAD_RUNS ?= 3
 LOAD_PROCS ?= 2
 LOAD_SECONDS ?= 3600
 .PHONY: test-under-load
-test-under-load: install test-browser-deps
+test-under-load: install test-browser-deps test-torch-deps
 	@burners=(); \
 	for _ in $$(seq $(LOAD_PROCS)); do timeout $(LOAD_SECONDS) $(PY) -c "while True: pass" & burners+=($$!); done; \
 	trap 'kill $${burners[*]} 2>/dev/null' EXIT; \

@@ -72,12 +72,18 @@ __all__ = [
     "login",
     "plot",
     "plot_table",
+    "require",
     "run",
     "save",
     "summary",
     "sweep",
+    "termerror",
+    "termlog",
+    "termwarn",
+    "unwatch",
     "use_artifact",
     "use_model",
+    "watch",
 ]
 
 
@@ -349,6 +355,53 @@ def save(glob_str: str, base_path: str | None = None, policy: str = "live") -> l
 
 def alert(title: str, text: str, level: Any = "INFO", wait_duration: Any = None) -> None:
     _current().alert(title, text, level=level, wait_duration=wait_duration)
+
+
+def watch(
+    models: Any,
+    criterion: Any = None,
+    log: str | None = "gradients",
+    log_freq: int = 1000,
+    idx: int | None = None,
+    log_graph: bool = False,
+) -> None:
+    """W&B's `wandb.watch` on the active run (Run.watch)."""
+    _current().watch(models, criterion, log, log_freq, idx, log_graph)
+
+
+def require(requirement: str | None = None, experiment: str | None = None) -> None:
+    """W&B's feature switches (`wandb.require("service")`, "core"): Gradline has one way
+    of running, so there is nothing to switch."""
+
+
+def termlog(string: str = "", newline: bool = True, repeat: bool = True, **_: Any) -> None:
+    """W&B's console helpers, used by integrations written against W&B."""
+    _term("", string, newline, repeat)
+
+
+def termwarn(string: str, newline: bool = True, repeat: bool = True, **_: Any) -> None:
+    _term("WARNING ", string, newline, repeat)
+
+
+def termerror(string: str, newline: bool = True, repeat: bool = True, **_: Any) -> None:
+    _term("ERROR ", string, newline, repeat)
+
+
+_termed: set[str] = set()
+
+
+def _term(level: str, string: str, newline: bool, repeat: bool) -> None:
+    import sys
+
+    if not repeat and string in _termed:
+        return
+    _termed.add(string)
+    sys.stderr.write(f"gradline: {level}{string}" + ("\n" if newline else ""))
+
+
+def unwatch(models: Any = None) -> None:
+    if run is not None:
+        run.unwatch(models)
 
 
 def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:

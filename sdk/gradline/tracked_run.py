@@ -442,6 +442,30 @@ class Run:
             return Path(self.settings.cache_dir).expanduser()
         return Path(self.dir).parent / "artifact-cache"  # beside the run folders
 
+    def watch(
+        self,
+        models: Any,
+        criterion: Any = None,
+        log: str | None = "gradients",
+        log_freq: int = 1000,
+        idx: int | None = None,
+        log_graph: bool = False,
+    ) -> None:
+        """W&B's `watch`: gradient / parameter histograms of PyTorch models every
+        `log_freq` batches (gradline/integration/torch.py)."""
+        from gradline.integration import torch as _torch
+
+        _torch.watch(self, models, criterion, log, log_freq, idx, log_graph)
+
+    def _label(self, **labels: Any) -> None:
+        """W&B's integration telemetry label (transformers calls it): nothing to record."""
+
+    def unwatch(self, models: Any = None) -> None:
+        """Remove the hooks `watch` put on `models` (all of them without an argument)."""
+        from gradline.integration import torch as _torch
+
+        _torch.unwatch(self, models)
+
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         """Flush and upload (waiting at most the finish_timeout setting), then mark the run
         finished (or failed for a non-zero exit code). Never raises on network trouble."""
