@@ -707,3 +707,9 @@ def _monitor_name(world: World):
 def _monitor_rule_id(world: World):
     _monitor(world)
     return world.get("monitor_rule").pk
+
+
+@registers("provider_id")
+def _provider_id(world: World):
+    """The instance-wide OpenID Connect provider's id (settings OAUTH_OIDC_*)."""
+    return "oidc"

@@ -112,6 +112,16 @@ ROUTES: dict[str, Route] = {
     "socialaccount_login_cancelled": public(),
     "socialaccount_login_error": public(),
     "socialaccount_signup": public(),  # completes a third-party sign-up in progress
+    # Instance-wide sign-in providers (settings OAUTH_*; 404 unless configured).
+    "github_login": public(),
+    "github_callback": public(),
+    "google_login": public(),
+    "google_callback": public(),
+    "google_login_by_token": public(),
+    "gitlab_login": public(),
+    "gitlab_callback": public(),
+    "openid_connect_login": public(),
+    "openid_connect_callback": public(),
     "account_logout": user(GET=None, POST=None),
     "account_reauthenticate": user(GET=None, POST=None),
     "account_request_reauthentication_code": user(GET=None, POST=None),

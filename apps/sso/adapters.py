@@ -11,6 +11,8 @@ Guarantees:
   account it has not signed in before only when it asserts the email as verified and
   the email's domain is verified for that team; otherwise the login stops (403) with
   nothing linked or created. New accounts are made only for verified team domains.
+- Instance-wide providers (GitHub, Google, GitLab, a generic OIDC issuer) link to an
+  existing account only on an email the provider verified and the account verified too.
 - Sign-ups through any provider get a personal team (like password sign-ups).
 """
 
@@ -35,6 +37,12 @@ from apps.teams.services import personal_team_ensure
 def _on_sso_route(request) -> bool:
     match = getattr(request, "resolver_match", None)
     return match is not None and match.namespace == "sso"
+
+
+def _on_allauth_flow_route(request) -> bool:
+    match = getattr(request, "resolver_match", None)
+    name = getattr(match, "url_name", "") or ""
+    return name.endswith(("_login", "_callback")) or name.startswith(("openid_connect", "saml"))
 
 
 def team_social_app(config, *, with_secret: bool) -> SocialApp:
@@ -120,10 +128,24 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def list_apps(self, request, provider=None, client_id=None):
         if isinstance(provider, str) and provider.startswith(selectors.PROVIDER_PREFIX):
             config = selectors.config_for_provider_id(provider)
-            if config is None or not (request is not None and _on_sso_route(request)):
-                return [_placeholder(provider)]
-            return [team_social_app(config, with_secret=True)]
+            if config is not None and request is not None and _on_sso_route(request):
+                return [team_social_app(config, with_secret=True)]
+            if _on_allauth_flow_route(request):
+                return []  # allauth's own /accounts/oidc/<id>/… routes: 404
+            return [_placeholder(provider)]  # lists of connected accounts
         return super().list_apps(request, provider=provider, client_id=client_id)
+
+    def can_authenticate_by_email(self, login, email: str) -> bool:
+        """Instance providers (GitHub, Google, GitLab, generic OIDC) sign in to an existing
+        account by email only when allauth saw the provider vouch for it (only verified
+        addresses reach here) and the account's own address is verified: an account
+        someone registered with another person's unconfirmed address is never joined.
+        Team IdPs link in pre_social_login under the team's domain rule instead."""
+        if selectors.config_for_provider_id(login.account.provider) is not None:
+            return False
+        if not EmailAddress.objects.filter(email__iexact=email, verified=True).exists():
+            return False
+        return super().can_authenticate_by_email(login, email)
 
     def _refuse(self, request, config, email: str, reason: str, message: str):
         services.sso_refusal_record(

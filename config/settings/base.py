@@ -43,6 +43,11 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "allauth.mfa",
     "allauth.usersessions",  # the sessions page (accounts/sessions/): list and sign out
+    # Instance-wide sign-in providers (OAUTH_* below; docs/identity.md "Sign-in providers").
+    "allauth.socialaccount.providers.github",
+    "allauth.socialaccount.providers.google",
+    "allauth.socialaccount.providers.gitlab",
+    "allauth.socialaccount.providers.openid_connect",
     "apps.core",
     "apps.accounts",
     "apps.teams",
@@ -308,6 +313,37 @@ SOCIALACCOUNT_ADAPTER = "apps.sso.adapters.SocialAccountAdapter"
 SSO_ALLOW_PRIVATE_ADDRESSES = env_bool("SSO_ALLOW_PRIVATE_ADDRESSES", False)
 # Key material for IdP client secrets at rest (apps/sso/secretbox.py); SECRET_KEY if unset.
 SSO_SECRET_KEY = env_str("SSO_SECRET_KEY")
+# Instance-wide sign-in providers, each on when its client id is set (docs/identity.md):
+# OAUTH_GITHUB_*, OAUTH_GOOGLE_*, OAUTH_GITLAB_* (+ OAUTH_GITLAB_URL for self-hosted) and
+# one generic OpenID Connect issuer (OAUTH_OIDC_ISSUER, _NAME, _CLIENT_ID, _SECRET).
+SOCIALACCOUNT_PROVIDERS: dict = {}
+for _name in ("github", "google", "gitlab"):
+    _prefix = f"OAUTH_{_name.upper()}"
+    if env_str(f"{_prefix}_CLIENT_ID"):
+        _app = {
+            "client_id": env_str(f"{_prefix}_CLIENT_ID"),
+            "secret": env_str(f"{_prefix}_SECRET"),
+        }
+        if _name == "gitlab" and env_str("OAUTH_GITLAB_URL"):
+            _app["settings"] = {"gitlab_url": env_str("OAUTH_GITLAB_URL")}
+        SOCIALACCOUNT_PROVIDERS[_name] = {"APPS": [_app], "OAUTH_PKCE_ENABLED": True}
+if env_str("OAUTH_OIDC_CLIENT_ID"):
+    SOCIALACCOUNT_PROVIDERS["openid_connect"] = {
+        "OAUTH_PKCE_ENABLED": True,
+        "APPS": [
+            {
+                "provider_id": "oidc",
+                "name": env_str("OAUTH_OIDC_NAME", "Single sign-on"),
+                "client_id": env_str("OAUTH_OIDC_CLIENT_ID"),
+                "secret": env_str("OAUTH_OIDC_SECRET"),
+                "settings": {"server_url": env_str("OAUTH_OIDC_ISSUER")},
+            }
+        ],
+    }
+# A provider signs in to an existing account only when it vouches for the email and the
+# account's own address is verified too (apps.sso.adapters.can_authenticate_by_email).
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
 # Reports (docs/collaboration.md "Reports"): PDF export prints with this chromium, each
 # export bounded by REPORTS_PDF_TIMEOUT_S of browser work (apps/reports/pdf.py).
 REPORTS_CHROMIUM = env_str("REPORTS_CHROMIUM", "/usr/bin/chromium")

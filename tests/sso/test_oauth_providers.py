@@ -1,0 +1,101 @@
+"""Instance-wide sign-in providers: a generic OpenID Connect issuer (allauth's IdP in a
+second process) enabled by configuration, and account linking that never links on an
+unverified email — neither the provider's nor the local account's."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount
+from django.test import Client
+
+from apps.accounts.models import User
+from apps.teams.selectors import personal_team_of
+from tests.factories import UserFactory
+from tests.sso import flows
+
+CALLBACK = "http://testserver/accounts/oidc/oidc/login/callback/"
+
+
+@pytest.fixture
+def instance_oidc(db, settings, idp_normal):
+    client_id = f"inst-{uuid.uuid4().hex[:8]}"
+    idp_normal.client(client_id, "inst-secret", [CALLBACK])
+    settings.SSO_ALLOW_PRIVATE_ADDRESSES = True
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        "openid_connect": {
+            "OAUTH_PKCE_ENABLED": True,
+            "APPS": [
+                {
+                    "provider_id": "oidc",
+                    "name": "Corporate SSO",
+                    "client_id": client_id,
+                    "secret": "inst-secret",
+                    "settings": {"server_url": idp_normal.url},
+                }
+            ],
+        }
+    }
+    return idp_normal
+
+
+def sign_in(client, idp, email):
+    r = client.post("/accounts/oidc/oidc/login/")
+    assert r.status_code == 302 and r["Location"].startswith(idp.url), r.status_code
+    assert flows.query(r["Location"])["code_challenge_method"] == "S256"
+    return flows.callback(client, flows.authorize(idp.browser(email), r["Location"]))
+
+
+def test_login_page_offers_the_configured_provider(instance_oidc):
+    assert b"Corporate SSO" in Client().get("/accounts/login/").content
+
+
+def test_not_configured_is_404(db):
+    assert Client().post("/accounts/oidc/oidc/login/").status_code == 404
+    assert Client().post("/accounts/oidc/gl-team-1/login/").status_code == 404
+
+
+def test_new_user_signs_up_with_a_personal_team(instance_oidc):
+    instance_oidc.user("nia@elsewhere.example")
+    client = Client()
+    sign_in(client, instance_oidc, "nia@elsewhere.example")
+    user = User.objects.get(email="nia@elsewhere.example")
+    assert flows.signed_in_user_id(client) == str(user.pk)
+    assert personal_team_of(user) is not None
+
+
+def test_verified_on_both_sides_links(instance_oidc):
+    local = UserFactory(email="oli@elsewhere.example")
+    flows.verify_email(local)
+    instance_oidc.user("oli@elsewhere.example")
+    client = Client()
+    sign_in(client, instance_oidc, "oli@elsewhere.example")
+    assert flows.signed_in_user_id(client) == str(local.pk)
+    assert SocialAccount.objects.filter(user=local).exists()
+
+
+@pytest.mark.parametrize("mode", ["unverified_email", "no_email_verified"])
+def test_provider_not_vouching_never_links(instance_oidc, mode):
+    local = UserFactory(email="pam@elsewhere.example")
+    flows.verify_email(local)
+    instance_oidc.user("pam@elsewhere.example")
+    instance_oidc.set_mode(mode)
+    client = Client()
+    sign_in(client, instance_oidc, "pam@elsewhere.example")
+    assert flows.signed_in_user_id(client) != str(local.pk)
+    assert not SocialAccount.objects.filter(user=local).exists()
+    assert User.objects.filter(email__iexact="pam@elsewhere.example").count() == 1
+
+
+def test_unverified_local_account_is_not_joined(instance_oidc):
+    """Someone registered the address first without confirming it: the real owner's
+    provider sign-in must not land in that account."""
+    squatter = UserFactory(email="quinn@elsewhere.example")
+    EmailAddress.objects.filter(user=squatter).update(verified=False)
+    instance_oidc.user("quinn@elsewhere.example")
+    client = Client()
+    sign_in(client, instance_oidc, "quinn@elsewhere.example")
+    assert flows.signed_in_user_id(client) != str(squatter.pk)
+    assert not SocialAccount.objects.filter(user=squatter).exists()
