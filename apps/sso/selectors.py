@@ -52,13 +52,16 @@ def config_for_provider_id(provider_id: str) -> TeamSSOConfig | None:
 def required_sso_for_member(team_slug: str, user) -> TeamSSOConfig | None:
     """The configuration when the URL's team requires SSO and `user` is its member, else
     None (a non-member is answered 404 by the scope check, never by this)."""
-    team = Team.objects.filter(slug=team_slug).first()
-    if team is None:
+    # One query on every signed-in team request; the membership only when SSO is required.
+    # The team is the URL's: the join on its slug scopes the query, as open_scope's does.
+    config = (
+        TeamSSOConfig.objects.across_teams()
+        .select_related("team")
+        .filter(team__slug=team_slug, require_sso=True, enabled=True)
+        .first()
+    )
+    if config is None or not Membership.objects.for_team(config.team).filter(user=user).exists():
         return None
-    config = TeamSSOConfig.objects.for_team(team).filter(require_sso=True, enabled=True).first()
-    if config is None or not Membership.objects.for_team(team).filter(user=user).exists():
-        return None
-    config.team = team
     return config
 
 

@@ -12,7 +12,6 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psycopg
 import requests
@@ -38,12 +37,15 @@ def _free_port() -> int:
 
 
 def _admin_dsn() -> dict:
-    url = urlsplit(os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    """The test database's server (machine or embedded PostgreSQL), as Django has it."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
     return {
-        "host": url.hostname or "127.0.0.1",
-        "port": str(url.port or 5432),
-        "user": url.username or "postgres",
-        "password": url.password or "",
+        "host": db.get("HOST") or "127.0.0.1",
+        "port": str(db.get("PORT") or 5432),
+        "user": db.get("USER") or "postgres",
+        "password": db.get("PASSWORD") or "",
     }
 
 
