@@ -85,6 +85,9 @@ def test_report_with_a_live_chart_and_its_pdf(server, browser, screenshots_dir):
     page.get_by_label("Caption (optional)").fill("")
     page.get_by_test_id("panel-insert").click()
     expect(body).to_have_value(re.compile(r"\"type\":\"runs\""))
+    page.get_by_label("Panel", exact=True).select_option("media")
+    page.get_by_test_id("panel-insert").click()
+    expect(body).to_have_value(re.compile(r"\"type\":\"media\""))
     screenshot(page, screenshots_dir, "reports-01-editor")
     page.get_by_test_id("report-save").click()
     page.wait_for_url(re.compile(r"/reports/\d+$"))
@@ -94,7 +97,11 @@ def test_report_with_a_live_chart_and_its_pdf(server, browser, screenshots_dir):
     expect(chart).to_have_attribute("data-state", "ready")
     expect(chart.get_by_test_id("report-chart")).to_have_attribute("data-points", "20")
     expect(page.get_by_test_id("report-runs-table")).to_contain_text("bright-sun")
+    # The run logged no media: the media panel says so (after asking the media API).
+    expect(page.locator('[data-panel-type="media"]')).to_have_attribute("data-state", "empty")
     expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "live")
+    # The report's comments panel listens on its own socket (comment target "report").
+    expect(page.get_by_test_id("comments")).to_have_attribute("data-live", "on")
     expect(page.get_by_test_id("report-document").locator("strong")).to_have_text("bright-sun")
     screenshot(page, screenshots_dir, "reports-02-view")
 
@@ -121,5 +128,21 @@ def test_report_with_a_live_chart_and_its_pdf(server, browser, screenshots_dir):
     page.get_by_role("link", name="Versions").click()
     expect(page.get_by_test_id("report-versions").locator("tbody tr")).to_have_count(2)
     screenshot(page, screenshots_dir, "reports-06-versions")
+
+    # Publish by link: the owner reads the published version read-only, with the live chart;
+    # a signed-out reader of this team project is sent to sign in.
+    page.go_back()
+    page.get_by_test_id("publish").click()
+    link = page.get_by_test_id("share-link").input_value()
+    assert "/teams/reports/" in link
+    page.goto(link)
+    expect(page.get_by_test_id("report-title")).to_have_text("Loss study")
+    expect(page.locator('[data-panel-type="chart"]')).to_have_attribute("data-state", "ready")
+    screenshot(page, screenshots_dir, "reports-07-shared-link")
+    anonymous = browser.new_context(base_url=server.url)
+    stranger = anonymous.new_page()
+    stranger.goto(link)
+    expect(stranger).to_have_url(re.compile(r"/accounts/login/"))
+    anonymous.close()
     assert errors == []
     context.close()
