@@ -56,6 +56,8 @@ class ArtifactVersion(TeamOwnedModel):
     digest = models.CharField(max_length=64)
     description = models.TextField(blank=True)
     metadata = RunJSONField(default=dict)
+    # W&B's version tags (Artifact.tags): a filter for Api().artifacts(tags=...).
+    tags = RunJSONField(default=list)
     size = models.BigIntegerField(default=0)
     file_count = models.IntegerField(default=0)
     run = models.ForeignKey(

@@ -77,6 +77,29 @@ def clean_aliases(value: Any) -> list[str]:
     return aliases
 
 
+# W&B's rule for artifact version tags: words of letters, digits, '_' or '-', single
+# spaces between them.
+TAG_RE = re.compile(r"[-\w]+(?: [-\w]+)*")
+MAX_TAGS = 32
+
+
+def clean_tags(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_TAGS:
+        raise field_error(f"tags must be a list of at most {MAX_TAGS} tags.", "tags")
+    tags: list[str] = []
+    for item in value:
+        if not isinstance(item, str) or len(item) > 128 or not TAG_RE.fullmatch(item):
+            raise field_error(
+                "each tag must be 1-128 letters, digits, '_' or '-', single spaces between words.",
+                "tags",
+            )
+        if item not in tags:
+            tags.append(item)
+    return tags
+
+
 def clean_ref(value: Any, field: str) -> str:
     """A version reference from a body: `v<N>`, an alias or `latest`."""
     if not isinstance(value, str) or not NAME_RE.fullmatch(value):

@@ -39,6 +39,7 @@ def version_row(version: ArtifactVersion) -> dict:
         "size": version.size,
         "file_count": version.file_count,
         "aliases": version.alias_list,
+        "tags": version.tags,
         "description": version.description,
         "created_at": version.created_at,
     }
@@ -76,6 +77,7 @@ def version_out(
         "description": version.description,
         "metadata": version.metadata,
         "aliases": version.alias_list,
+        "tags": version.tags,
         "size": version.size,
         "file_count": version.file_count,
         "created_at": version.created_at,

@@ -226,6 +226,7 @@ def version_create(
     aliases = names.clean_aliases(data.get("aliases"))
     entries = names.clean_manifest(data.get("files"))
     references = names.clean_references(data.get("references"), {e.path for e in entries})
+    tags = names.clean_tags(data.get("tags"))
     run = None
     if data.get("run") is not None:
         if not isinstance(data["run"], str):
@@ -252,6 +253,9 @@ def version_create(
                 team, artifact, entries, digest, run, actor, description, metadata, references
             )
             automation_hooks.version_created(version)  # automations, after commit
+        if tags and any(t not in version.tags for t in tags):  # logged again with more tags
+            version.tags = [*version.tags, *(t for t in tags if t not in version.tags)]
+            version.save(update_fields=["tags"])
         for alias in aliases:
             _artifact_alias_move(team, artifact, alias, version, actor)
         artifact.updated_at = timezone.now()
@@ -329,11 +333,14 @@ def artifact_update(*, artifact: Artifact, data: dict) -> Artifact:
 
 def version_update(*, version: ArtifactVersion, data: dict) -> ArtifactVersion:
     description, metadata = _description(data), _metadata(data)
+    tags = names.clean_tags(data.get("tags"))
     if description is not None:
         version.description = description
     if metadata is not None:
         version.metadata = metadata
-    version.save(update_fields=["description", "metadata"])
+    if tags is not None:
+        version.tags = tags
+    version.save(update_fields=["description", "metadata", "tags"])
     return version
 
 

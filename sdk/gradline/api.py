@@ -123,6 +123,19 @@ class Api:
     def viewer(self) -> dict:
         return self.client.json("GET", "/api/v1/viewer")
 
+    # -- deployments (docs/deployments.md) ------------------------------------------
+    def deployments(self, entity: str | None = None) -> list:
+        """The team's deployments (gradline.deployments.Deployment handles)."""
+        from gradline import deployments as _deployments
+
+        return _deployments.deployments(self, entity)
+
+    def deployment(self, key: int | str, entity: str | None = None):
+        """One deployment by id or endpoint name."""
+        from gradline import deployments as _deployments
+
+        return _deployments.deployment(self, key, entity)
+
     def sweep(self, path: str) -> Sweep:
         """`team/project/sweep_id` or `project/sweep_id` (default team)."""
         parts = [p for p in path.strip("/").split("/") if p and p != "sweeps"]
@@ -163,16 +176,15 @@ class Api:
     def artifacts(
         self, type_name: str | None, name: str, per_page: int = 50, tags: Any = None
     ) -> list[Artifact]:
-        """Every version of "team/project/name", newest first. `tags` (W&B's filter by
-        version tag) is not applied: Gradline stores no version tags yet (one warning)."""
-        if tags:
-            from gradline.artifacts import warn_not_stored
-
-            warn_not_stored("Api().artifacts(tags=...)", "no version tags to filter on")
+        """Every version of "team/project/name", newest first; with `tags` (a tag or a
+        list), only the versions that have all of them, as W&B filters."""
         team, project, art_name, _ = self._artifact_path(name.partition(":")[0])
         versions = artifact_versions(self, team, project, art_name)
         if type_name is not None and versions and versions[0].type != type_name:
             raise ValueError(f"artifact {name} has type {versions[0].type!r}, not {type_name!r}")
+        if tags:
+            wanted = {tags} if isinstance(tags, str) else {str(t) for t in tags}
+            versions = [v for v in versions if wanted <= set(v.tags)]
         return versions
 
     artifact_versions = artifacts

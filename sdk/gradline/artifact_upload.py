@@ -125,6 +125,8 @@ def upload_version(client: HttpClient, project_path: str, record: dict, run_uid:
         "run": run_uid,
         "files": files,
     }
+    if record.get("tags"):
+        body["tags"] = record["tags"]
     if record.get("references"):  # only then: a server without references still takes the rest
         body["references"] = record["references"]
     url = f"{project_path}/artifacts/{_q(record['name'])}/versions"

@@ -327,17 +327,20 @@ class Artifact:
         self._ensure_loaded()
         return self._metadata
 
-    # W&B's version tags and time-to-live: Gradline does not store them yet. Kept on this
-    # object (so code that reads them back still runs) and said once, never silently lost.
+    # W&B's version tags: stored with the version when it is logged (or saved), and the
+    # filter of Api().artifacts(tags=...).
     @property
     def tags(self) -> list[str]:
         return list(getattr(self, "_tags", []))
 
     @tags.setter
     def tags(self, value: Any) -> None:
-        self._tags = [str(t) for t in (value or [])]
-        if self._tags:
-            warn_not_stored("Artifact.tags", "artifact version tags")
+        if isinstance(value, str):
+            value = [value]
+        self._tags = list(dict.fromkeys(str(t) for t in (value or [])))
+
+    # W&B's time-to-live: not stored (versions are kept until deleted). Kept on this object
+    # so code that reads it back still runs, and said once, never silently lost.
 
     @property
     def ttl(self) -> Any:
@@ -545,6 +548,8 @@ class Artifact:
             self._description = data.get("description")
         if "metadata" in data:
             self._metadata = dict(data.get("metadata") or {})
+        if "tags" in data:
+            self._tags = list(data.get("tags") or [])
         self._source = {"project": self._project, "name": self._base_name, "version": self._version}
         if "files" in data:
             self._entries = {
@@ -779,7 +784,11 @@ class Artifact:
         client.json(
             "PATCH",
             f"{project}/artifacts/{_q(src['name'])}/versions/{_q(src['ref'])}",
-            json={"description": self._description or "", "metadata": to_jsonable(self._metadata)},
+            json={
+                "description": self._description or "",
+                "metadata": to_jsonable(self._metadata),
+                "tags": self.tags,
+            },
         )
         if self._registry is not None:
             path = f"{_team_url(self._entity)}/registered-models/{_q(self._registry['name'])}"
@@ -1045,12 +1054,15 @@ def log_artifact(
     name: str | None = None,
     type: str | None = None,
     aliases: list[str] | None = None,
+    tags: list[str] | None = None,
 ) -> Artifact:
     if isinstance(artifact_or_path, Artifact):
         artifact = artifact_or_path
     else:
         artifact = artifact_from_path(artifact_or_path, name, type, run.id)
     wanted = check_aliases([*artifact._aliases, *check_aliases(aliases)])
+    if tags:
+        artifact.tags = [*artifact.tags, *([tags] if isinstance(tags, str) else tags)]
     if run.mode == "disabled":
         return artifact
     if run._finished:
@@ -1066,6 +1078,7 @@ def log_artifact(
         "description": artifact._description or "",
         "metadata": to_jsonable(artifact._metadata),
         "aliases": wanted,
+        "tags": artifact.tags,
         "files": files,
         "references": references,
         "digest": manifest_digest(files, references),

@@ -384,10 +384,8 @@ class Run:
     ) -> artifacts.Artifact:
         """Log an Artifact (or a file/directory path). The files are hashed into the local
         cache now; the upload happens in the background (`artifact.wait()` blocks).
-        W&B's `tags` are not stored yet (one warning)."""
-        if tags:
-            artifacts.warn_not_stored("log_artifact(tags=...)", "artifact version tags")
-        return artifacts.log_artifact(self, artifact_or_path, name, type, aliases)
+        `tags` are stored with the version, as W&B's are."""
+        return artifacts.log_artifact(self, artifact_or_path, name, type, aliases, tags)
 
     def use_artifact(self, artifact_or_name: Any, type: str | None = None) -> artifacts.Artifact:
         """Get a version ("name:alias", "project/name:v2", "team/project/name:latest") and

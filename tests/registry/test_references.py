@@ -104,3 +104,25 @@ def test_bad_references_are_400_naming_the_field(
     r = post_refs(client, "bad-refs", references, files=files)
     assert r.status_code == 400, r.content
     assert r.json()["error"]["detail"]["field"] == field, r.content
+
+
+def test_version_tags_are_stored_merged_and_validated(api_for, member_user, team, project):
+    client = api_for(member_user)
+    r = log_version(client, "tagged", {"a.txt": b"a"}, tags=["gold", "with space", "gold"])
+    assert r.status_code == 201 and r.json()["tags"] == ["gold", "with space"]
+    # Logged again with another tag: the same version, tags merged.
+    r = log_version(client, "tagged", {"a.txt": b"a"}, tags=["silver"])
+    assert r.status_code == 200 and r.json()["tags"] == ["gold", "with space", "silver"]
+    rows = client.get(f"{P}/artifacts/tagged").json()["versions"]
+    assert rows[0]["tags"] == ["gold", "with space", "silver"]
+    r = client.generic(
+        "PATCH",
+        f"{P}/artifacts/tagged/versions/v0",
+        data='{"tags": ["bronze"]}',
+        content_type="application/json",
+    )
+    assert r.status_code == 200 and r.json()["tags"] == ["bronze"]
+    for bad in ("gold", ["a/b"], [" lead"], ["two  spaces"], [7], ["x" * 129], ["t"] * 33):
+        r = log_version(client, "tagged", {"b.txt": b"b"}, tags=bad)
+        assert r.status_code == 400, (bad, r.content)
+        assert r.json()["error"]["detail"]["field"] == "tags"

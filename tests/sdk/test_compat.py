@@ -137,24 +137,44 @@ def test_registered_model_name_with_spaces_and_bare_link_target(
     assert [e.path for e in model.manifest] == ["model.bin"]
 
 
-def test_artifact_tags_and_ttl_are_said_not_lost_silently(server, sdk_db, sdk_settings):
+def test_artifact_tags_are_stored_and_filter_api_artifacts_ttl_is_said(
+    server, sdk_db, sdk_settings
+):
     artifact = gradline.Artifact("tagged", type="dataset")
-    with pytest.warns(UserWarning, match="Artifact.tags is not stored"):
-        artifact.tags = ["gold"]
+    artifact.tags = ["gold"]
     with pytest.warns(UserWarning, match="Artifact.ttl is not stored"):
         artifact.ttl = 3600
     assert artifact.tags == ["gold"] and artifact.ttl == 3600
     run = gradline.init(project="compat", settings=sdk_settings())
     artifact.add_file(__file__, name="data.py")
-    with pytest.warns(UserWarning, match=r"log_artifact\(tags=...\)"):
-        run.log_artifact(artifact, tags=["silver"])
+    run.log_artifact(artifact, tags=["silver"])
     artifact.wait()
+    second = gradline.Artifact("tagged", type="dataset")
+    with second.new_file("other.txt") as fh:
+        fh.write("v1")
+    run.log_artifact(second, tags=["silver", "with space"])
+    second.wait()
     run.finish()
-    with pytest.warns(UserWarning, match=r"artifacts\(tags=...\)"):
-        versions = api_for(server, sdk_db).artifacts(
-            "dataset", "sdk-team/compat/tagged", tags=["x"]
-        )
-    assert [v.version for v in versions] == ["v0"]
+
+    api = api_for(server, sdk_db)
+    assert api.artifact("sdk-team/compat/tagged:v0").tags == ["gold", "silver"]
+    by = lambda tags: [  # noqa: E731
+        v.version for v in api.artifacts("dataset", "sdk-team/compat/tagged", tags=tags)
+    ]
+    assert by(None) == ["v1", "v0"]
+    assert by(["silver"]) == ["v1", "v0"]
+    assert by("gold") == ["v0"]
+    assert by(["silver", "with space"]) == ["v1"]
+    assert by(["x"]) == []
+    # Tags change with save(), as W&B's do.
+    v1 = api.artifact("sdk-team/compat/tagged:v1")
+    v1.tags = ["bronze"]
+    v1.save()
+    assert api.artifact("sdk-team/compat/tagged:v1").tags == ["bronze"]
+    bad = api.artifact("sdk-team/compat/tagged:v1")
+    bad.tags = ["no/slash"]
+    with pytest.raises(gradline.CommError, match="tag"):
+        bad.save()
 
 
 def test_figures_and_dataframes_passed_to_log_are_stored(server, sdk_db, sdk_settings):
