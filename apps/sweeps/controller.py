@@ -47,7 +47,7 @@ _ENDED_TRIAL_STATES = frozenset(
 def _moves_history(trial: SweepTrial) -> bool:
     """Whether the change of `trial` changes what the engines see (a run ended or came
     back, a metric changed); pending -> running, say, does not."""
-    old_state, old_metric = trial.prior
+    old_state, old_metric = trial.stored_before
     if TrialState.STOPPED in (old_state, trial.state):
         return True  # whether its run had ended is not stored: count it
     was_ended = old_state in _ENDED_TRIAL_STATES

@@ -83,10 +83,20 @@ class SweepTrial(TeamOwnedModel):
     # Early termination's summary of the run: {milestone: its milestone-th finite value of
     # the sweep's metric}, read from the history once per milestone (they never change).
     milestones = RunJSONField(default=dict)
+    # An existing run the sweep was seeded with (`prior_runs`): the engines learn from it;
+    # it was never handed out, so it is not re-run and run_cap does not count it.
+    prior = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["project", "run_uid"], name="sweeptrial_unique_run")
+            # A handed-out run id belongs to one sweep of the project; a prior run may seed
+            # several sweeps, once each.
+            models.UniqueConstraint(
+                fields=["project", "run_uid"],
+                condition=models.Q(prior=False),
+                name="sweeptrial_unique_run",
+            ),
+            models.UniqueConstraint(fields=["sweep", "run_uid"], name="sweeptrial_unique_in_sweep"),
         ]
         indexes = [models.Index(fields=["sweep", "created_at"], name="sweeptrial_sweep_created")]
 

@@ -105,7 +105,7 @@ def _observe(trial: SweepTrial, run: tuple | None, most: int) -> None:
     before = (trial.state, trial.metric)
     _follow_run(trial, run, most)
     trial.changed = (trial.state, trial.metric) != before
-    trial.prior = before
+    trial.stored_before = before  # (state, metric) as stored
 
 
 def _follow_run(trial: SweepTrial, run: tuple | None, most: int) -> None:
@@ -125,7 +125,11 @@ def _follow_run(trial: SweepTrial, run: tuple | None, most: int) -> None:
         state = TrialState.PREEMPTED
     if stopped:
         state = TrialState.STOPPED
-    elif state in (TrialState.CRASHED, TrialState.PREEMPTED) and trial.attempts < most:
+    elif (
+        state in (TrialState.CRASHED, TrialState.PREEMPTED)
+        and trial.attempts < most
+        and not trial.prior  # a prior run is not the sweep's to re-run
+    ):
         # Re-run with the same params: for the engines it is in flight again.
         state, trial.run_state = TrialState.REQUEUED, None
     trial.state = state
@@ -137,7 +141,8 @@ def trials_observed(team, sweep: Sweep) -> list[SweepTrial]:
 
 @dataclass
 class SweepStats:
-    run_count: int = 0
+    run_count: int = 0  # trials handed out (prior runs not counted)
+    prior_count: int = 0  # existing runs the sweep was seeded with
     finished_count: int = 0  # trials whose run has ended (finished, failed, crashed)
     counts: dict[str, int] = field(default_factory=dict)  # trial state -> number
     best: SweepTrial | None = None
@@ -145,7 +150,8 @@ class SweepStats:
 
 def sweep_stats(sweep: Sweep, trials: list[SweepTrial]) -> SweepStats:
     """Counts and the best trial (by the sweep's goal; the earliest wins a tie)."""
-    stats = SweepStats(run_count=len(trials))
+    prior = sum(1 for t in trials if t.prior)
+    stats = SweepStats(run_count=len(trials) - prior, prior_count=prior)
     for state in TrialState.values:
         stats.counts[state] = 0
     sign = -1.0 if sweep.metric_goal == "maximize" else 1.0

@@ -16,6 +16,7 @@ def trial_out(trial: SweepTrial) -> dict:
         "agent": trial.agent,
         "attempts": trial.attempts,
         "preempting": trial.preempting,
+        "prior": trial.prior,
         "created_at": trial.created_at,
     }
 
@@ -45,6 +46,7 @@ def sweep_out(sweep: Sweep, stats: SweepStats) -> dict:
         "config": sweep.config,
         "run_cap": sweep.run_cap,
         "run_count": stats.run_count,
+        "prior_count": stats.prior_count,
         "finished_count": stats.finished_count,
         "counts": stats.counts,
         "best": (

@@ -112,8 +112,12 @@ def sweep_create(*, team, project, project_name: str, actor, data: dict) -> Swee
     None (as runs do). The config is validated before anything is written."""
     config = validate_config(data.get("config"))
     metric_name, metric_goal = space.metric(config) if "metric" in config else ("", "")
+    prior_uids = _prior_run_ids(data.get("prior_runs"))
     if project is None:
+        if prior_uids:  # a new project has no runs to seed with
+            raise field_error(f"Run {prior_uids[0]!r} is not in this project.", "prior_runs")
         project = project_services.project_get_or_create(team=team, name=project_name, actor=actor)
+    prior_runs = _prior_runs(team, project, prior_uids)
     for _ in range(10):
         uid = _uid()
         try:
@@ -131,12 +135,62 @@ def sweep_create(*, team, project, project_name: str, actor, data: dict) -> Swee
                     run_cap=config.get("run_cap"),
                     created_by=actor if getattr(actor, "is_authenticated", False) else None,
                 )
+                _seed_prior(team, sweep, project, prior_runs)
         except IntegrityError:
             continue  # the id is taken in this project; draw another
         sweep.team, sweep.project = team, project
         tasks.request_refill(team, sweep)  # the controller prepares the first trials
         return sweep
     raise Conflict("Could not allocate a sweep id; try again.", code="sweep_id_taken")
+
+
+MAX_PRIOR_RUNS = 10_000
+
+
+def _prior_run_ids(value: Any) -> list[str]:
+    """W&B's `prior_runs`: ids of existing runs of the project ("team/project/id" paths
+    are accepted too; the last part is the id)."""
+    if value is None:
+        return []
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_PRIOR_RUNS
+        or not all(isinstance(v, str) and 0 < len(v) <= 256 for v in value)
+    ):
+        raise field_error(
+            f"prior_runs must be a list of at most {MAX_PRIOR_RUNS} run ids.", "prior_runs"
+        )
+    return list(dict.fromkeys(v.rstrip("/").rsplit("/", 1)[-1] for v in value))
+
+
+def _prior_runs(team, project, uids: list[str]) -> list[Run]:
+    if not uids:
+        return []
+    found = {r.uid: r for r in Run.objects.for_team(team).filter(project=project, uid__in=uids)}
+    missing = [uid for uid in uids if uid not in found]
+    if missing:
+        raise field_error(f"Run {missing[0]!r} is not in this project.", "prior_runs")
+    return [found[uid] for uid in uids]
+
+
+def _seed_prior(team, sweep: Sweep, project, runs: list[Run]) -> None:
+    """One trial per prior run, oldest run first, params = its config values of the
+    sweep's parameters (a run missing some fits no point of the space: the engines skip
+    it, as for a config change)."""
+    names = list((sweep.config.get("parameters") or {}).keys())
+    now = timezone.now()
+    SweepTrial.objects.for_team(team).bulk_create(
+        SweepTrial(
+            team=team,
+            sweep=sweep,
+            project=project,
+            run_uid=run.uid,
+            params={k: run.config[k] for k in names if k in (run.config or {})},
+            prior=True,
+            created_at=now,
+        )
+        for run in sorted(runs, key=lambda r: (r.created_at, r.pk))
+    )
 
 
 # --------------------------------------------------------------------------- update
@@ -211,6 +265,10 @@ def _new_run_uid(team, project) -> str:
     raise Conflict("Could not allocate a run id; try again.", code="run_id_taken")
 
 
+def _handed_out(trials: list[SweepTrial]) -> int:
+    return sum(1 for t in trials if not t.prior)
+
+
 def trial_next(*, team, sweep: Sweep, agent: Any = None) -> SweepTrial:
     """The next trial of a running sweep (409 `sweep_done` with the reason otherwise)."""
     if agent is not None and (not isinstance(agent, str) or len(agent) > MAX_AGENT):
@@ -235,7 +293,7 @@ def trial_next(*, team, sweep: Sweep, agent: Any = None) -> SweepTrial:
             # A crashed or preempted trial first: same run id and params, one more attempt
             # (not a new trial, so run_cap does not count it again).
             trial = _trial_rerun(team, requeued[0], agent or "")
-        elif locked.run_cap is not None and len(trials) >= locked.run_cap:
+        elif locked.run_cap is not None and _handed_out(trials) >= locked.run_cap:
             done = _done(locked, "run_cap", f"The sweep reached its run_cap of {locked.run_cap}.")
         else:
             queued = controller.pop(team, locked)

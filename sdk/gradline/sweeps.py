@@ -222,10 +222,11 @@ def sweep(
         raise TypeError("sweep() takes a sweep config dict")
     api = _Sweeps(entity or config.get("entity"), project or config.get("project"))
     report = stderr_report(api.settings.silent)
-    if prior_runs:
-        report("gradline: sweep(prior_runs=...) is not supported; those runs are not added")
+    body: dict = {"config": config}
+    if prior_runs:  # existing runs (ids or paths) the engines learn from
+        body["prior_runs"] = [getattr(r, "id", r) for r in prior_runs]
     try:
-        created = api.client.json("POST", api.base, json={"config": config})
+        created = api.client.json("POST", api.base, json=body)
     except CommError as exc:
         raise _refused(exc, "the server refused the sweep config") from None
     sweep_id = created["id"]

@@ -502,3 +502,25 @@ def test_mark_preempting_in_train_requeues_and_the_same_agent_resumes_it(sweep_e
     assert (trial["state"], trial["attempts"]) == ("finished", 2)
     run = api.run(f"sdk-team/{project}/{first_id}")
     assert [row["loss"] for row in run.scan_history(keys=["loss"])] == [1.0, 2.0]
+
+
+def test_prior_runs_seed_a_new_sweep(sweep_env, api):
+    project = project_name()
+    earlier = []
+    for lr in (0.01, 0.05):
+        run = gradline.init(project=project, config={"lr": lr, "note": "kept out"})
+        gradline.log({"loss": lr * 10})
+        run.finish()
+        earlier.append(run.id)
+    config = {
+        "method": "bayes",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"lr": {"min": 0.001, "max": 0.1}},
+    }
+    sweep_id = gradline.sweep(config, project=project, prior_runs=earlier)
+    sweep = api.sweep(f"{project}/{sweep_id}")
+    trials = {t["run"]: t for t in sweep.trials}
+    assert set(trials) == set(earlier)
+    assert {t["params"]["lr"] for t in trials.values()} == {0.01, 0.05}
+    assert all(t["prior"] and t["state"] == "finished" for t in trials.values())
+    assert sweep.best["run"] == earlier[0]
