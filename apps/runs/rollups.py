@@ -110,6 +110,21 @@ def bucket_shift(lo: int, hi: int, buckets: int) -> int:
     return j
 
 
+def grouped_shift(lo: int, hi: int, buckets: int) -> int:
+    """bucket_shift, widened to the next stored level when that still leaves at least a
+    quarter of the requested buckets: each chart bucket is then one rollup row per run
+    instead of up to four (a grouped chart aggregates every run of every group, and its
+    mean line and band do not need the last factor of resolution). Short ranges keep
+    their full resolution."""
+    shift = bucket_shift(lo, hi, buckets)
+    if shift in LEVELS or shift < LEVELS[0]:
+        return shift
+    wider = next((level for level in LEVELS if level > shift), None)
+    if wider is None or (hi >> wider) - (lo >> wider) + 1 < max(1, buckets) / 4:
+        return shift
+    return wider
+
+
 def source_level(shift: int) -> int:
     """The coarsest stored level whose buckets tile a 2^shift-wide chart bucket."""
     level = RAW

@@ -54,6 +54,20 @@ def test_decompose_tiles_the_range_exactly(lo, width, top):
     assert sum(1 for level, _, _ in pieces if level == top) <= 1
 
 
+@settings(max_examples=500, deadline=None)
+@given(lo=st.integers(0, 2**22), width=st.integers(0, 2**22), buckets=st.integers(1, 5000))
+def test_grouped_shift_keeps_between_a_quarter_and_all_of_the_buckets(lo, width, buckets):
+    hi = lo + width
+    plain = rollups.bucket_shift(lo, hi, buckets)
+    shift = rollups.grouped_shift(lo, hi, buckets)
+    count = (hi >> shift) - (lo >> shift) + 1
+    assert count <= buckets
+    if shift != plain:  # widened: onto a stored level, with at least buckets / 4 left
+        assert shift in rollups.LEVELS and shift > plain
+        assert count >= buckets / 4
+        assert rollups.source_level(shift) == shift
+
+
 def _brute_force(points: dict[int, float], lo: int, hi: int, width: int):
     groups: dict[int, list[tuple[int, float]]] = {}
     for step in sorted(points):

@@ -571,7 +571,7 @@ def grouped_chart(
     hi = max(r[4] for r in with_data) if max_step is None else max_step
     if hi < lo:
         return out
-    shift = rollups.bucket_shift(lo, hi, buckets)
+    shift = rollups.grouped_shift(lo, hi, buckets)
     out["bucket_width"] = 1 << shift
     index = {name: i for i, name in enumerate(wanted)}
     # kx: the key's index in `wanted`; -1 for the x-axis key when it is not charted itself.
