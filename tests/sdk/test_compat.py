@@ -197,3 +197,29 @@ def test_figures_and_dataframes_passed_to_log_are_stored(server, sdk_db, sdk_set
     assert kinds["frame"] == "table"
     assert kinds["figure"] in ("image", "plotly") and kinds["pyplot"] in ("image", "plotly")
     assert remote.table("frame").data == [[1, "x"], [2, "y"]]
+
+
+def test_use_artifact_of_a_registered_model_with_spaces_records_lineage(
+    server, sdk_db, sdk_settings, tmp_path
+):
+    weights = tmp_path / "model.bin"
+    weights.write_bytes(b"spaced weights")
+    producer = gradline.init(project="compat", settings=sdk_settings())
+    producer.link_model(str(weights), "Spaced Model Name", name="spaced-model")
+    producer.finish()
+    consumer = gradline.init(project="compat", settings=sdk_settings())
+    used = consumer.use_artifact("model-registry/Spaced Model Name:latest")
+    assert used.name == "Spaced Model Name:v0"
+    consumer.finish()
+    remote = api_for(server, sdk_db).run(f"sdk-team/compat/{consumer.id}")
+    assert [a.source_name for a in remote.used_artifacts()] == ["spaced-model:v0"]
+
+
+@pytest.mark.parametrize("argument", ["fork_from", "resume_from"])
+def test_fork_from_and_resume_from_warn_naming_the_argument(sdk_settings, monkeypatch, argument):
+    monkeypatch.setattr(gradline, "_warned_not_built", set())
+    with pytest.warns(UserWarning, match=rf"init\({argument}=\.\.\.\) is not supported yet"):
+        run = gradline.init(
+            project="compat", settings=sdk_settings(), **{argument: "abc123?_step=10"}
+        )
+    run.finish()
