@@ -13,8 +13,8 @@ Guarantees (tests/sso/test_saml.py exercises each):
   even where the state would still be found;
 - a team's ACS accepts only that team's IdP: another team's response fails the audience,
   destination and signature checks.
-The IdP must be configured with entity id, sign-in URL and certificate (metadata URLs are
-checked by the outbound rule when saved but not fetched at sign-in).
+The IdP's entity id, sign-in URL and certificate are stored (a metadata URL is read once,
+when saved, apps.sso.services); nothing is fetched at sign-in.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import re
 
+import requests
 from allauth.account.models import EmailAddress
 from django.db import IntegrityError, transaction
 
@@ -121,6 +122,42 @@ def _pem_certificate(value: str) -> str:
     return body
 
 
+MAX_METADATA_BYTES = 1_000_000
+
+
+def _saml_metadata(url: str) -> dict:
+    """entity id, sign-in URL and signing certificate from the IdP's metadata at `url`."""
+    from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
+
+    field = "saml_metadata_url"
+    try:
+        with outbound.guarded_session() as session:
+            response = session.get(url, stream=True)
+            response.raise_for_status()
+            body = response.raw.read(MAX_METADATA_BYTES + 1, decode_content=True)
+    except requests.RequestException as exc:
+        raise field_error(f"{field}: the metadata could not be fetched ({exc}).", field) from None
+    if len(body) > MAX_METADATA_BYTES:
+        raise field_error(f"{field}: the metadata is larger than 1 MB.", field)
+    try:
+        idp = OneLogin_Saml2_IdPMetadataParser.parse(body).get("idp") or {}
+    except Exception:  # any parse failure is the document's fault: a 400
+        raise field_error(f"{field}: the document is not SAML IdP metadata.", field) from None
+    found = {
+        "saml_entity_id": idp.get("entityId", ""),
+        "saml_sso_url": (idp.get("singleSignOnService") or {}).get("url", ""),
+        "saml_x509cert": idp.get("x509cert", ""),
+    }
+    if not all(found.values()):
+        raise field_error(
+            f"{field}: the metadata names no entity id, redirect sign-in URL and signing "
+            "certificate.",
+            field,
+        )
+    found["saml_x509cert"] = _pem_certificate(found["saml_x509cert"])
+    return found
+
+
 def _sso_fields(team: Team, config: TeamSSOConfig, data: dict) -> dict:
     """Validated model fields from an API body or form (only the keys present)."""
     if not isinstance(data, dict):
@@ -156,6 +193,12 @@ def _sso_fields(team: Team, config: TeamSSOConfig, data: dict) -> dict:
     if "saml_metadata_url" in data:
         url = _text(data, "saml_metadata_url", outbound.MAX_URL)
         fields["saml_metadata_url"] = outbound.check_url(url, "saml_metadata_url") if url else ""
+        if url:
+            # Read once, now, through the address guard; what it says fills the fields the
+            # body leaves out (the sign-in never fetches it).
+            for name, value in _saml_metadata(url).items():
+                if not data.get(name):
+                    fields[name] = value
     if "attribute_mapping" in data:
         fields["attribute_mapping"] = _mapping(data["attribute_mapping"])
     if "jit_role" in data:

@@ -100,6 +100,7 @@ def _form_data(request) -> dict:
             "saml_entity_id",
             "saml_sso_url",
             "saml_x509cert",
+            "saml_metadata_url",
             "jit_role",
         )
         if name in request.POST

@@ -258,3 +258,82 @@ def test_settings_page_saves_config_and_domains(db, team, admin_user, member_use
     member = Client()
     member.force_login(member_user)
     assert member.get("/team-a/settings/sso").status_code == 403
+
+
+# --- SAML metadata URLs -------------------------------------------------------------------
+
+
+def _metadata(cert: str) -> str:
+    body = "".join(cert.strip().splitlines()[1:-1])
+    return (
+        '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" '
+        'xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="https://idp.meta.example/">'
+        '<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
+        '<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>'
+        f"{body}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+        '<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
+        'Location="https://idp.meta.example/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>'
+    )
+
+
+@pytest.fixture
+def metadata_server():
+    """A local HTTP server answering IdP metadata (path /md) or junk (other paths)."""
+    import http.server
+
+    from tests.sso.saml_idp import keypair
+
+    cert = keypair("meta-idp")[1]
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            body = (_metadata(cert) if self.path == "/md" else "<html>no</html>").encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", cert, hits
+    server.shutdown()
+    thread.join(5)
+
+
+def test_saml_metadata_url_fills_the_idp(db, team, admin_user, private_ok, metadata_server):
+    base, cert, hits = metadata_server
+    r = client_for(admin_user).put(
+        URL, {"protocol": "saml", "saml_metadata_url": f"{base}/md"}, format="json"
+    )
+    assert r.status_code == 200, r.json()
+    body = r.json()
+    assert body["saml_entity_id"] == "https://idp.meta.example/"
+    assert body["saml_sso_url"] == "https://idp.meta.example/sso"
+    assert "".join(cert.splitlines()[1:-1]) in body["saml_x509cert"].replace("\n", "")
+    assert hits == ["/md"]
+    r = client_for(admin_user).put(
+        URL, {"protocol": "saml", "saml_metadata_url": f"{base}/junk"}, format="json"
+    )
+    assert r.status_code == 400 and r.json()["error"]["detail"]["field"] == "saml_metadata_url"
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "169.254.169.254", "[::1]", "10.2.3.4", "192.168.7.7", "172.31.0.9"]
+)
+def test_internal_metadata_urls_are_refused_without_a_connection(
+    db, team, admin_user, metadata_server, host
+):
+    base, _cert, hits = metadata_server
+    port = base.rsplit(":", 1)[1]
+    r = client_for(admin_user).put(
+        URL, {"protocol": "saml", "saml_metadata_url": f"https://{host}:{port}/md"}, format="json"
+    )
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "address_not_allowed"
+    assert hits == []
