@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from apps.reports.models import ReportExport
+from tests.celery_worker import celery_worker, wait_until  # noqa: F401 - fixture
 from tests.conftest import client_for
 from tests.runs.conftest import make_run
 
@@ -95,3 +96,44 @@ def test_a_failed_export_says_why(
     assert export["file_url"] is None
     detail = f"{base}/{report['id']}/exports/{export['id']}/file"
     assert api.get(detail).status_code == 404
+
+
+@pytest.fixture
+def shared_media(settings, monkeypatch):
+    """The worker (a subprocess) stores the PDF where this process reads it."""
+    monkeypatch.setenv("MEDIA_ROOT", str(settings.MEDIA_ROOT))
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="PDF export needs /usr/bin/chromium")
+def test_a_real_worker_renders_the_export(
+    team,
+    project,
+    admin_user,
+    shared_media,
+    celery_worker,  # noqa: F811
+):
+    """The request only queues the export (202, pending); a Celery worker on Redis prints
+    it; the page's poll then finds it done and the file is a PDF with the chart."""
+    from apps.runs import services as run_services
+
+    run = make_run(team, project, admin_user, uid="worker-run")
+    run_services.run_ingest(
+        run=run, body={"points": [["loss", s, 1 / (s + 1), 1.7e9] for s in range(50)]}
+    )
+    api = client_for(admin_user)
+    base = f"/api/v1/teams/{team.slug}/projects/{project.name}/reports"
+    panel = '{"type": "chart", "keys": ["loss"], "runs": {"ids": ["worker-run"]}}'
+    body = f"# Worker\n\n```panel\n{panel}\n```\n"
+    report = api.post(base, {"title": "Worker", "body": body}).json()
+    answer = api.post(f"{base}/{report['id']}/exports")
+    assert answer.status_code == 202 and answer.json()["state"] == "pending"
+    url = f"{base}/{report['id']}/exports/{answer.json()['id']}"
+    export = wait_until(
+        lambda: (e := api.get(url).json())["state"] != "pending" and e,
+        timeout=180,
+        what="the worker to render the PDF",
+    )
+    assert export["state"] == "done", (export, celery_worker.log_text()[-3000:])
+    response = api.get(export["file_url"])
+    pdf = b"".join(response.streaming_content) if response.streaming else response.content
+    assert pdf.startswith(b"%PDF-") and image_count(pdf) >= 1
