@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from apps.core.errors import Conflict, DomainError, PermissionDenied, TooLarge, field_error
 from apps.core.storage import delete_stored_on_commit
 from apps.projects.models import Project, SavedView, Visibility
+from apps.reports.models import ReportExport
 from apps.runs.models import RunFile
 from apps.teams import audit
 from apps.teams.models import Membership
@@ -139,6 +140,9 @@ def project_delete(*, project: Project) -> None:
     version lists them."""
     run_files = RunFile.objects.for_team(project.team).filter(run__project=project)
     delete_stored_on_commit(run_files.values_list("storage_name", flat=True))
+    # Its reports' PDF exports leave storage too (the rows go with the project).
+    exports = ReportExport.objects.for_team(project.team).filter(report__project=project)
+    delete_stored_on_commit(exports.exclude(path="").values_list("path", flat=True))
     project.delete()
 
 

@@ -7,11 +7,12 @@
 //   media — the run set's media panels (panels/media-section.js / media-panel.js).
 // Data comes from the API with the reader's own rights (GET P/runs, P/history, P/media),
 // exactly as the workspace reads it. Live: the project socket (workspace-live.js) reports
-// new steps; a chart whose runs logged its keys refreshes at most once a second, never
-// cancelling a refresh in flight (the workspace charts' rule), and a new or finished run
-// re-reads the run set. On the print page the data is embedded (`snapshot`) and nothing is
-// fetched. Each panel mirrors data-state (loading | ready | empty | error); the document
-// gets data-report-ready="true" once every panel has settled (the PDF task waits on it).
+// new steps; a chart whose runs logged its keys refreshes at once after a quiet spell and
+// at most once a second under a stream, never cancelling a refresh in flight (the
+// workspace charts' rule), and a new or finished run re-reads the run set. On the print
+// page the data is embedded (`snapshot`) and nothing is fetched. Each panel mirrors
+// data-state (loading | ready | empty | error); the document gets data-report-ready="true"
+// once every panel has settled (the PDF task waits on it).
 
 import { createApi, readPageData } from "./api.js";
 import { colorFor } from "./store.js";
@@ -95,14 +96,19 @@ function chartPanel(figure, body, spec, index) {
       setState(figure, "error");
     } finally {
       busy = false;
+      loadedAt = performance.now();
       if (pending) { pending = false; refreshSoon(); }
     }
   }
 
+  // A throttle, as the workspace charts': the first live step after a quiet spell is
+  // drawn at once; under a stream of steps the chart asks at most once per REFRESH_MS.
+  let loadedAt = -Infinity;
   function refreshSoon() {
     if (busy) { pending = true; return; }
     if (timer) return;
-    timer = setTimeout(() => { timer = 0; load(); }, REFRESH_MS);
+    const wait = Math.max(0, loadedAt + REFRESH_MS - performance.now());
+    timer = setTimeout(() => { timer = 0; load(); }, wait);
   }
 
   load();
