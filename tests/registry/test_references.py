@@ -126,3 +126,16 @@ def test_version_tags_are_stored_merged_and_validated(api_for, member_user, team
         r = log_version(client, "tagged", {"b.txt": b"b"}, tags=bad)
         assert r.status_code == 400, (bad, r.content)
         assert r.json()["error"]["detail"]["field"] == "tags"
+
+
+def test_the_version_page_lists_references(team, project, member_user, viewer_user):
+    from tests.registry.test_web import _html, _log, url
+    from tests.web.conftest import login
+
+    _log(team, project, "refs-page", "dataset", {"readme.md": b"r"}, member_user, references=REFS)
+    page = url("web:artifact-version-detail", name="refs-page", ref="v0")
+    html = _html(login(viewer_user).get(page))
+    refs = html.split('data-testid="references"')[1].split("</section>")[0]
+    assert 'data-reference="data/train.csv"' in refs and "s3://bucket/data/train.csv" in refs
+    assert 'data-reference="page.html"' in refs and "unknown" in refs  # size null
+    assert 'data-file="readme.md"' in html
