@@ -138,7 +138,9 @@ def test_lightning_wandb_logger(server, sdk_db, sdk_settings, wandb, tmp_path, m
         accelerator="cpu",
         default_root_dir=str(tmp_path),
     )
-    trainer.fit(Tiny(), loader, loader)
+    module = Tiny()
+    logger.watch(module.net, log="all", log_freq=4)  # W&B's watch, through the logger
+    trainer.fit(module, loader, loader)
     run_id = logger.experiment.id
     wandb.finish()
 
@@ -151,6 +153,8 @@ def test_lightning_wandb_logger(server, sdk_db, sdk_settings, wandb, tmp_path, m
     assert len(train_rows) == 8  # 16 batches, every 2nd
     assert all("trainer/global_step" in r and "epoch" in r for r in train_rows)
     assert len([r for r in rows if "val_loss" in r]) == 2
+    keys = {m["key"] for m in remote.media_keys()}
+    assert {"gradients/0.weight", "parameters/2.bias"} <= keys
 
 
 def test_hugging_face_trainer_report_to_wandb(
