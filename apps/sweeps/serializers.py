@@ -29,6 +29,8 @@ def next_out(sweep: Sweep, trial: SweepTrial) -> dict:
         "params": trial.params,
         "attempt": trial.attempts,
         "resume": trial.attempts > 1,
+        # queue: computed ahead by the controller; inline: in this request; rerun
+        "source": getattr(trial, "served_from", "rerun"),
     }
 
 

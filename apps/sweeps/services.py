@@ -21,6 +21,7 @@ from apps.comments.cleanup import comments_remove
 from apps.core import jsonlimits
 from apps.core.errors import Conflict, NotFound, field_error
 from apps.projects import services as project_services
+from apps.realtime import events, groups
 from apps.runs.models import MetricKey, Run, RunState
 from apps.runs.selectors import history
 from apps.runs.selectors import runs as run_selectors
@@ -309,13 +310,26 @@ def trial_next(*, team, sweep: Sweep, agent: Any = None) -> SweepTrial:
             else:
                 trial = _trial_create(team, locked, params, agent or "")
                 trial.served_from = "queue" if queued is not None else "inline"
+                refill = True  # top the queue up again (a no-op when it is full)
                 locked.updated_at = timezone.now()
                 locked.save(update_fields=["updated_at"])
         if refill and locked.state == SweepState.RUNNING:
             tasks.request_refill(team, locked)
+        if done is None:
+            _publish_trial(team, locked, trial)
     if done is not None:
         raise done
     return trial
+
+
+def _publish_trial(team, sweep: Sweep, trial: SweepTrial) -> None:
+    """A live event for the sweep page (on the project's events socket, after commit):
+    a trial was handed out. Its run's own events say the rest (created, state)."""
+    events.publish_on_commit(
+        [groups.project_group(team.pk, sweep.project_id)],
+        # No "run" key: the workspace reads those as run rows (this run may not exist yet).
+        {"type": "sweep_trial", "sweep": sweep.uid, "trial": trial.run_uid},
+    )
 
 
 def _trial_rerun(team, trial: SweepTrial, agent: str) -> SweepTrial:

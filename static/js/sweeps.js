@@ -12,9 +12,13 @@ import { vegaEmbedOptions } from "./vega-options.js";
   "use strict";
 
   var source = document.getElementById("sweep-chart-data");
-  if (!source) return;
-  var data = JSON.parse(source.textContent);
+  // No data yet (no finished trial): nothing to draw until sweep-live.js brings some.
+  var data = source ? JSON.parse(source.textContent) : null;
   var charts = document.querySelectorAll(".sweep-chart[data-chart]");
+  // Brushed ranges of the parallel-coordinates chart: axis name -> [lo, hi] in the
+  // chart's 0..1 axis positions. A trial is kept when it lies inside every range.
+  var brushes = {};
+  var positions = {}; // run -> {axis name: position}, from the last parallel draw
 
   function fail(message) {
     charts.forEach(function (chart) {
@@ -133,6 +137,7 @@ import { vegaEmbedOptions } from "./vega-options.js";
       });
       data.trials.forEach(function (trial) {
         var value = valueOf(trial);
+        (positions[trial.run] = positions[trial.run] || {})[axis.name] = scale.at(value);
         lines.push({
           run: trial.run, trial: trial.trial, metric: trial.metric, axis: axis.name, i: i,
           pos: scale.at(value), value: typeof value === "number" ? short(value) : String(value),
@@ -248,6 +253,7 @@ import { vegaEmbedOptions } from "./vega-options.js";
       .vegaEmbed(canvas, spec, vegaEmbedOptions())
       .then(function (result) {
         chart._view = result.view;
+        if (chart.id === "sweep-parallel") paintBrushes();
         var loading = chart.querySelector(".chart-loading");
         if (loading) loading.remove();
         chart.setAttribute("aria-busy", "false");
@@ -261,6 +267,128 @@ import { vegaEmbedOptions } from "./vega-options.js";
   function drawAll() {
     charts.forEach(draw);
   }
+
+  // -- the brush: drag along an axis of the parallel chart to keep the trials that pass
+  // through that range (several axes: all of them); double-click an axis to clear it.
+  function brushedRuns() {
+    var axes = Object.keys(brushes);
+    if (!axes.length) return null;
+    return Object.keys(positions).filter(function (run) {
+      return axes.every(function (axis) {
+        var pos = positions[run][axis];
+        return typeof pos === "number" && pos >= brushes[axis][0] && pos <= brushes[axis][1];
+      });
+    });
+  }
+
+  function announce() {
+    document.dispatchEvent(new CustomEvent("sweep:filter", { detail: brushedRuns() }));
+    var chart = document.getElementById("sweep-parallel");
+    if (chart) chart.dataset.brushed = Object.keys(brushes).join(",");
+    paintBrushes();
+  }
+
+  function plotGeometry(chart) {
+    var view = chart._view;
+    var canvas = chart.querySelector(".chart-canvas canvas, .chart-canvas svg");
+    if (!view || !canvas) return null;
+    var rect = canvas.getBoundingClientRect();
+    var origin = view.origin();
+    return { view: view, left: rect.left + origin[0], top: rect.top + origin[1], rect: rect };
+  }
+
+  function axisAt(geometry, clientX) {
+    var x = geometry.view.scale("x");
+    var best = null, bestDistance = 24; // px: a drag must start near an axis
+    x.domain().forEach(function (name) {
+      var distance = Math.abs(geometry.left + x(name) - clientX);
+      if (distance < bestDistance) { best = name; bestDistance = distance; }
+    });
+    return best;
+  }
+
+  function positionAt(geometry, clientY) {
+    var value = geometry.view.scale("y").invert(clientY - geometry.top);
+    return Math.min(1, Math.max(0, value));
+  }
+
+  function paintBrushes() {
+    var chart = document.getElementById("sweep-parallel");
+    if (!chart) return;
+    chart.querySelectorAll(".brush").forEach(function (box) { box.remove(); });
+    var geometry = plotGeometry(chart);
+    if (!geometry) return;
+    var x = geometry.view.scale("x"), y = geometry.view.scale("y");
+    var base = chart.getBoundingClientRect();
+    Object.keys(brushes).forEach(function (axis) {
+      if (x(axis) === undefined) return;
+      var box = document.createElement("div");
+      box.className = "brush";
+      box.dataset.axis = axis;
+      var top = geometry.top + y(brushes[axis][1]) - base.top;
+      var bottom = geometry.top + y(brushes[axis][0]) - base.top;
+      box.style.left = geometry.left + x(axis) - base.left - 9 + "px";
+      box.style.top = top + "px";
+      box.style.height = Math.max(2, bottom - top) + "px";
+      chart.appendChild(box);
+    });
+  }
+
+  function enableBrush(chart) {
+    var dragging = null;
+    chart.addEventListener("pointerdown", function (event) {
+      var geometry = plotGeometry(chart);
+      if (!geometry) return;
+      var axis = axisAt(geometry, event.clientX);
+      if (!axis) return;
+      dragging = { axis: axis, from: positionAt(geometry, event.clientY), geometry: geometry };
+      chart.setPointerCapture(event.pointerId);
+      event.preventDefault();
+    });
+    chart.addEventListener("pointermove", function (event) {
+      if (!dragging) return;
+      var to = positionAt(dragging.geometry, event.clientY);
+      brushes[dragging.axis] = [Math.min(dragging.from, to), Math.max(dragging.from, to)];
+      paintBrushes();
+    });
+    chart.addEventListener("pointerup", function () {
+      if (!dragging) return;
+      var range = brushes[dragging.axis];
+      if (range && range[1] - range[0] < 0.01) delete brushes[dragging.axis]; // a click
+      dragging = null;
+      announce();
+    });
+    chart.addEventListener("dblclick", function (event) {
+      var geometry = plotGeometry(chart);
+      var axis = geometry && axisAt(geometry, event.clientX);
+      if (axis && brushes[axis]) {
+        delete brushes[axis];
+        announce();
+      }
+    });
+  }
+
+  function brushable() {
+    var parallel = document.getElementById("sweep-parallel");
+    if (parallel && !parallel.dataset.brush) {
+      parallel.dataset.brush = "on";
+      enableBrush(parallel);
+    }
+  }
+
+  // sweep-live.js swapped in new chart data (or the charts, for the first finished
+  // trial): draw it, keep the brushes.
+  document.addEventListener("sweep:data", function () {
+    var fresh = document.getElementById("sweep-chart-data");
+    if (!fresh) return;
+    data = JSON.parse(fresh.textContent);
+    positions = {};
+    charts = document.querySelectorAll(".sweep-chart[data-chart]");
+    brushable();
+    Promise.all(Array.prototype.map.call(charts, draw)).then(announce);
+  });
+  if (!data) return;
+  brushable();
 
   drawAll();
   var scheme = window.matchMedia("(prefers-color-scheme: dark)");

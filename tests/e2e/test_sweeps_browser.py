@@ -165,3 +165,76 @@ def test_empty_sweeps_tab(live_server, empty_project, browser):
     )
     assert overflow <= 0
     context.close()
+
+
+def test_sweep_page_updates_live_and_the_brush_filters_the_trials(
+    live_server, acme, browser, screenshots_dir
+):
+    """New trials, their states and the charts arrive over the project's events socket
+    (no reload); dragging along an axis of the parallel chart filters the trials table,
+    double-click clears it."""
+    from playwright.sync_api import expect
+
+    sweep = acme
+    team, project = sweep.team, sweep.project
+    context, page = sign_in(browser, live_server.url, "alan@acme.example", "light")
+    errors = script_errors(page)
+    page.goto(f"/acme/resnet/sweeps/{sweep.uid}")
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    rows = page.locator("tr[data-trial]")
+    expect(rows).to_have_count(len(LOSSES))
+
+    # An agent takes a trial and starts its run: the row appears, then runs.
+    trial = sweep_services.trial_next(team=team, sweep=sweep)
+    expect(page.locator(f'tr[data-trial="{trial.run_uid}"]')).to_have_attribute(
+        "data-state", "pending"
+    )
+    run, _, _ = run_services.run_create_or_resume(
+        team=team,
+        project=project,
+        project_name="resnet",
+        actor=sweep.created_by,
+        data={"id": trial.run_uid, "config": trial.params},
+    )
+    expect(page.locator(f'tr[data-trial="{trial.run_uid}"]')).to_have_attribute(
+        "data-state", "running"
+    )
+    # It finishes with the best loss: state, best trial and both charts follow.
+    run_services.run_ingest(run=run, body={"points": [["val_loss", 0, 0.11, 1.7e9]]})
+    run_services.run_finish(run=run, data={"exit_code": 0})
+    new_row = page.locator(f'tr[data-trial="{trial.run_uid}"]')
+    expect(new_row).to_have_attribute("data-state", "finished")
+    expect(page.locator("tr.best")).to_contain_text("0.11")
+    parallel = page.locator("#sweep-parallel")
+    expect(parallel.locator("svg .trial_lines_marks path")).to_have_count(FINISHED + 1)
+    progress = page.locator("#sweep-progress")
+    expect(progress.locator("svg .trial_points_marks path")).to_have_count(FINISHED + 1)
+    screenshot(page, screenshots_dir, "light-sweeps-05-live")
+
+    # Brush the metric axis from its top to half way down.
+    label = parallel.locator("svg .role-axis-label text", has_text=re.compile(r"^val_loss$"))
+    axis_x = label.bounding_box()["x"] + label.bounding_box()["width"] / 2
+    box = parallel.bounding_box()
+    top, bottom = box["y"] + 40, box["y"] + box["height"] * 0.45
+    page.mouse.move(axis_x, top)
+    page.mouse.down()
+    page.mouse.move(axis_x, (top + bottom) / 2, steps=4)
+    page.mouse.move(axis_x, bottom, steps=4)
+    page.mouse.up()
+    expect(parallel).to_have_attribute("data-brushed", "val_loss")
+    note = page.get_by_test_id("trials-filter")
+    expect(note).to_be_visible()
+    shown = page.locator("tr[data-trial]:visible")
+    count = shown.count()
+    assert 0 < count < len(LOSSES) + 1, count
+    expect(note).to_have_text(f"{count} of {len(LOSSES) + 1} trials in the brushed ranges")
+    for i in range(count):  # only finished trials have a line to brush
+        expect(shown.nth(i)).to_have_attribute("data-state", "finished")
+    screenshot(page, screenshots_dir, "light-sweeps-06-brushed")
+
+    page.mouse.dblclick(axis_x, (top + bottom) / 2)
+    expect(parallel).to_have_attribute("data-brushed", "")
+    expect(page.locator("tr[data-trial]:visible")).to_have_count(len(LOSSES) + 1)
+    expect(note).to_be_hidden()
+    assert errors == []
+    context.close()
