@@ -205,3 +205,108 @@ def truth_metrics(kind: str, truth, n_classes: int) -> dict:
         "calibration": _calibration(t[3:cal_end]),
         "confusion": conf.tolist(),
     }
+
+
+def _safe_div(a, b):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b > 0, a / np.where(b > 0, b, 1), np.nan)
+
+
+def _pad(rows: list, width: int) -> np.ndarray:
+    out = np.zeros((len(rows), width))
+    for i, r in enumerate(rows):
+        if r:
+            out[i, : len(r)] = r[:width]
+    return out
+
+
+def latency_percentiles(hist: np.ndarray, q: float) -> np.ndarray:
+    """latency_percentile over rows of a matrix of histograms (NaN where empty)."""
+    total = hist.sum(axis=1)
+    cum = np.cumsum(hist, axis=1)
+    rank = q * total
+    i = np.minimum((cum < rank[:, None]).sum(axis=1), hist.shape[1] - 1)
+    edges = np.concatenate([[0.0], LATENCY_EDGES, [LATENCY_EDGES[-1]]])
+    lo, hi = edges[i], edges[i + 1]
+    before = np.where(i > 0, cum[np.arange(len(i)), np.maximum(i - 1, 0)], 0.0)
+    inside = hist[np.arange(len(i)), i]
+    frac = np.clip(_safe_div(rank - before, inside), 0, 1)
+    frac = np.where(np.isnan(frac), 0.0, frac)
+    return np.where(total > 0, lo + (hi - lo) * frac, np.nan)
+
+
+def series_metrics(kind: str, n_classes: int, n_features: int, columns: dict) -> dict:
+    """The dashboard's scalar metrics for many windows at once (one row per window):
+    `columns` holds count, errors, labeled (vectors) and latency, missing, predictions,
+    truth (lists of the stored arrays). Same definitions as window_metrics."""
+    count = np.asarray(columns["count"], dtype=np.float64)
+    errors = np.asarray(columns["errors"], dtype=np.float64)
+    labeled = np.asarray(columns["labeled"], dtype=np.float64)
+    latency = _pad(columns["latency"], len(LATENCY_EDGES) + 1)
+    missing = _pad(columns["missing"], max(n_features, 1))
+    valid = count - errors
+    out = {
+        "volume": count,
+        "error_rate": _safe_div(errors, count),
+        "latency_p50": latency_percentiles(latency, 0.5),
+        "latency_p95": latency_percentiles(latency, 0.95),
+        "latency_p99": latency_percentiles(latency, 0.99),
+        "missing_rate": _safe_div(missing.max(axis=1), count),
+        "labeled": labeled,
+    }
+    if kind == "binary":
+        preds = _pad(columns["predictions"], SCORE_BINS + 2)
+        out["prediction_mean"] = _safe_div(preds[:, SCORE_BINS], valid)
+        t = _pad(columns["truth"], 6 + CAL_BINS * 3 + 2 * AUC_BINS)
+        tp, fp, tn, fn, ll, lln = (t[:, i] for i in range(6))
+        precision, recall = _safe_div(tp, tp + fp), _safe_div(tp, tp + fn)
+        cal_end = 6 + CAL_BINS * 3
+        pos, neg = t[:, cal_end : cal_end + AUC_BINS], t[:, cal_end + AUC_BINS :]
+        neg_below = np.cumsum(neg, axis=1) - neg
+        pairs = pos.sum(axis=1) * neg.sum(axis=1)
+        auc = _safe_div((pos * neg_below).sum(axis=1) + 0.5 * (pos * neg).sum(axis=1), pairs)
+        cal = t[:, 6:cal_end].reshape(-1, CAL_BINS, 3)
+        out |= {
+            "accuracy": _safe_div(tp + tn, tp + fp + tn + fn),
+            "precision": precision,
+            "recall": recall,
+            "f1": _safe_div(2 * precision * recall, precision + recall),
+            "roc_auc": auc,
+            "log_loss": _safe_div(ll, lln),
+            "ece": _safe_div(
+                np.abs(cal[:, :, 1] - cal[:, :, 2]).sum(axis=1), cal[:, :, 0].sum(axis=1)
+            ),
+        }
+    elif kind == "regression":
+        preds = _pad(columns["predictions"], 2)
+        out["prediction_mean"] = _safe_div(preds[:, 0], valid)
+        t = _pad(columns["truth"], 6)
+        out |= {
+            "mae": _safe_div(t[:, 1], t[:, 0]),
+            "rmse": np.sqrt(_safe_div(t[:, 2], t[:, 0])),
+            "mape": _safe_div(t[:, 3], t[:, 4]),
+        }
+    else:
+        k = n_classes
+        cal_end = 3 + CAL_BINS * 3
+        t = _pad(columns["truth"], cal_end + k * k)
+        conf = t[:, cal_end:].reshape(-1, k, k)
+        tp = np.diagonal(conf, axis1=1, axis2=2)
+        pred_tot, true_tot = conf.sum(axis=1), conf.sum(axis=2)
+        prec = np.nan_to_num(_safe_div(tp, pred_tot))
+        rec = np.nan_to_num(_safe_div(tp, true_tot))
+        f1 = np.nan_to_num(_safe_div(2 * prec * rec, prec + rec))
+        present = true_tot > 0
+        n_present = present.sum(axis=1)
+        cal = t[:, 3:cal_end].reshape(-1, CAL_BINS, 3)
+        out |= {
+            "accuracy": _safe_div(t[:, 0], conf.sum(axis=(1, 2))),
+            "precision": _safe_div((prec * present).sum(axis=1), n_present),
+            "recall": _safe_div((rec * present).sum(axis=1), n_present),
+            "f1": _safe_div((f1 * present).sum(axis=1), n_present),
+            "log_loss": _safe_div(t[:, 1], t[:, 2]),
+            "ece": _safe_div(
+                np.abs(cal[:, :, 1] - cal[:, :, 2]).sum(axis=1), cal[:, :, 0].sum(axis=1)
+            ),
+        }
+    return out

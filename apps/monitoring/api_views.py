@@ -165,14 +165,19 @@ class ReferenceView(MonitorAPIView):
 
 
 class MetricsView(MonitorAPIView):
-    """The dashboard's data: per-window metrics (whole window and per version), drift
-    summaries and the alias's moves, from aggregates only."""
+    """The dashboard's data from aggregates only: columnar series per version (default;
+    ?metrics=a,b narrows them), or ?view=windows for every metric of each window
+    (calibration bins, per-feature missing rates) as objects."""
 
     @extend_schema(responses=Any)
     def get(self, request, team, monitor):
         found = self.monitor(monitor)
         start, end = selectors.parse_range(request.query_params, found)
-        return Response(selectors.dashboard(self.team, found, start, end))
+        if request.query_params.get("view") == "windows":
+            return Response(selectors.dashboard(self.team, found, start, end))
+        raw = request.query_params.get("metrics") or ""
+        metrics = [m for m in raw.split(",") if m][:50] or None
+        return Response(selectors.dashboard_series(self.team, found, start, end, metrics))
 
 
 def _window_param(params, monitor) -> datetime:

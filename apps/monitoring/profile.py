@@ -21,10 +21,16 @@ OTHER = "__other__"
 QUANTILES = np.linspace(0, 1, 101)
 
 
-def _sample(finite: np.ndarray) -> np.ndarray:
-    if len(finite) <= REFERENCE_SAMPLE:
-        return np.sort(finite)
-    return np.quantile(finite, (np.arange(REFERENCE_SAMPLE) + 0.5) / REFERENCE_SAMPLE)
+def _quantiles(ordered: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """np.quantile's default (linear) on already sorted values, without re-sorting."""
+    pos = q * (len(ordered) - 1)
+    return np.interp(pos, np.arange(len(ordered)), ordered)
+
+
+def _sample(ordered: np.ndarray) -> np.ndarray:
+    if len(ordered) <= REFERENCE_SAMPLE:
+        return ordered
+    return _quantiles(ordered, (np.arange(REFERENCE_SAMPLE) + 0.5) / REFERENCE_SAMPLE)
 
 
 def numeric_edges(finite: np.ndarray) -> list[float]:
@@ -47,24 +53,26 @@ def numeric_profile(values: np.ndarray) -> tuple[dict, bytes]:
     }
     if not len(finite):
         return out | {"empty": True}, b""
-    edges = numeric_edges(finite)
-    unique = np.unique(finite)
+    ordered = np.sort(finite)  # one sort serves quantiles, sample and distinct values
+    edges = numeric_edges(ordered)
+    change = np.flatnonzero(np.diff(ordered)) + 1
+    few = len(change) < drift.FEW_VALUES
+    if few:
+        starts = np.concatenate([[0], change])
+        ends = np.concatenate([change, [len(ordered)]])
+        # A numeric feature with few distinct values is compared as categorical.
+        values = {repr(float(ordered[a])): int(b - a) for a, b in zip(starts, ends, strict=True)}
     out |= {
         "mean": float(finite.mean()),
         "std": float(finite.std()),
-        "min": float(finite.min()),
-        "max": float(finite.max()),
-        "quantiles": np.quantile(finite, QUANTILES).tolist(),
+        "min": float(ordered[0]),
+        "max": float(ordered[-1]),
+        "quantiles": _quantiles(ordered, QUANTILES).tolist(),
         "edges": edges,
-        "counts": drift.bin_counts(edges, finite).tolist(),
-        # A numeric feature with few distinct values is compared as categorical.
-        "values": (
-            {repr(float(u)): int((finite == u).sum()) for u in unique}
-            if len(unique) <= drift.FEW_VALUES
-            else None
-        ),
+        "counts": drift.bin_counts(edges, ordered).tolist(),
+        "values": values if few else None,
     }
-    return out, _sample(finite).astype("<f8").tobytes()
+    return out, _sample(ordered).astype("<f8").tobytes()
 
 
 def categorical_profile(values) -> dict:
@@ -143,8 +151,12 @@ def compare(kind: str, profile: dict, sample: np.ndarray | None, current, config
             edges = profile["edges"]
             ref_counts = np.asarray(profile["counts"], dtype=np.float64)
             cur_counts = drift.bin_counts(edges, cur)
-            scores["ks"], p_values["ks"] = drift.ks(sample, cur)
-            scores["wasserstein"] = drift.wasserstein(sample, cur, profile.get("std"))
+            if len(cur) > drift.LARGE:
+                d, p, w = drift.ks_wasserstein_grid(sample, cur, profile.get("std") or 0.0)
+                scores["ks"], p_values["ks"], scores["wasserstein"] = d, p, w
+            else:
+                scores["ks"], p_values["ks"] = drift.ks(sample, cur)
+                scores["wasserstein"] = drift.wasserstein(sample, cur, profile.get("std"))
             scores["psi"] = drift.psi(ref_counts, cur_counts)
             scores["jensenshannon"] = drift.jensenshannon(ref_counts, cur_counts)
             chart = {

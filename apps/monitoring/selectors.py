@@ -218,6 +218,91 @@ def dashboard(team, monitor: Monitor, start: datetime, end: datetime) -> dict:
     }
 
 
+def dashboard_series(
+    team, monitor: Monitor, start: datetime, end: datetime, metrics: list[str] | None = None
+) -> dict:
+    """The monitor page's data in one request, columnar: window start times, then per
+    series ("all" = every version of the window together, and one per version) each
+    metric as a list aligned to the times (null where a version served nothing); drift
+    summaries and the alias's moves in the range. Computed for all windows at once
+    from the aggregates (aggregates.series_metrics); no raw record is read."""
+    rows = list(
+        Window.objects.for_team(team)
+        .filter(monitor=monitor, start__gte=start, start__lt=end)
+        .order_by("start", "version")
+        .values_list(
+            "start", "version", "count", "errors", "labeled", "latency", "missing",
+            "predictions", "truth",
+        )
+    )  # fmt: skip
+    starts = sorted({r[0] for r in rows})
+    slot = {s: i for i, s in enumerate(starts)}
+    m = len(starts)
+    versions = sorted({r[1] for r in rows})
+    groups: dict[str, dict] = {}
+
+    def empty() -> dict:
+        return {
+            "count": np.zeros(m), "errors": np.zeros(m), "labeled": np.zeros(m),
+            "latency": [None] * m, "missing": [None] * m, "predictions": [None] * m,
+            "truth": [None] * m, "present": np.zeros(m, dtype=bool),
+        }  # fmt: skip
+
+    total = empty()
+    for v in versions:
+        groups[f"v{v}"] = empty()
+    for start_, version, count, errors, labeled, *arrays in rows:
+        i = slot[start_]
+        for group in (groups[f"v{version}"], total):
+            group["count"][i] += count
+            group["errors"][i] += errors
+            group["labeled"][i] += labeled
+            group["present"][i] = True
+            for name, values in zip(
+                ("latency", "missing", "predictions", "truth"), arrays, strict=True
+            ):
+                if not values:
+                    continue
+                held = group[name][i]
+                if held is None:
+                    group[name][i] = list(values)
+                else:
+                    size = max(len(held), len(values))
+                    merged = np.zeros(size)
+                    merged[: len(held)] += held
+                    merged[: len(values)] += values
+                    group[name][i] = merged.tolist()
+    wanted = set(metrics) if metrics else None
+    series = {}
+    for name, group in {"all": total, **groups}.items():
+        computed = aggregates.series_metrics(
+            monitor.prediction_type, len(monitor.classes), len(monitor.features), group
+        )
+        present = group["present"]
+        series[name] = {
+            key: [
+                round(float(x), 9) if ok and np.isfinite(x) else None
+                for x, ok in zip(values.tolist(), present, strict=True)
+            ]
+            for key, values in computed.items()
+            if wanted is None or key in wanted
+        }
+    drift = [
+        {"start": d.start.timestamp(), "drifted": d.drifted, "count": d.count}
+        for d in drift_results(team, monitor, start, end)
+    ]
+    return {
+        "window_seconds": schema.WINDOWS[monitor.window],
+        "from": start.timestamp(),
+        "to": end.timestamp(),
+        "times": [s.timestamp() for s in starts],
+        "versions": [f"v{v}" for v in versions],
+        "series": series,
+        "drift": drift,
+        "alias_moves": alias_markers(team, monitor, start, end),
+    }
+
+
 def rules(team, monitor: Monitor) -> list[AlertRule]:
     return list(AlertRule.objects.for_team(team).filter(monitor=monitor).order_by("pk"))
 

@@ -221,8 +221,14 @@ class Monitor:
             body["predictions"] = preds
         return self._client.json("PUT", f"{self.path}/reference", json=body, timeout=300)
 
-    def metrics(self, start: float | None = None, end: float | None = None) -> dict:
+    def metrics(
+        self, start: float | None = None, end: float | None = None, format: str = "windows"
+    ) -> dict:
+        """Window metrics: per window objects ("windows") or the dashboard's columnar
+        series ("series")."""
         params = {k: v for k, v in {"from": start, "to": end}.items() if v is not None}
+        if format == "windows":
+            params["view"] = "windows"
         return self._client.json("GET", f"{self.path}/metrics", params=params)
 
     def drift(self, window: float | None = None, version: str | None = None) -> dict:

@@ -42,10 +42,7 @@ function width(el) {
 }
 
 function metricNames(data) {
-  const names = new Set();
-  for (const w of data.windows) {
-    for (const [k, v] of Object.entries(w.all)) if (!SKIP.has(k) && (typeof v === "number" || v === null)) names.add(k);
-  }
+  const names = new Set(Object.keys(data.series.all || {}).filter((k) => !SKIP.has(k)));
   const preferred = ["volume", "accuracy", "roc_auc", "f1", "mae", "latency_p95", "error_rate", "missing_rate"];
   return [...preferred.filter((n) => names.has(n)), ...[...names].filter((n) => !preferred.includes(n)).sort()];
 }
@@ -91,8 +88,8 @@ function markersPlugin(moves) {
 function drawSeries() {
   if (!series) return;
   const metric = metricSelect.value;
-  const xs = series.windows.map((w) => w.start);
-  const lines = series.versions.map((v) => series.windows.map((w) => (w.versions[v] ? w.versions[v][metric] ?? null : null)));
+  const xs = series.times;
+  const lines = series.versions.map((v) => (series.series[v] && series.series[v][metric]) || xs.map(() => null));
   const data = [xs, ...lines];
   const opts = {
     width: width(chartEl),
@@ -139,7 +136,7 @@ async function loadSeries() {
     series = await getJson(`${api}/metrics?from=${now - span}&to=${now + 60}`);
     fillMetrics(series);
     drawSeries();
-    status.textContent = `${series.windows.length} windows · versions ${series.versions.join(", ") || "—"}`;
+    status.textContent = `${series.times.length} windows · versions ${series.versions.join(", ") || "—"}`;
   } catch (err) {
     chartEl.dataset.state = "error";
     status.textContent = err.message;

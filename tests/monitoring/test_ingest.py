@@ -39,7 +39,7 @@ def record(i, t=None, **extra):
 
 
 def windows(client, **params):
-    got = client.get(f"{URL}/metrics", params)
+    got = client.get(f"{URL}/metrics", {"view": "windows", **params})
     assert got.status_code == 200, got.content
     return got.json()
 
@@ -135,6 +135,13 @@ def test_ground_truth_joins_later_and_updates_metrics(admin_api, monitor):
     # ROC AUC from 1,000 score bins: exact up to ties inside a bin.
     assert after["roc_auc"] == pytest.approx(skm.roc_auc_score(truth, scores), abs=2e-3)
     assert len(after["calibration"]) == 10
+    # The dashboard's columnar series (all windows at once) say the same.
+    series = admin_api.get(f"{URL}/metrics").json()["series"]
+    for name in ("accuracy", "precision", "recall", "f1", "log_loss", "roc_auc", "ece", "volume"):
+        assert series["all"][name][-1] == pytest.approx(after[name], abs=1e-9), name
+        assert series["v0"][name][-1] == pytest.approx(after[name], abs=1e-9), name
+    narrowed = admin_api.get(f"{URL}/metrics", {"metrics": "accuracy"}).json()["series"]["all"]
+    assert list(narrowed) == ["accuracy"]
 
 
 def test_regression_metrics(admin_api, fraud):
@@ -155,7 +162,7 @@ def test_regression_metrics(admin_api, fraud):
         f"{M}/price/ground-truth",
         [{"id": str(i), "target": float(y[i])} for i in range(4)],
     )
-    w = admin_api.get(f"{M}/price/metrics").json()
+    w = admin_api.get(f"{M}/price/metrics", {"view": "windows"}).json()
     assert w["versions"] == ["v1"]  # a fixed version
     got = w["windows"][-1]["all"]
     assert got["mae"] == pytest.approx(skm.mean_absolute_error(y, yhat), abs=1e-12)
