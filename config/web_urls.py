@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("apps.reports.web_urls")),
     path("", include("apps.projects.web_urls")),
     path("", include("apps.registry.web_urls")),
+    path("", include("apps.deployments.web_urls")),
     path("", include("apps.sweeps.web_urls")),
     path("", include("apps.runs.web_urls")),
 ]

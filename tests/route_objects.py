@@ -713,3 +713,31 @@ def _monitor_rule_id(world: World):
 def _provider_id(world: World):
     """The instance-wide OpenID Connect provider's id (settings OAUTH_OIDC_*)."""
     return "oidc"
+
+
+# --- deployments (apps/deployments) ---------------------------------------------------
+
+
+@registers("deployment_id")
+def _deployment_id(world: World):
+    """Team A's local deployment of the matrix's model artifact (pending: no job runs
+    in the matrix, whose data is never committed)."""
+    from apps.deployments import services as deployment_services
+    from apps.teams.models import Membership
+
+    if "deployment" not in world._objects:
+        _model_version(world)
+        deployment, _ = deployment_services.deployment_deploy(
+            team=world.team,
+            data={
+                "model": "classifier:best",
+                "project": world.project.name,
+                "platform": "local",
+                "endpoint_name": "matrix",
+            },
+            actor=world.admin,
+            membership=Membership.objects.for_team(world.team).get(user=world.admin),
+            user=world.admin,
+        )
+        world.keep("deployment", deployment)
+    return world.get("deployment").pk

@@ -79,6 +79,7 @@ urlpatterns = [
     path(f"{TEAM}/", include(notification_urls.team_urlpatterns)),
     path("", include(notification_urls.user_urlpatterns)),
     path(f"{TEAM}/", include("apps.automations.api_urls")),
+    path(f"{TEAM}/", include("apps.deployments.api_urls")),
     path(f"{TEAM}/", include("apps.monitoring.api_urls")),  # docs/monitoring.md
     path(
         f"{PROJECT}/activity", activity_views.ProjectActivityView.as_view(), name="project-activity"

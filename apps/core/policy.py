@@ -359,6 +359,16 @@ ROUTES: dict[str, Route] = {
     "web:project-detail": project(GET=p.PROJECTS_READ),
     "web:project-settings": project(GET=p.PROJECTS_WRITE, POST=p.PROJECTS_WRITE),
     "web:project-delete": project(POST=p.PROJECTS_DELETE),
+    # --- API: deployments (docs/deployments.md) ------------------------------------
+    # Reading a deployment and querying its endpoint need what reading the model needs.
+    "api:deployment-list": team(GET=p.ARTIFACTS_READ, POST=p.DEPLOYMENTS_WRITE),
+    "api:deployment-detail": team(GET=p.ARTIFACTS_READ, DELETE=p.DEPLOYMENTS_WRITE),
+    "api:deployment-redeploy": team(POST=p.DEPLOYMENTS_WRITE),
+    "api:deployment-rollback": team(POST=p.DEPLOYMENTS_WRITE),
+    "api:deployment-stop": team(POST=p.DEPLOYMENTS_WRITE),
+    "api:deployment-events": team(GET=p.ARTIFACTS_READ),
+    "api:deployment-manifests": team(GET=p.ARTIFACTS_READ),
+    "api:deployment-predict": team(POST=p.ARTIFACTS_READ),
     # --- web: registry (templates/registry; docs/registry.md) ------------------------
     # As in the API: linking needs artifacts:write (aliases set while linking need
     # registry:promote, checked by the service), unlinking registry:promote.
@@ -413,6 +423,11 @@ ROUTES: dict[str, Route] = {
     # --- web: monitoring (templates/monitoring; docs/monitoring.md "Web") ------------
     "web:monitor-list": team(GET=p.ARTIFACTS_READ),
     "web:monitor-detail": team(GET=p.ARTIFACTS_READ),
+    # --- web: deployments (templates/deployments; docs/deployments.md) ----------------
+    "web:deployment-list": team(GET=p.ARTIFACTS_READ),
+    "web:deployment-detail": team(GET=p.ARTIFACTS_READ),
+    "web:deployment-rollback": team(POST=p.DEPLOYMENTS_WRITE),
+    "web:deployment-stop": team(POST=p.DEPLOYMENTS_WRITE),
     # --- WebSockets ---------------------------------------------------------------
     "ws:run-events": project(WS=p.RUNS_READ),  # live events of one run (subscribe only)
     "ws:project-events": project(WS=p.RUNS_READ),  # every run of a project (subscribe only)
@@ -422,6 +437,7 @@ ROUTES: dict[str, Route] = {
     "ws:sweep-comments": project(WS=p.SWEEPS_READ),
     "ws:report-comments": project(WS=p.PROJECTS_READ),
     "ws:registered-model-comments": team(WS=p.ARTIFACTS_READ),
+    "ws:deployment-events": team(WS=p.ARTIFACTS_READ),  # one deployment's events and logs
     "ws:notifications": user(WS=None),  # the signed-in user's own notifications
 }
 

@@ -27,3 +27,8 @@ def comments_group(team_id: int, target_kind: str, target_id: int) -> str:
 def user_notifications_group(user_id: int) -> str:
     """One user's in-app notifications, from every team they belong to."""
     return f"user.{int(user_id)}.notifications"
+
+
+def deployment_group(team_id: int, deployment_id: int) -> str:
+    """Events and logs of one deployment (apps/deployments/events.py)."""
+    return f"team.{int(team_id)}.deployment.{int(deployment_id)}"

@@ -15,3 +15,8 @@ websocket_urlpatterns: list = [
 from apps.comments.routing import websocket_urlpatterns as _collaboration  # noqa: E402
 
 websocket_urlpatterns += _collaboration
+
+# Live deployment events and logs (apps/deployments/routing.py).
+from apps.deployments.routing import websocket_urlpatterns as _deployments  # noqa: E402
+
+websocket_urlpatterns += _deployments

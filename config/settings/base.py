@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "apps.monitoring",
     "apps.sso",
     "apps.reports",
+    "apps.deployments",
 ]
 
 MIDDLEWARE = [
@@ -289,6 +290,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE: dict = {
+    # Deployments (docs/deployments.md): resume jobs whose worker died; follow aliases.
+    "deployments-reconcile": {"task": "deployments.reconcile", "schedule": 30.0},
+    "deployments-follow-aliases": {"task": "deployments.follow_aliases", "schedule": 30.0},
     # Runs without a heartbeat for RUN_CRASH_TIMEOUT_S become "crashed".
     "runs-detect-crashed": {"task": "runs.detect_crashed_runs", "schedule": 60.0},
     # Artifact blobs no version lists any more (deleted versions, abandoned uploads).
@@ -297,6 +301,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "monitoring-evaluate": {"task": "monitoring.evaluate_all", "schedule": 60.0},
     "monitoring-retention": {"task": "monitoring.apply_retention", "schedule": 3600.0},
 }
+# Deployments: where packages and local model servers live, a job's lease (a job whose
+# worker died is resumed after it), and how many jobs of one team work at once.
+DEPLOYMENTS_ROOT = Path(env_str("DEPLOYMENTS_ROOT") or VAR_DIR / "deployments")
+DEPLOYMENTS_LEASE_S = float(env_str("DEPLOYMENTS_LEASE_S") or 30)
+DEPLOYMENTS_MAX_CONCURRENT = env_int("DEPLOYMENTS_MAX_CONCURRENT", 2)
+DEPLOYMENTS_SECRET_KEY = env_str("DEPLOYMENTS_SECRET_KEY") or ""
 RUN_CRASH_TIMEOUT_S = env_int("RUN_CRASH_TIMEOUT_S", 300)
 # Webhook and Slack deliveries (apps/notifications/tasks.py): per-attempt timeout, attempts
 # per round and the first retry delay (doubling); WEBHOOK_ALLOW_PRIVATE lets integrations

@@ -22,7 +22,7 @@ from gradline.api import Api
 from gradline.artifacts import Artifact
 from gradline.data_types import Histogram
 from gradline.hooks import HOOKS as _HOOKS
-from gradline.later import NotAvailableYet, deploy
+from gradline.later import NotAvailableYet
 from gradline.media import Audio, Html, Image, Object3D, Plotly, Video
 from gradline.metrics import Metric
 from gradline.plot import plot_table
@@ -336,6 +336,26 @@ def use_model(name: str) -> str:
     """Download a model ("name:alias", "team/model-registry/name:production"); returns the
     local path (the file of a single-file model, else the directory)."""
     return _run_for("use_model", "use-model").use_model(name)
+
+
+def deploy(
+    model: Any = None, platform: Any = None, endpoint_name: Any = None, **options: Any
+) -> Any:
+    """Serve a registry version on an endpoint: `deploy(model="model:latest",
+    platform="local"|"sagemaker"|"kubernetes"|..., endpoint_name="churn", **options)`.
+    Returns a `Deployment` handle at once (`.status`, `.wait()`, `.logs()`, `.url`,
+    `.predict()`); a Celery job on the server does the work (docs/deployments.md)."""
+    from gradline import deployments as _deployments
+
+    if not platform or not endpoint_name or model is None:
+        raise UsageError("deploy() needs model=, platform= and endpoint_name=")
+    api = Api._from_settings(run.settings) if run is not None and not run._finished else Api()
+    project = (
+        options.pop("project", None)
+        or (run.settings.project if run is not None else None)
+        or api._default_project
+    )
+    return _deployments.deploy(api, model, platform, endpoint_name, project=project, **options)
 
 
 def link_model(

@@ -277,6 +277,51 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    """`gradline deploy MODEL --platform P --endpoint NAME [--option k=v] [--wait]`."""
+    import json
+
+    from gradline import deployments
+    from gradline.api import Api
+    from gradline.transport import UsageError
+
+    options: dict = {}
+    for item in args.option or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            print(f"gradline: --option {item!r} is not KEY=VALUE", file=sys.stderr)
+            return 2
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+    try:
+        api = Api(base_url=args.base_url)
+        handle = deployments.deploy(
+            api,
+            args.model,
+            args.platform,
+            args.endpoint,
+            project=args.project,
+            entity=args.entity,
+            follow_alias=args.follow_alias,
+            **options,
+        )
+        print(
+            f"deployment {handle.id}: {handle.endpoint_name} ({handle.platform}) {handle.version}"
+        )
+        if args.wait:
+            handle.wait(timeout=args.timeout)
+            print(f"{handle.endpoint_name}: {handle._data['state']} {handle.url or ''}".rstrip())
+    except deployments.DeploymentFailed as exc:
+        print(f"gradline: {exc}", file=sys.stderr)
+        return 1
+    except (UsageError, TimeoutError) as exc:
+        print(f"gradline: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
     from gradline.sync import find_run_dirs, is_synced
 
@@ -379,6 +424,19 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--project", help="project of a bare ID (default: GRADLINE_PROJECT)")
     agent.add_argument("--entity", help="team of an ID without one (default: your default team)")
     agent.set_defaults(func=_cmd_agent)
+
+    deploy = sub.add_parser("deploy", help="serve a registry version on an endpoint")
+    deploy.add_argument("model", help="name:alias, name:v3 or model-registry/NAME:alias")
+    deploy.add_argument("--platform", required=True, help="local, sagemaker, kubernetes, ...")
+    deploy.add_argument("--endpoint", required=True, help="endpoint name")
+    deploy.add_argument("--project", help="project of the model (default: GRADLINE_PROJECT)")
+    deploy.add_argument("--entity", help="team (default: your default team)")
+    deploy.add_argument("--option", action="append", help="target option KEY=VALUE (repeatable)")
+    deploy.add_argument("--follow-alias", action="store_true", help="redeploy when it moves")
+    deploy.add_argument("--wait", action="store_true", help="wait until healthy or failed")
+    deploy.add_argument("--timeout", type=float, default=900.0)
+    deploy.add_argument("--base-url")
+    deploy.set_defaults(func=_cmd_deploy)
 
     status = sub.add_parser("status", help="configuration, login and unsynced runs")
     status.set_defaults(func=_cmd_status)

@@ -1,10 +1,10 @@
-"""Names from the W&B API whose features arrive with later issues (deployments). They
-exist so `import gradline as wandb` scripts import and fail at the call with a
-clear message instead of an AttributeError."""
+"""Names from the W&B API whose features arrive with later issues. They exist so
+`import gradline as wandb` scripts import and fail at the call with a clear message
+instead of an AttributeError. (`deploy` arrived: gradline/deployments.py.)"""
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from gradline.transport import GradlineError
 
@@ -15,9 +15,3 @@ class NotAvailableYet(GradlineError, NotImplementedError):
 
 def _missing(feature: str, issue: str) -> NoReturn:
     raise NotAvailableYet(f"gradline: {feature} is not available yet (it arrives with {issue}).")
-
-
-def deploy(
-    model: Any = None, platform: Any = None, endpoint_name: Any = None, **kwargs: Any
-) -> Any:
-    _missing("deploy", "deployments")
