@@ -97,17 +97,21 @@ def suggest(sweep: Sweep, finished: list, pending: list, trial_count: int) -> di
     return json_plain(params)
 
 
-def suggest_ahead(sweep: Sweep, trials: list[SweepTrial], count: int) -> list[dict]:
-    """The next `count` suggestions as `next` would hand them out one after another with
-    no trial finishing meanwhile (each sees the ones before it as pending)."""
+def suggest_ahead(
+    sweep: Sweep, trials: list[SweepTrial], count: int, queued: list[dict] = ()
+) -> list[dict]:
+    """The `count` suggestions that follow the `queued` ones, as `next` would hand them out
+    one after another with no trial finishing meanwhile (each sees the trials in flight,
+    the queued suggestions and the ones before it as pending)."""
     finished, pending = engine_inputs(trials)
-    pending = list(pending)
+    pending = [*pending, *queued]
+    handed = sum(1 for t in trials if not t.prior)
     out: list[dict] = []
     for i in range(count):
-        if sweep.run_cap is not None and len(trials) + i >= sweep.run_cap:
+        if sweep.run_cap is not None and handed + len(queued) + i >= sweep.run_cap:
             break
         try:
-            params = suggest(sweep, finished, pending, len(trials) + i)
+            params = suggest(sweep, finished, pending, len(trials) + len(queued) + i)
         except grid.SweepExhausted:
             break
         out.append(params)
@@ -146,9 +150,15 @@ def queued(team, sweep: Sweep) -> list[SweepSuggestion]:
 
 
 def refill(team, sweep_pk: int) -> str:
-    """The Celery controller's work for one sweep (tasks.refill_queue). Returns what it
-    did, for the worker log and the tests."""
-    # 1. Under the lock, briefly: bring the ledger up to date and read it.
+    """The Celery controller's work for one sweep (tasks.refill_queue): top the queue up
+    to `queue_target`. Returns what it did, for the worker log and the tests.
+
+    Queued suggestions are kept when the history moves on (a trial ended): they were
+    computed treating the trials then in flight as pending, which is what the engines do
+    for parallel agents anyway, and recomputing all of them after every end (a GP fit
+    each at 1,000 trials) would fall behind the agents. Only the missing ones are added,
+    each seeing the queued ones as pending."""
+    # 1. Under the lock, briefly: bring the ledger up to date and read it and the queue.
     with transaction.atomic():
         sweep = Sweep.objects.for_team(team).select_for_update().filter(pk=sweep_pk).first()
         if sweep is None:
@@ -160,25 +170,28 @@ def refill(team, sweep_pk: int) -> str:
         store_observed(team, sweep, trials)
         basis = sweep.history_version
         target = queue_target(sweep, trials)
-        ready = SweepSuggestion.objects.for_team(team).filter(sweep=sweep, basis=basis).count()
-        if ready >= target:
-            return f"full ({ready} for history {basis})"  # a duplicate delivery, or no need
+        ready = queued(team, sweep)
+        if len(ready) >= target:
+            return f"full ({len(ready)} for history {basis})"  # a duplicate delivery, or no need
+    missing = target - len(ready)
 
-    # 2. Outside any lock: the expensive part (a GP fit at 1,000 trials).
-    log.info("sweep %s: computing %d suggestions for history %d", sweep.uid, target, basis)
-    ahead = suggest_ahead(sweep, trials, target)
+    # 2. Outside any lock: the expensive part (a GP fit per suggestion at 1,000 trials).
+    log.info("sweep %s: computing %d suggestions for history %d", sweep.uid, missing, basis)
+    ahead = suggest_ahead(sweep, trials, missing, [r.params for r in ready])
 
-    # 3. Under the lock again: replace the queue, unless the history moved on meanwhile
-    # (then the task queued for the newer history does it).
+    # 3. Under the lock again: append them, unless another delivery appended meanwhile
+    # (agents taking queued ones from the head is fine: those are still accounted for).
     with transaction.atomic():
         locked = Sweep.objects.for_team(team).select_for_update().filter(pk=sweep_pk).first()
         if locked is None or locked.state != SweepState.RUNNING:
             return "stopped meanwhile"
-        if locked.history_version != basis:
-            return f"stale (history {basis}, now {locked.history_version})"
-        clear(team, locked)
+        now = [r.pk for r in queued(team, locked)]
+        before = [r.pk for r in ready]
+        if len(now) > len(before) or now != before[len(before) - len(now) :]:
+            return "changed meanwhile"
+        start = (ready[-1].position + 1) if ready else 0
         SweepSuggestion.objects.for_team(team).bulk_create(
-            SweepSuggestion(team=team, sweep=locked, position=i, params=params, basis=basis)
-            for i, params in enumerate(ahead)
+            SweepSuggestion(team=team, sweep=locked, position=start + i, params=p, basis=basis)
+            for i, p in enumerate(ahead)
         )
     return f"queued {len(ahead)} for history {basis}"

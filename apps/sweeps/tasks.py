@@ -13,7 +13,12 @@ from apps.sweeps import controller
 
 @team_task(name="sweeps.refill_queue")
 def refill_queue(team, sweep_pk: int) -> str:
-    return controller.refill(team, int(sweep_pk))
+    done = controller.refill(team, int(sweep_pk))
+    if done.startswith("changed meanwhile"):
+        # Another delivery appended while this one computed: its work is dropped (it
+        # did not see those as pending); one more pass tops up whatever is still missing.
+        refill_queue.delay(team.pk, int(sweep_pk))
+    return done
 
 
 def request_refill(team, sweep) -> None:

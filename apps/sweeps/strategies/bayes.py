@@ -29,7 +29,11 @@ from apps.sweeps.strategies import gp
 from apps.sweeps.strategies.space import Dim, parse_space
 
 MAX_ENUMERATE = 20_000  # discrete spaces up to this size are scored exhaustively
-MAX_FIT_POINTS = 200  # hyperparameters are estimated on at most this many runs (see _fit_subset)
+MAX_FIT_POINTS = 120  # hyperparameters are estimated on at most this many runs (see _subset)
+# The posterior conditions on at most this many runs (the best half and an even spread of
+# the rest): at 1,000 runs scoring thousands of candidates against every run cost most of
+# a suggestion (a 1,000-column triangular solve per batch).
+MAX_POSTERIOR_POINTS = 300
 
 
 # --------------------------------------------------------------------------------------
@@ -254,16 +258,16 @@ def _warp(y: np.ndarray) -> np.ndarray:
     return _standardize(best)
 
 
-def _fit_subset(y: np.ndarray) -> np.ndarray:
-    """Runs used to estimate hyperparameters when there are many: the best half and an
-    even spread of the rest (deterministic). The posterior always uses every run."""
+def _subset(y: np.ndarray, limit: int) -> np.ndarray:
+    """At most `limit` runs when there are many: the best half and an even spread of the
+    rest (deterministic)."""
     n = len(y)
-    if n <= MAX_FIT_POINTS:
+    if n <= limit:
         return np.arange(n)
     order = np.argsort(y, kind="stable")
-    best = order[: MAX_FIT_POINTS // 2]
-    rest = np.sort(order[MAX_FIT_POINTS // 2 :])
-    spread = rest[np.linspace(0, len(rest) - 1, MAX_FIT_POINTS - len(best)).astype(int)]
+    best = order[: limit // 2]
+    rest = np.sort(order[limit // 2 :])
+    spread = rest[np.linspace(0, len(rest) - 1, limit - len(best)).astype(int)]
     return np.sort(np.r_[best, spread])
 
 
@@ -332,8 +336,10 @@ def suggest(config: dict, finished: list, *, seed: int | None = None, pending=()
 
     X = space.features(Z_obs)
     yw = _warp(y)
-    sub = _fit_subset(yw)
+    sub = _subset(yw, MAX_FIT_POINTS)
     hyper = gp.fit_hyper(X[sub], yw[sub], space.groups, rng)
+    keep = _subset(yw, MAX_POSTERIOR_POINTS)
+    X, yw = X[keep], yw[keep]
     model = gp.GP(X, yw, space.groups, hyper)
     if len(Z_pend):  # kriging believer: pending runs 'return' the model's prediction
         Xp = space.features(Z_pend)
