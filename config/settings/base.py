@@ -354,6 +354,8 @@ if env_str("OAUTH_OIDC_CLIENT_ID"):
 # account's own address is verified too (apps.sso.adapters.can_authenticate_by_email).
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
 SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+# GitHub: read /user/emails, the only place it says which addresses are verified.
+SOCIALACCOUNT_QUERY_EMAIL = True
 # Reports (docs/collaboration.md "Reports"): PDF export prints with this chromium, each
 # export bounded by REPORTS_PDF_TIMEOUT_S of browser work (apps/reports/pdf.py).
 REPORTS_CHROMIUM = env_str("REPORTS_CHROMIUM", "/usr/bin/chromium")

@@ -99,3 +99,66 @@ def test_unverified_local_account_is_not_joined(instance_oidc):
     sign_in(client, instance_oidc, "quinn@elsewhere.example")
     assert flows.signed_in_user_id(client) != str(squatter.pk)
     assert not SocialAccount.objects.filter(user=squatter).exists()
+
+
+# --- GitHub (its OAuth endpoints served by tests/sso/fake_github.py) ----------------------
+
+
+@pytest.fixture
+def github(db, settings, monkeypatch):
+    from allauth.socialaccount.providers.github.views import GitHubOAuth2Adapter
+
+    from tests.sso.fake_github import FakeGitHub
+
+    fake = FakeGitHub().start()
+    settings.SSO_ALLOW_PRIVATE_ADDRESSES = True
+    settings.SOCIALACCOUNT_QUERY_EMAIL = True
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        "github": {"APPS": [{"client_id": "gh-client", "secret": "gh-secret"}],
+                   "OAUTH_PKCE_ENABLED": True}
+    }  # fmt: skip
+    # allauth reads GITHUB_URL when it imports the adapter; point its URLs at the fake.
+    for name, path in (
+        ("access_token_url", "/login/oauth/access_token"),
+        ("authorize_url", "/login/oauth/authorize"),
+        ("profile_url", "/api/v3/user"),
+        ("emails_url", "/api/v3/user/emails"),
+    ):
+        monkeypatch.setattr(GitHubOAuth2Adapter, name, fake.url + path)
+    yield fake
+    fake.stop()
+
+
+def github_sign_in(client, fake):
+    import requests
+
+    r = client.post("/accounts/github/login/")
+    assert r.status_code == 302 and r["Location"].startswith(fake.url), r.status_code
+    back = requests.get(r["Location"], allow_redirects=False, timeout=10).headers["Location"]
+    return flows.callback(client, back)
+
+
+def test_github_links_only_a_verified_email(github):
+    local = UserFactory(email="ray@gh.example")
+    flows.verify_email(local)
+    github.emails = [{"email": "ray@gh.example", "primary": True, "verified": False}]
+    client = Client()
+    github_sign_in(client, github)
+    assert flows.signed_in_user_id(client) != str(local.pk)
+    assert not SocialAccount.objects.filter(user=local).exists()
+
+    github.emails = [{"email": "ray@gh.example", "primary": True, "verified": True}]
+    client = Client()
+    github_sign_in(client, github)
+    assert flows.signed_in_user_id(client) == str(local.pk)
+    assert SocialAccount.objects.get(user=local).provider == "github"
+
+
+def test_github_new_user(github):
+    github.profile = {**github.profile, "id": 77, "login": "sam"}
+    github.emails = [{"email": "sam@gh.example", "primary": True, "verified": True}]
+    client = Client()
+    github_sign_in(client, github)
+    user = User.objects.get(email="sam@gh.example")
+    assert flows.signed_in_user_id(client) == str(user.pk)
+    assert personal_team_of(user) is not None
