@@ -156,7 +156,12 @@ def _mlflow(tmp: Path, model_path: Path, rows) -> tuple[dict, list]:
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     port = free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"file://{tmp / 'mlruns'}"}
+    # `mlflow models serve` execs `uvicorn` from PATH: the peers' one.
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"file://{tmp / 'mlruns'}",
+        "PATH": f"{PEERS_BIN}:{os.environ.get('PATH', '')}",
+    }
     proc = spawn(
         [str(PEERS_BIN / "mlflow"), "models", "serve", "-m", str(model_dir), "-h", "127.0.0.1",
          "-p", str(port), "--env-manager", "local", "--workers", "1"],
