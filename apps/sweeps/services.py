@@ -146,6 +146,7 @@ def sweep_create(*, team, project, project_name: str, actor, data: dict) -> Swee
 
 
 MAX_PRIOR_RUNS = 10_000
+RUN_UID_RE = re.compile(r"^[a-z0-9_-]{1,64}$")  # as run ids are (apps/runs/services.py)
 
 
 def _prior_run_ids(value: Any) -> list[str]:
@@ -161,7 +162,11 @@ def _prior_run_ids(value: Any) -> list[str]:
         raise field_error(
             f"prior_runs must be a list of at most {MAX_PRIOR_RUNS} run ids.", "prior_runs"
         )
-    return list(dict.fromkeys(v.rstrip("/").rsplit("/", 1)[-1] for v in value))
+    ids = list(dict.fromkeys(v.rstrip("/").rsplit("/", 1)[-1] for v in value))
+    for uid in ids:
+        if not RUN_UID_RE.match(uid):
+            raise field_error(f"prior_runs: {uid[:80]!r} is not a run id.", "prior_runs")
+    return ids
 
 
 def _prior_runs(team, project, uids: list[str]) -> list[Run]:

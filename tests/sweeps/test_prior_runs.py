@@ -79,7 +79,9 @@ def test_a_run_can_seed_several_sweeps_and_a_crashed_prior_run_is_not_rerun(memb
 
 
 @pytest.mark.parametrize(
-    "prior_runs", ["prior0", [1, 2], ["nosuchrun"], [""], ["x" * 300]], ids=str
+    "prior_runs",
+    ["prior0", [1, 2], ["nosuchrun"], [""], ["x" * 300], ["pri\x00or0"], ["Prior0"]],
+    ids=str,
 )
 def test_bad_prior_runs_are_400_naming_the_field(member_api, prior_runs):
     earlier_runs(member_api)
