@@ -480,7 +480,9 @@ def _warn_unsupported(what: str, why: str) -> None:
 
 # W&B's integration modules, imported on first use (`wandb.xgboost.WandbCallback()`,
 # `wandb.sklearn.plot_roc(...)`): importing gradline imports none of the frameworks.
-_LAZY_MODULES = ("integration", "keras", "lightgbm", "sklearn", "tensorboard", "xgboost")
+_LAZY_MODULES = (
+    "integration", "keras", "lightgbm", "plots", "sklearn", "tensorboard", "xgboost",
+)  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:

@@ -223,3 +223,26 @@ def test_fork_from_and_resume_from_warn_naming_the_argument(sdk_settings, monkey
             project="compat", settings=sdk_settings(), **{argument: "abc123?_step=10"}
         )
     run.finish()
+
+
+def test_old_wandb_plots_roc_and_precision_recall_log_charts(
+    server, sdk_db, sdk_settings, monkeypatch
+):
+    """wandb/examples' binary_classification.py: `wandb.plots.ROC(y, probas, labels)` with
+    all three iris names for a binary model (the old helpers ignored extra labels)."""
+    run = gradline.init(project="compat", settings=sdk_settings())
+    y_true = [0, 1, 1, 0, 1, 0, 1, 1]
+    probas = [[0.8, 0.2], [0.3, 0.7], [0.1, 0.9], [0.6, 0.4], [0.4, 0.6], [0.9, 0.1],
+              [0.2, 0.8], [0.55, 0.45]]  # fmt: skip
+    labels = ["setosa", "versicolor", "virginica"]
+    monkeypatch.setattr(gradline.plots, "_warned", set())
+    with pytest.warns(DeprecationWarning, match=r"wandb.plots.ROC .*wandb.plot.roc_curve"):
+        roc = gradline.plots.ROC(y_true, probas, labels)
+    with pytest.warns(DeprecationWarning, match="wandb.plot.pr_curve"):
+        pr = gradline.plots.precision_recall(y_true, probas, labels)
+    run.log({"roc": roc, "pr": pr})
+    run.finish()
+    remote = api_for(server, sdk_db).run(f"sdk-team/compat/{run.id}")
+    charts = {m.key: m for m in remote.logged_media(type="chart")}
+    assert set(charts) == {"roc", "pr"}
+    assert {row[0] for row in charts["roc"].table().data} == {"setosa", "versicolor"}

@@ -236,6 +236,10 @@ def plot_class_proportions(y_train: Any = None, y_test: Any = None, labels: Any 
     _log("class_proportions", ["class", "dataset", "count"], rows, spec)
 
 
+def _codes(y: Any) -> Any:
+    return _np().unique(y, return_inverse=True)[1]
+
+
 def plot_calibration_curve(
     clf: Any = None, X: Any = None, y: Any = None, clf_name: str = "Classifier"
 ) -> None:
@@ -250,7 +254,16 @@ def plot_calibration_curve(
     y = np.asarray(y)
     if len(set(y.tolist())) != 2:
         return  # W&B draws it for binary targets only
-    x_train, x_test, y_train, y_test = train_test_split(X, y, test_size=0.9, random_state=42)
+    # W&B's split (10% to fit), stratified: unstratified, a small or skewed set leaves a
+    # class with one example and the cv=2 calibrations raise (W&B's own binary example
+    # does, one run in a few).
+    x_train, x_test, y_train, y_test = train_test_split(
+        X,
+        y,
+        test_size=0.9,
+        random_state=42,
+        stratify=y if min(np.bincount(_codes(y))) >= 2 else None,
+    )
     models = [
         ("Logistic regression", LogisticRegression(max_iter=1000)),
         (clf_name, clone(clf)),
