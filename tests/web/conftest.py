@@ -111,6 +111,7 @@ def team_objects(team, admin_user, member_user, viewer_user, project, other_team
         # Reports (apps/reports): the route matrix's report, its version 1 and share link.
         **{name: world.value(name) for name in ("report_id", "version", "export_id")},
         "share_token": world.get("report").publish_token,
+        "domain_id": world.value("domain_id"),  # a verified SSO domain (apps/sso)
     }
 
 
