@@ -37,13 +37,15 @@ def _classification(n=300, features=5, seed=0):
 def test_integrations_import_without_their_frameworks():
     code = (
         "import sys\n"
-        "for name in ('xgboost', 'lightgbm', 'keras', 'sklearn', 'tensorboard', 'jax'):\n"
+        "for name in ('xgboost', 'lightgbm', 'keras', 'sklearn', 'tensorboard', 'jax', 'torch'):\n"
         "    sys.modules[name] = None  # importing it now raises ImportError\n"
         "import gradline.wandb_alias\n"
         "wandb = gradline.wandb_alias.install()\n"
         "import wandb.integration.xgboost, wandb.integration.lightgbm\n"
         "import wandb.integration.keras, wandb.integration.sklearn, wandb.xgboost\n"
         "import wandb.lightgbm, wandb.keras, wandb.sklearn, wandb.tensorboard\n"
+        "import wandb.integration.torch, wandb.plots\n"
+        "assert callable(wandb.watch) and callable(wandb.unwatch)\n"
         "assert wandb.xgboost is sys.modules['gradline.xgboost']\n"
         "try:\n"
         "    wandb.xgboost.WandbCallback\n"
