@@ -12,6 +12,7 @@ import { groupSeries, seriesFromBuckets, stepRangeFor } from "./panels/history.j
 
 export const CHART_RUNS = 10;
 const REFRESH_MS = 1000;
+const BATCH_KEYS = 5;
 const X_LABELS = { _step: "Step", _runtime: "Relative time (s)", _timestamp: "Wall time" };
 
 function sectionOf(key) {
@@ -40,6 +41,38 @@ export function createCharts({ api, store, container, onGroupsChanged, waitForRo
   );
 
   function view() { return store.get().view; }
+
+  // Charts that load together (the page opening, the rows changing) share requests: the
+  // keys asked for in one task with the same runs, axis, buckets and range go into one
+  // history request per BATCH_KEYS keys, so twenty charts cost four requests, not twenty
+  // (each request pays its own admission and run lookup; a few still run in parallel).
+  const queued = []; // {params, key, resolve, reject}
+  function historyFor(params, key) {
+    return new Promise((resolve, reject) => {
+      if (!queued.length) queueMicrotask(sendQueued);
+      queued.push({ params, key, resolve, reject });
+    });
+  }
+
+  function sendQueued() {
+    const chunksOf = new Map(); // the request's other parameters -> chunks of entries
+    for (const entry of queued.splice(0)) {
+      const signature = JSON.stringify(entry.params);
+      const chunks = chunksOf.get(signature) || [[]];
+      chunksOf.set(signature, chunks);
+      if (chunks[chunks.length - 1].length >= BATCH_KEYS) chunks.push([]);
+      chunks[chunks.length - 1].push(entry);
+    }
+    for (const chunks of chunksOf.values()) {
+      for (const chunk of chunks) {
+        const keys = [...new Set(chunk.map((entry) => entry.key))];
+        api.history({ ...chunk[0].params, keys }).then(
+          (answer) => chunk.forEach((entry) => entry.resolve(answer)),
+          (exc) => chunk.forEach((entry) => entry.reject(exc)),
+        );
+      }
+    }
+  }
 
   /** The runs drawn: the table's first rows minus hidden ones (ids, for the history API). */
   function chartRuns() {
@@ -171,7 +204,8 @@ export function createCharts({ api, store, container, onGroupsChanged, waitForRo
       } else if (!runs.length) {
         series = [];
       } else {
-        const answer = await api.history({ ...params, runs: runs.map((r) => r.id) });
+        const { keys: _, ...shared } = params;
+        const answer = await historyFor({ ...shared, runs: runs.map((r) => r.id) }, item.key);
         if (seq !== item.seq) return;
         const byId = new Map(answer.runs.map((r) => [r.run, r]));
         bucketWidth = Math.max(0, ...answer.runs.map((r) => r.bucket_width || 0)) || null;
