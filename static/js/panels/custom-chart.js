@@ -3,7 +3,7 @@
 // Vega as the dataset named "table". Drawn with vega-embed under the CSP
 // (vegaEmbedOptions: ast, no injected styles) and the app's light/dark theme.
 
-import { vegaEmbedOptions } from "../vega-options.js";
+import { loadVegaEmbed, vegaEmbedOptions } from "../vega-options.js";
 import { theme } from "./vega.js";
 
 /** The spec with the rows bound to its "table" data (the logged spec names it so). */
@@ -17,9 +17,9 @@ export function withRows(spec, rows) {
 
 /** Draw `spec` over `rows` into `target`; resolves to the Vega view, throws on a bad spec. */
 export async function drawChart(target, spec, rows) {
-  if (typeof window.vegaEmbed !== "function") throw new Error("the chart library could not be loaded");
+  const vegaEmbed = await loadVegaEmbed();
   const full = withRows(spec, rows);
   full.config = { ...theme(), ...(full.config || {}) };
-  const result = await window.vegaEmbed(target, full, vegaEmbedOptions());
+  const result = await vegaEmbed(target, full, vegaEmbedOptions());
   return result.view;
 }

@@ -4,7 +4,7 @@
 // (served under /static/vendor/ and loaded by the page as a classic script), with the
 // options that keep it within the Content-Security-Policy (../vega-options.js).
 
-import { vegaEmbedOptions } from "../vega-options.js";
+import { loadVegaEmbed, vegaEmbedOptions } from "../vega-options.js";
 
 export function cssVar(name, fallback = "") {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
@@ -86,12 +86,15 @@ export function createPanelFrame(container, { title, controls = [], onChange, on
 }
 
 export async function draw(frame, spec) {
-  if (typeof window.vegaEmbed !== "function") {
+  let vegaEmbed;
+  try {
+    vegaEmbed = await loadVegaEmbed();
+  } catch {
     frame.setState("error", "The chart library could not be loaded.");
     return;
   }
   try {
-    await window.vegaEmbed(frame.body, { config: theme(), ...spec }, vegaEmbedOptions());
+    await vegaEmbed(frame.body, { config: theme(), ...spec }, vegaEmbedOptions());
     frame.setState("ready");
   } catch (exc) {
     frame.setState("error", `Could not draw: ${exc.message}`);
