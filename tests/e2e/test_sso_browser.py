@@ -10,6 +10,7 @@ import re
 import pytest
 from allauth.account.models import EmailAddress
 
+from apps.accounts.models import User
 from apps.teams.models import Membership
 from tests.e2e.pages import PASSWORD, screenshot, script_errors, sign_in
 from tests.factories import UserFactory, make_project, make_team
@@ -83,4 +84,39 @@ def test_admin_configures_oidc_and_a_member_signs_in(
     member.close()
     membership = Membership.objects.for_team(acme).get(user__email="alan@acme.example")
     assert membership.role == "member"  # ml-admins -> member, over the JIT viewer role
+    assert [e for e in errors if "WebSocket connection" not in e] == []
+
+
+def test_require_sso_sends_a_password_session_to_sso_and_admins_break_glass(
+    live_server, acme, idp, browser, screenshots_dir
+):
+    from playwright.sync_api import expect
+
+    from apps.sso import services
+    from apps.teams.models import AuditEvent
+
+    admin = User.objects.get(email="grace@acme.example")
+    idp.client(
+        "gradline-e2e-2", "e2e-secret", [f"{live_server.url}/accounts/sso/acme/oidc/callback/"]
+    )
+    services.sso_config_save(
+        team=acme,
+        data={"protocol": "oidc", "issuer": idp.url, "client_id": "gradline-e2e-2",
+              "client_secret": "e2e-secret", "require_sso": True},
+        actor=admin,
+    )  # fmt: skip
+    context, page = sign_in(browser, live_server.url, "grace@acme.example", "dark")
+    errors = script_errors(page)
+    page.goto("/acme/")
+    expect(page).to_have_url(re.compile(r"/accounts/sso/acme/login/\?next="))
+    expect(page.get_by_text("This team requires single sign-on")).to_be_visible()
+    page.get_by_text("Break-glass access (admins)").click()
+    page.get_by_label("Reason").fill("IdP outage, incident 42")
+    screenshot(page, screenshots_dir, "identity-08-require-sso-break-glass")
+    page.get_by_role("button", name="Open Acme without SSO").click()
+    page.wait_for_url(re.compile(r"/acme/$"))
+    expect(page.get_by_text("resnet").first).to_be_visible()
+    context.close()
+    event = AuditEvent.objects.get(team=acme, action="sso.break_glass")
+    assert event.detail == {"reason": "IdP outage, incident 42"}
     assert [e for e in errors if "WebSocket connection" not in e] == []
