@@ -57,14 +57,26 @@ def _number(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def observe_trials(team, sweeps: list[Sweep]) -> dict[int, list[SweepTrial]]:
-    """sweep pk -> its trials, oldest first, each with `state` and `metric` brought up to
-    date from its run (not saved; `changed` says whether they differ from the stored ones)
-    and `run_state` set (None: no run with its id yet)."""
+# Stored states a trial can still leave without anyone re-running it: what `next` looks
+# at (with 1,000 finished trials it reads the handful in flight, not all of them).
+IN_FLIGHT_STATES = frozenset(
+    {TrialState.PENDING, TrialState.RUNNING, TrialState.REQUEUED, TrialState.STOPPED}
+)
+
+
+def observe_trials(
+    team, sweeps: list[Sweep], states: frozenset | None = None
+) -> dict[int, list[SweepTrial]]:
+    """sweep pk -> its trials, oldest first (only those stored in `states` if given), each
+    with `state` and `metric` brought up to date from its run (not saved; `changed` says
+    whether they differ from the stored ones) and `run_state` set (None: no run with its
+    id yet)."""
     by_sweep: dict[int, list[SweepTrial]] = {s.pk: [] for s in sweeps}
     if not sweeps:
         return by_sweep
     trials = SweepTrial.objects.for_team(team).filter(sweep__in=[s.pk for s in sweeps])
+    if states is not None:
+        trials = trials.filter(state__in=states)
     for trial in trials.order_by("created_at", "id"):
         by_sweep[trial.sweep_id].append(trial)
 
@@ -135,8 +147,8 @@ def _follow_run(trial: SweepTrial, run: tuple | None, most: int) -> None:
     trial.state = state
 
 
-def trials_observed(team, sweep: Sweep) -> list[SweepTrial]:
-    return observe_trials(team, [sweep])[sweep.pk]
+def trials_observed(team, sweep: Sweep, states: frozenset | None = None) -> list[SweepTrial]:
+    return observe_trials(team, [sweep], states)[sweep.pk]
 
 
 @dataclass

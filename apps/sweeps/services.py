@@ -271,8 +271,8 @@ def _new_run_uid(team, project) -> str:
     raise Conflict("Could not allocate a run id; try again.", code="run_id_taken")
 
 
-def _handed_out(trials: list[SweepTrial]) -> int:
-    return sum(1 for t in trials if not t.prior)
+def _handed_out(team, sweep: Sweep) -> int:
+    return SweepTrial.objects.for_team(team).filter(sweep=sweep, prior=False).count()
 
 
 def trial_next(*, team, sweep: Sweep, agent: Any = None) -> SweepTrial:
@@ -287,19 +287,19 @@ def trial_next(*, team, sweep: Sweep, agent: Any = None) -> SweepTrial:
         if locked is None:
             raise NotFound("Sweep not found.")
         locked.team, locked.project = team, sweep.project
-        trials = selectors.trials_observed(team, locked)
-        # A trial ended (or changed): a new history, for which the controller computes
-        # the next suggestions ahead.
-        refill = controller.store_observed(team, locked, trials)
+        # Only the trials in flight can have changed (ended ones are final): a trial ended
+        # (or changed): a new history, for which the controller computes ahead.
+        active = selectors.trials_observed(team, locked, selectors.IN_FLIGHT_STATES)
+        refill = controller.store_observed(team, locked, active)
 
-        requeued = [t for t in trials if t.state == TrialState.REQUEUED]
+        requeued = [t for t in active if t.state == TrialState.REQUEUED]
         if locked.state != SweepState.RUNNING:
             done = _done(locked, locked.state, f"The sweep is {locked.state}.")
         elif requeued:
             # A crashed or preempted trial first: same run id and params, one more attempt
             # (not a new trial, so run_cap does not count it again).
             trial = _trial_rerun(team, requeued[0], agent or "")
-        elif locked.run_cap is not None and _handed_out(trials) >= locked.run_cap:
+        elif locked.run_cap is not None and _handed_out(team, locked) >= locked.run_cap:
             done = _done(locked, "run_cap", f"The sweep reached its run_cap of {locked.run_cap}.")
         else:
             queued = controller.pop(team, locked)
@@ -308,6 +308,8 @@ def trial_next(*, team, sweep: Sweep, agent: Any = None) -> SweepTrial:
                     params = queued.params
                 else:  # no worker, or it has not caught up: inline, never a stall
                     refill = True
+                    trials = selectors.trials_observed(team, locked)  # all, for the engine
+                    controller.store_observed(team, locked, trials)
                     finished, pending = controller.engine_inputs(trials)
                     params = controller.suggest(locked, finished, pending, len(trials))
             except grid.SweepExhausted:

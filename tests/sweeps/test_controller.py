@@ -126,8 +126,9 @@ def test_duplicate_deliveries_change_nothing(worker, team, project, member_user)
     sweep_services.trial_next(team=team, sweep=sweep)
     firsts = [sweep_tasks.refill_queue.delay(team.pk, sweep.pk) for _ in range(3)]
     for answer in firsts:
-        answer.get(timeout=120)
-    assert [r.params for r in queue(team, sweep)] == expected_queue(team, sweep)
+        answer.get(timeout=120)  # "busy" while another computes: wait for the queue
+    rows = wait_until(lambda: filled(team, sweep), 120, "the queue topped up")
+    assert [r.params for r in rows] == expected_queue(team, sweep)
     assert SweepTrial.objects.for_team(team).filter(sweep=sweep).count() == 1  # no trial doubled
 
 
