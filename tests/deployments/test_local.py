@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -249,3 +250,39 @@ def test_a_team_waits_for_a_free_slot(settings, deploy_root, api_for, admin_user
     Deployment.objects.for_team(team).filter(pk=first["id"]).update(state="failed")
     # A stale delivery of an old attempt does nothing.
     assert jobs.run(team, second["id"], 0, owner="here:2") == "skip"
+
+
+def test_stop_cancels_a_deploy_in_progress(
+    deploy_root, celery_worker, api_for, admin_user, team, project
+):
+    """A stop while the model server is starting: the deploy job gives way at its next
+    heartbeat, the stop job takes the server it started down, nothing keeps running."""
+    admin = api_for(admin_user)
+    log_model_version(team, project, admin_user, sklearn_model_bytes(), aliases=["production"])
+    created = _deploy(admin, endpoint_name="cancelled")
+
+    def starting():
+        row = _row(team, created["id"])
+        return row if row.state == "deploying" and row.runtime.get("starting") else None
+
+    row = wait_until(starting, DEADLINE_S, "the model server to be started")
+    stopped = post_json(admin, f"{T}/deployments/{row.pk}/stop", {})
+    assert stopped.status_code == 202 and stopped.json()["state"] == "stopping"
+    # As the reconcile beat does every 30 s in production: a job whose message was lost
+    # or whose lease lapsed is sent again (harmless when it is alive: it waits or skips).
+    resent = [time.monotonic()]
+
+    def settled():
+        if time.monotonic() - resent[0] > 10:
+            tasks.resend_lapsed(team)
+            resent[0] = time.monotonic()
+        found = _row(team, row.pk)
+        return found if found.state in ("stopped", "failed") else None
+
+    row = wait_until(settled, DEADLINE_S, "the stop to finish")
+    assert row.state == "stopped", row.error
+    assert row.attempt == 2 and row.runtime == {}
+    wait_until(lambda: model_servers(deploy_root) == [], 60, "the started server to stop")
+    events = admin.get(f"{T}/deployments/{row.pk}/events").json()["events"]
+    assert not any(e["message"].startswith("healthy") for e in events)
+    assert admin.get(f"{T}/deployments/{row.pk}").json()["history"] == []
