@@ -8,7 +8,7 @@ concurrent batches add up in one INSERT … ON CONFLICT DO UPDATE (storage.py).
   regression: [sum, sum of squares]; multiclass: a count per class.
 - truth: binary: tp, fp, tn, fn, log-loss sum, its count, 10 calibration bins of
   (count, sum of scores, sum of outcomes), then AUC_BINS positive and AUC_BINS negative
-  score counts (ROC AUC exact up to ties within a 1/AUC_BINS score bin); multiclass:
+  score counts (ROC AUC exact up to ties within a 1/AUC_BINS score bin, counted half); multiclass:
   correct, log-loss sum, its count, 10 calibration bins (top-class confidence), then the
   K x K confusion matrix (true row, predicted column); regression: count, sum |err|,
   sum err², sum |err|/|y| and its count (y != 0), sum err.
@@ -23,7 +23,7 @@ import numpy as np
 LATENCY_EDGES = 10 ** np.linspace(-2, 5, 141)
 SCORE_BINS = 20
 CAL_BINS = 10
-AUC_BINS = 1000
+AUC_BINS = 200
 LOG_EPS = 1e-15
 
 

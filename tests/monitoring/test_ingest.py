@@ -132,7 +132,7 @@ def test_ground_truth_joins_later_and_updates_metrics(admin_api, monitor):
     assert after["recall"] == pytest.approx(skm.recall_score(truth, predicted), abs=1e-12)
     assert after["f1"] == pytest.approx(skm.f1_score(truth, predicted), abs=1e-12)
     assert after["log_loss"] == pytest.approx(skm.log_loss(truth, scores), rel=1e-9)
-    # ROC AUC from 1,000 score bins: exact up to ties inside a bin.
+    # ROC AUC from 200 score bins: exact up to ties inside a bin (counted half).
     assert after["roc_auc"] == pytest.approx(skm.roc_auc_score(truth, scores), abs=2e-3)
     assert len(after["calibration"]) == 10
     # The dashboard's columnar series (all windows at once) say the same.
