@@ -6,41 +6,17 @@ run; saving asks for a recent sign-in like the other sensitive team forms."""
 from __future__ import annotations
 
 import json
-from functools import wraps
 
-from allauth.account.decorators import reauthentication_required
-from django.conf import settings
 from django.shortcuts import render
-from django.urls import resolve, reverse
+from django.urls import reverse
 
-from apps.core.access import open_scope
 from apps.core.errors import field_error
 from apps.core.htmx import perform
 from apps.sso import selectors, services
 from apps.sso.models import PROTOCOL_CHOICES
 from apps.teams import roles
 from apps.teams import selectors as team_selectors
-
-
-def _reauthentication_enabled(request) -> bool:
-    return settings.REAUTHENTICATE_SENSITIVE_ACTIONS
-
-
-def _sensitive(view):
-    """A recent sign-in for POSTs; allauth replays the POST past the middleware, so the
-    scope is opened again here (the policy table applies to the replay too)."""
-
-    @wraps(view)
-    def scoped(request, team, **kwargs):
-        request.team_scope = open_scope(
-            route_name=resolve(request.path_info).view_name,
-            method=request.method,
-            user=request.user,
-            team_slug=team,
-        )
-        return view(request, team, **kwargs)
-
-    return reauthentication_required(scoped, allow_get=True, enabled=_reauthentication_enabled)
+from apps.teams.web_views import sensitive
 
 
 def _page(request, status=200, fragment=False, form_data=None, **extra):
@@ -113,7 +89,7 @@ def _form_data(request) -> dict:
     return data
 
 
-@_sensitive
+@sensitive
 def sso_settings(request, team):
     if request.method != "POST":
         return _page(request)
@@ -129,7 +105,7 @@ def sso_settings(request, team):
     )
 
 
-@_sensitive
+@sensitive
 def domain_add(request, team):
     scope = request.team_scope
     return perform(
@@ -143,7 +119,7 @@ def domain_add(request, team):
     )
 
 
-@_sensitive
+@sensitive
 def domain_delete(request, team, domain_id):
     scope = request.team_scope
     return perform(
