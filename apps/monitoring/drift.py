@@ -81,7 +81,7 @@ def wasserstein(ref_sorted, cur, ref_std: float | None = None) -> float:
 
 
 GRID = 4096
-LARGE = 200_000  # above this many current values, KS and Wasserstein use the grid
+LARGE = 20_000  # above this many current values, KS and Wasserstein use the grid
 
 
 def ks_wasserstein_grid(ref_sorted, cur, ref_std: float) -> tuple[float, float, float]:
