@@ -229,7 +229,7 @@ class DriftView(MonitorAPIView):
             )
         return Response(drift_out(result))
 
-    @extend_schema(responses=Any)
+    @extend_schema(request=None, responses=Any)  # no body: the window is in the query
     def post(self, request, team, monitor):
         found = self.monitor(monitor)
         found.team = self.team
