@@ -19,6 +19,8 @@ from apps.deployments.models import State
 from apps.runs.bodies import request_json
 
 OBJECT = extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+# Redeploy, rollback and stop answer 202: the change runs in a Celery job.
+ACCEPTED = extend_schema(request=OpenApiTypes.OBJECT, responses={202: OpenApiTypes.OBJECT})
 
 
 class DeploymentsAPIView(GradlineAPIView):
@@ -63,7 +65,7 @@ class DeploymentDetailView(DeploymentsAPIView):
 
 
 class DeploymentRedeployView(DeploymentsAPIView):
-    @OBJECT
+    @ACCEPTED
     def post(self, request, team, deployment_id):
         deployment = self.get_deployment(deployment_id)
         deployment = services.deployment_redeploy(
@@ -76,14 +78,14 @@ class DeploymentRedeployView(DeploymentsAPIView):
 
 
 class DeploymentRollbackView(DeploymentsAPIView):
-    @OBJECT
+    @ACCEPTED
     def post(self, request, team, deployment_id):
         deployment = services.deployment_rollback(deployment=self.get_deployment(deployment_id))
         return json_response(self.body(deployment), status=202)
 
 
 class DeploymentStopView(DeploymentsAPIView):
-    @OBJECT
+    @ACCEPTED
     def post(self, request, team, deployment_id):
         deployment = services.deployment_stop(deployment=self.get_deployment(deployment_id))
         return json_response(self.body(deployment), status=202)

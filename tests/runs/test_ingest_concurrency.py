@@ -142,11 +142,13 @@ def test_a_deadlocked_batch_is_redone(team, project, member_user, api_for, other
             [project.pk],
         )
         assert cur.fetchone()[0] == 1
-    # It was a deadlock, broken by PostgreSQL (counted once it reports its statistics).
+    # It was a deadlock, broken by PostgreSQL (counted once it reports its statistics;
+    # the database's counter may also take in an earlier test's, reported late: at least
+    # one more, not exactly one).
     deadline = time.monotonic() + 60
     while _deadlocks(other_session) == deadlocks_before and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _deadlocks(other_session) == deadlocks_before + 1
+    assert _deadlocks(other_session) > deadlocks_before
 
 
 def _deadlocks(session) -> int:

@@ -112,6 +112,9 @@ def team_objects(team, admin_user, member_user, viewer_user, project, other_team
         **{name: world.value(name) for name in ("report_id", "version", "export_id")},
         "share_token": world.get("report").publish_token,
         "domain_id": world.value("domain_id"),  # a verified SSO domain (apps/sso)
+        # The route matrix's monitor (apps/monitoring) and deployment (apps/deployments).
+        "monitor": world.value("monitor"),
+        "deployment_id": world.value("deployment_id"),
     }
 
 
