@@ -14,6 +14,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.automations.services import OPS  # the comparisons automations offer too
 from apps.core.errors import field_error
 from apps.monitoring import schema, selectors, services
 from apps.monitoring.models import (
@@ -28,12 +29,6 @@ from apps.notifications import services as notify
 from apps.notifications.models import Integration, IntegrationType, Kind
 from apps.teams.models import Membership
 
-OPS = {
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-}
 MODES = ("threshold", "change")
 MAX_WINDOWS_PER_RUN = 100
 OPEN_WINDOW_DRIFT_EVERY_S = 300
