@@ -64,8 +64,14 @@ test-torch-deps: install
 	    || echo "torch integrations could not be installed; their tests will be skipped"; \
 	else echo "no CPU torch wheel in $(TORCH_WHEELS); the torch integration tests will be skipped"; fi
 
+# The suite in TEST_WORKERS processes (pytest-xdist), a test module per process at a time:
+# most tests wait on servers, browsers and workers, so three keep two cores busy.
+# TEST_WORKERS=0 runs it in this process (pdb, -s).
+TEST_WORKERS ?= 3
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+
 test: install test-browser-deps test-torch-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # The suite on a busy box: `make test` LOAD_RUNS times in a row while LOAD_PROCS CPU-bound
 # processes keep the cores busy. Each burner stops by itself after LOAD_SECONDS, and all
@@ -81,7 +87,7 @@ test-under-load: install test-browser-deps test-torch-deps
 	for run in $$(seq $(LOAD_RUNS)); do \
 	  echo "== test-under-load: pass $$run of $(LOAD_RUNS), $(LOAD_PROCS) CPU burners"; \
 	  start=$$SECONDS; \
-	  $(PY) -m pytest $(PYTEST_ARGS) || exit 1; \
+	  $(PY) -m pytest $(XDIST) $(PYTEST_ARGS) || exit 1; \
 	  echo "== pass $$run took $$((SECONDS - start)) s"; \
 	done
 

@@ -58,6 +58,13 @@ def wait_until(predicate, timeout: float = 60, what: str = "condition", interval
         time.sleep(interval)
 
 
+def result_of(answer, timeout: float = 120):
+    """The worker's return value for a task this test sent. Celery refuses `get()` while
+    any thread of this process runs a task eagerly (its guard against waiting on a subtask
+    is one process-wide flag); this process is no task, so waiting here cannot deadlock."""
+    return answer.get(timeout=timeout, disable_sync_subtasks=False)
+
+
 @pytest.fixture
 def celery_worker(transactional_db, settings, tmp_path):
     if not os.environ.get("REDIS_URL"):

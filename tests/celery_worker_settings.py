@@ -1,6 +1,7 @@
 """Settings of a real Celery worker that a test starts (tests/celery_worker.py): the test
 settings, but tasks really queued (on the test's own queue), mail written to files the
-test reads, and the test's own channel-layer prefix."""
+test reads, and the test's own channel-layer prefix (GRADLINE_TEST_CHANNEL_PREFIX, read by the
+test settings)."""
 
 import os
 
@@ -10,6 +11,3 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_DEFAULT_QUEUE = os.environ["GRADLINE_TEST_QUEUE"]
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 EMAIL_FILE_PATH = os.environ["GRADLINE_TEST_MAIL_DIR"]
-CHANNEL_LAYERS["default"].setdefault("CONFIG", {})["prefix"] = os.environ[  # noqa: F405
-    "GRADLINE_TEST_CHANNEL_PREFIX"
-]

@@ -17,6 +17,13 @@ DATABASES["default"]["TEST"] = {"NAME": f"test_gradline_{os.getpid()}"}  # noqa:
 CELERY_TASK_ALWAYS_EAGER = True
 # Per process, unless servers started by a test share one (tests/sdk/harness.py).
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / f"test-media-{os.getpid()}")  # noqa: F405
+# Parallel pytest processes (pytest-xdist) share the machine's Redis but not their
+# databases, so equal primary keys name different runs: each process publishes live events
+# under a channel-layer prefix of its own, set in the environment so that every server and
+# worker it starts (and their worker processes) inherits it.
+os.environ.setdefault("GRADLINE_TEST_CHANNEL_PREFIX", f"gltest{os.getpid()}")
+if CHANNEL_LAYERS["default"]["BACKEND"].startswith("channels_redis"):  # noqa: F405
+    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = os.environ["GRADLINE_TEST_CHANNEL_PREFIX"]  # noqa: F405
 # A server process a test starts gets its own namespace for rate-limit counters.
 CACHES["default"]["KEY_PREFIX"] = env_str("CACHE_KEY_PREFIX")  # noqa: F405
 # Sensitive team forms ask for a fresh sign-in (apps.teams.web_views.sensitive) in every

@@ -12,7 +12,7 @@ import pytest
 from apps.monitoring import tasks
 from apps.monitoring.models import AlertEvaluation, AlertIncident, AlertRule
 from apps.notifications.models import Event, Notification
-from tests.celery_worker import celery_worker, wait_until  # noqa: F401 - fixture
+from tests.celery_worker import celery_worker, result_of, wait_until  # noqa: F401 - fixture
 from tests.monitoring.conftest import M, post_json
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,7 +60,7 @@ def test_rule_fires_and_resolves_once_through_celery(
     )
 
     _window(admin_api, current - 3 * hour, 0.9, 0, "a")  # every prediction wrong
-    assert tasks.evaluate_monitor.delay(team.pk, monitor["id"]).get(timeout=120) == 1
+    assert result_of(tasks.evaluate_monitor.delay(team.pk, monitor["id"]), 120) == 1
     incident = wait_until(
         lambda: AlertIncident.objects.for_team(team).filter(rule_id=rule_id).first(), 60, "incident"
     )
@@ -79,7 +79,7 @@ def test_rule_fires_and_resolves_once_through_celery(
 
     # The next closed window is fine again: resolved, once.
     _window(admin_api, current - 2 * hour, 0.9, 1, "b")
-    assert tasks.evaluate_all.delay().get(timeout=120) == 1  # beat's entry queues the monitor
+    assert result_of(tasks.evaluate_all.delay(), 120) == 1  # beat's entry queues the monitor
     wait_until(
         lambda: AlertIncident.objects.for_team(team).get(pk=incident.pk).resolved_at,
         120,
@@ -90,8 +90,8 @@ def test_rule_fires_and_resolves_once_through_celery(
         lambda: Notification.objects.for_team(team).filter(event=resolved).exists(), 60, "notice"
     )
     # Evaluating again (a retried task, the next beat tick) adds nothing.
-    assert tasks.evaluate_monitor.delay(team.pk, monitor["id"]).get(timeout=120) == 0
-    assert tasks.evaluate_monitor.delay(team.pk, monitor["id"]).get(timeout=120) == 0
+    assert result_of(tasks.evaluate_monitor.delay(team.pk, monitor["id"]), 120) == 0
+    assert result_of(tasks.evaluate_monitor.delay(team.pk, monitor["id"]), 120) == 0
     assert AlertIncident.objects.for_team(team).filter(rule_id=rule_id).count() == 1
     events = Event.objects.for_team(team).filter(key__startswith="monitor-alert:")
     assert sorted(e.key.rsplit(":", 1)[1] for e in events) == ["fired", "resolved"]

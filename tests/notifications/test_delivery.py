@@ -19,7 +19,7 @@ from apps.automations import tasks as automation_tasks
 from apps.automations.models import Firing
 from apps.notifications.models import Alert, Notification, Preference
 from apps.realtime.routing import websocket_urlpatterns
-from tests.celery_worker import celery_worker, wait_until  # noqa: F401 - fixture
+from tests.celery_worker import celery_worker, result_of, wait_until  # noqa: F401 - fixture
 from tests.conftest import client_for
 from tests.notifications.receivers import Receiver
 from tests.route_objects import World, _model_version, _registered_model
@@ -360,7 +360,7 @@ def test_an_alias_move_fires_its_automation_exactly_once(
         .order_by("-pk")
         .first()
     )
-    assert automation_tasks.alias_event.delay(team.pk, moved.pk).get(timeout=60) == 0
+    assert result_of(automation_tasks.alias_event.delay(team.pk, moved.pk), 60) == 0
     assert Firing.objects.for_team(team).filter(automation_id=rule["id"]).count() == 1
 
 
@@ -412,12 +412,12 @@ def test_a_metric_threshold_automation_fires_once_when_a_logging_run_crosses_it(
     for step, loss in enumerate([1.0, 0.8, 0.6]):
         assert member.post(ingest, {"points": [["loss", step, loss, T0 + step]]}).status_code == 200
     # Above the threshold: evaluating again (as a redelivered task would) fires nothing.
-    assert automation_tasks.check_metrics.delay(team.pk, run.pk).get(timeout=60) == 0
+    assert result_of(automation_tasks.check_metrics.delay(team.pk, run.pk), 60) == 0
     assert api.get(firings_url).json()["results"] == []
     for step, loss in enumerate([0.4, 0.3, 0.2], start=3):
         assert member.post(ingest, {"points": [["loss", step, loss, T0 + step]]}).status_code == 200
     firings = wait_until(lambda: api.get(firings_url).json()["results"], what="the firing")
-    assert automation_tasks.check_metrics.delay(team.pk, run.pk).get(timeout=60) == 0
+    assert result_of(automation_tasks.check_metrics.delay(team.pk, run.pk), 60) == 0
     firings = api.get(firings_url).json()["results"]
     assert len(firings) == 1
     assert firings[0]["detail"]["run"] == "logger" and firings[0]["detail"]["value"] < 0.5

@@ -123,6 +123,9 @@ class ServerProcess:
             MEDIA_ROOT=str(self.var_dir / "media"),
             PUBLIC_BASE_URL=self.url,
             RATE_LIMIT_API_KEY="1000000/60",
+            # A lone request must not meet the pool's 0.5 s overload answer (503) on a box
+            # that parallel test processes keep busy; tests/runs/test_overload.py tests it.
+            DB_POOL_TIMEOUT="10",
             LOG_LEVEL="WARNING",
             PYTHONUNBUFFERED="1",
         )

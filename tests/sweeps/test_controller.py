@@ -19,7 +19,7 @@ from apps.sweeps import controller, selectors
 from apps.sweeps import services as sweep_services
 from apps.sweeps import tasks as sweep_tasks
 from apps.sweeps.models import Sweep, SweepSuggestion, SweepTrial, TrialState
-from tests.celery_worker import celery_worker, wait_until  # noqa: F401 - fixture
+from tests.celery_worker import celery_worker, result_of, wait_until  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -119,14 +119,14 @@ def test_duplicate_deliveries_change_nothing(worker, team, project, member_user)
     ids = [r.pk for r in rows]
     answers = [sweep_tasks.refill_queue.delay(team.pk, sweep.pk) for _ in range(3)]
     # "busy": another delivery was computing at that moment (one at a time per sweep).
-    assert all(a.get(timeout=120).startswith(("full", "busy")) for a in answers)
+    assert all(result_of(a).startswith(("full", "busy")) for a in answers)
     assert [r.pk for r in queue(team, sweep)] == ids
 
     # With one taken, each duplicate refills the queue with the same suggestions.
     sweep_services.trial_next(team=team, sweep=sweep)
     firsts = [sweep_tasks.refill_queue.delay(team.pk, sweep.pk) for _ in range(3)]
     for answer in firsts:
-        answer.get(timeout=120)  # "busy" while another computes: wait for the queue
+        result_of(answer)  # "busy" while another computes: wait for the queue
     rows = wait_until(lambda: filled(team, sweep), 120, "the queue topped up")
     assert [r.params for r in rows] == expected_queue(team, sweep)
     assert SweepTrial.objects.for_team(team).filter(sweep=sweep).count() == 1  # no trial doubled
@@ -228,7 +228,7 @@ def test_pause_keeps_the_queue_and_resume_serves_it(worker, team, project, membe
     sweep = create(team, project, member_user, RANDOM)
     rows = wait_until(lambda: filled(team, sweep), 120, "the first suggestions")
     sweep_services.sweep_update_state(sweep=sweep, state="paused")
-    answer = sweep_tasks.refill_queue.delay(team.pk, sweep.pk).get(timeout=120)
+    answer = result_of(sweep_tasks.refill_queue.delay(team.pk, sweep.pk), 120)
     assert answer == "not running (paused)"
     assert [r.pk for r in queue(team, sweep)] == [r.pk for r in rows]
     sweep_services.sweep_update_state(sweep=fresh(team, sweep), state="running")
