@@ -115,12 +115,11 @@ bench: bench-setup
 HPO_VENV := .venv-hpo
 HPO_BENCH ?= ../shared/bench/hpo
 HPO_SEEDS ?= 20
-HPO_OPTIMIZERS ?= random,optuna_tpe,wandb_bayes,apps.sweeps.strategies.random:suggest$(if $(wildcard apps/sweeps/strategies/bayes.py),$(comma)apps.sweeps.strategies.bayes:suggest)
-comma := ,
+HPO_OPTIMIZERS ?= random,optuna_tpe,wandb_bayes,gradline.sweep_engines.random:suggest,gradline.sweep_engines.bayes:suggest
 .PHONY: bench-hpo-setup bench-hpo
 bench-hpo-setup:
 	@test -x $(HPO_VENV)/bin/python || $(PYTHON) -m venv $(HPO_VENV)
-	@$(HPO_VENV)/bin/python -m pip install $(PIP_QUIET) sweeps==0.3.0 optuna==5.0.0 2> >(grep -v "is ignored: it is neither" >&2)
+	@$(HPO_VENV)/bin/python -m pip install $(PIP_QUIET) sweeps==0.3.0 optuna==5.0.0 -e sdk 2> >(grep -v "is ignored: it is neither" >&2)
 
 bench-hpo: bench-hpo-setup
 	@mkdir -p bench/results

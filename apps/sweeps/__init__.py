@@ -1,2 +1,3 @@
-"""Sweeps: hyperparameter search over W&B-style sweep configs. `strategies/` holds the
-pure suggestion engines (no Django imports), so they also run outside the web app."""
+"""Sweeps: hyperparameter search over W&B-style sweep configs. The pure suggestion
+engines (no Django imports) live in the SDK, `gradline.sweep_engines`, so the offline
+agent (`gradline agent --local`) and the HPO harness run the same code."""

@@ -13,29 +13,25 @@ does nothing, and a worker killed mid-task has written nothing.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-import orjson
 from django.db import transaction
 
 from apps.sweeps import selectors
 from apps.sweeps.models import Sweep, SweepState, SweepSuggestion, SweepTrial, TrialState
-from apps.sweeps.strategies import bayes, grid, random
+from gradline.sweep_engines import grid, history
+from gradline.sweep_engines.history import STRATEGIES, json_plain
 
 log = logging.getLogger(__name__)
 
-STRATEGIES = {"grid": grid.suggest, "random": random.suggest, "bayes": bayes.suggest}
+__all__ = ["STRATEGIES", "json_plain"]
 MAX_QUEUE = 32  # suggestions computed ahead at most, whatever the parallelism
 
 
 def seed(sweep: Sweep, trial_count: int) -> int:
-    """Deterministic per (sweep, trial number): the same history gives the same trial."""
-    return (sweep.pk * 1_000_003 + trial_count) % 2**32
-
-
-def json_plain(params: Any) -> Any:
-    """Engine output as plain JSON values (numpy scalars become Python numbers)."""
-    return orjson.loads(orjson.dumps(params, option=orjson.OPT_SERIALIZE_NUMPY))
+    """Deterministic per (sweep, trial number): the same history gives the same trial.
+    From the config's `seed` when it has one (then the same as `gradline agent --local`
+    gives), else from the sweep's row id."""
+    return history.trial_seed(sweep.config, sweep.pk, trial_count)
 
 
 # Stored trial states whose run had ended: what the engines saw as finished.
@@ -78,23 +74,15 @@ def engine_inputs(trials: list[SweepTrial]) -> tuple[list, list]:
     """(finished, pending) as the strategies take them: ended runs with their metric
     (None for failed, crashed or preempted runs, and for finished runs that never logged
     it), oldest first; params of trials not started, running or re-queued."""
-    finished, pending = [], []
-    for trial in trials:
-        if trial.run_state in selectors.ENDED_RUN_STATES:
-            finished.append((trial.params, trial.metric))
-        else:
-            pending.append(trial.params)
-    return finished, pending
+    return history.engine_inputs(
+        (t.params, t.run_state in selectors.ENDED_RUN_STATES, t.metric) for t in trials
+    )
 
 
 def suggest(sweep: Sweep, finished: list, pending: list, trial_count: int) -> dict:
     """One suggestion; raises grid.SweepExhausted when a grid is used up."""
-    params = STRATEGIES[sweep.method](
-        sweep.config, finished, seed=seed(sweep, trial_count), pending=pending
-    )
-    if isinstance(params, tuple):  # (params, info) from model-based engines
-        params = params[0]
-    return json_plain(params)
+    config = {**sweep.config, "method": sweep.method}
+    return history.suggest_next(config, finished, pending, seed=seed(sweep, trial_count))
 
 
 def suggest_ahead(

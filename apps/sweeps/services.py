@@ -28,7 +28,7 @@ from apps.runs.selectors import runs as run_selectors
 from apps.sweeps import controller, selectors, tasks
 from apps.sweeps.controller import STRATEGIES
 from apps.sweeps.models import Sweep, SweepState, SweepTrial, TrialState
-from apps.sweeps.strategies import grid, hyperband, space, validation
+from gradline.sweep_engines import grid, hyperband, space, validation
 
 UID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 MAX_NAME = 128
@@ -47,8 +47,8 @@ _EARLY_TERMINATE = re.compile(r"^early_terminate(\.[a-z_]+)?")
 
 
 def _config_field(message: str) -> str:
-    """Which part of the config a validation message of `strategies.space` /
-    `strategies.hyperband` is about, as `detail.field` (e.g. config.parameters.lr)."""
+    """Which part of the config a validation message of `sweep_engines.space` /
+    `sweep_engines.hyperband` is about, as `detail.field` (e.g. config.parameters.lr)."""
     if "needs the sweep's metric" in message or "needs metric.name" in message:
         return "config.metric.name"
     if match := _EARLY_TERMINATE.match(message):
@@ -57,6 +57,8 @@ def _config_field(message: str) -> str:
         return "config.metric.goal"
     if message.startswith("run_cap"):
         return "config.run_cap"
+    if message.startswith("seed"):
+        return "config.seed"
     if message.startswith("method"):
         return "config.method"
     if match := _PARAMETER.match(message):

@@ -16,7 +16,7 @@ from typing import Any
 from apps.sweeps import selectors
 from apps.sweeps.models import Sweep, SweepTrial, TrialState
 from apps.sweeps.selectors import SweepStats
-from apps.sweeps.strategies import space
+from gradline.sweep_engines import space
 
 # Trials still in flight: shown above the ranked ones.
 ACTIVE_STATES = (TrialState.PENDING, TrialState.RUNNING, TrialState.REQUEUED)

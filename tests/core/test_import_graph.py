@@ -143,7 +143,7 @@ def test_the_graph_sees_our_imports():
     graph = import_graph()
     assert "apps.runs.models" in graph["apps.runs.services"]
     assert "gradline.transport" in graph["gradline.api"]
-    assert "apps.sweeps.strategies.space" in graph["apps.sweeps.strategies.grid"]
+    assert "gradline.sweep_engines.space" in graph["gradline.sweep_engines.grid"]
     assert "gradline.tracked_run" in graph["gradline"]
     # Imports inside functions count: gradline.api imports gradline.table in a method.
     assert "gradline.table" in graph["gradline.api"]

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from apps.sweeps.strategies import bayes
-from apps.sweeps.strategies import space as sp
+from gradline.sweep_engines import bayes
+from gradline.sweep_engines import space as sp
 
 ALL_KINDS = {
     "const": {"value": "fixed"},

@@ -2,7 +2,7 @@
 
 import pytest
 
-from apps.sweeps.strategies import grid
+from gradline.sweep_engines import grid
 
 CONFIG = {
     "method": "grid",

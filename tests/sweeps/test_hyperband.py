@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from apps.sweeps.strategies import hyperband
+from gradline.sweep_engines import hyperband
 
 
 def _config(goal="minimize", **et):

@@ -9,7 +9,7 @@ import pytest
 from apps.runs import services as run_services
 from apps.sweeps import controller
 from apps.sweeps.models import Sweep
-from apps.sweeps.strategies import bayes
+from gradline.sweep_engines import bayes
 from tests.runs.conftest import P, post_json
 from tests.sweeps.test_api import BAYES, S, detail, finish, log, next_ok
 

@@ -4,8 +4,8 @@ import math
 
 import numpy as np
 
-from apps.sweeps.strategies import random as random_search
-from apps.sweeps.strategies.space import parse_space
+from gradline.sweep_engines import random as random_search
+from gradline.sweep_engines.space import parse_space
 
 CONFIG = {
     "method": "random",

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from apps.sweeps.strategies import space as sp
-from apps.sweeps.strategies.validation import validate
+from gradline.sweep_engines import space as sp
+from gradline.sweep_engines.validation import validate
 
 
 def _space(params, **extra):

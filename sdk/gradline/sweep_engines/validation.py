@@ -1,5 +1,5 @@
 """A whole sweep config checked at once: method, parameters, metric, what grid search
-needs, run_cap and early termination.
+needs, run_cap, seed and early termination.
 
 Above the modules whose sections it checks (`space` for parameters and metric,
 `hyperband` for early_terminate), which do not import it. Pure: numpy only, no Django.
@@ -33,6 +33,10 @@ def validate(config: Mapping) -> Space:
         cap = config["run_cap"]
         if not isinstance(cap, int) or isinstance(cap, bool) or cap <= 0:
             raise ValueError(f"run_cap must be a positive integer, got {cap!r}")
+    if "seed" in config:
+        seed = config["seed"]
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= 2**63 - 1:
+            raise ValueError(f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
     et = config.get("early_terminate")
     if et is not None:
         parse_early_terminate(config)

@@ -25,8 +25,8 @@ import math
 
 import numpy as np
 
-from apps.sweeps.strategies import gp
-from apps.sweeps.strategies.space import Dim, parse_space
+from . import gp
+from .space import Dim, parse_space
 
 MAX_ENUMERATE = 20_000  # discrete spaces up to this size are scored exhaustively
 MAX_FIT_POINTS = 120  # hyperparameters are estimated on at most this many runs (see _subset)
