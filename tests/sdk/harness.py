@@ -4,6 +4,7 @@ restart. No HTTP is mocked anywhere in tests/sdk."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import socket
@@ -88,9 +89,12 @@ class TestDatabase:
         return f"postgresql://{auth}@{host}:{p['port']}/{self.name}"
 
     def create(self) -> None:
+        """The database, already migrated: a copy of this process's migrated template
+        (copying files takes a fraction of a second; migrating, 10-40 s of a busy box)."""
+        template = _migrated_template(self)
         with self._admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{self.name}"')
+            conn.execute(f'CREATE DATABASE "{self.name}" TEMPLATE "{template}"')
 
     def drop(self) -> None:
         with self._admin() as conn:
@@ -99,6 +103,37 @@ class TestDatabase:
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         with psycopg.connect(dbname=self.name, **self.params) as conn:
             return conn.execute(sql, params).fetchall()
+
+
+_template: str | None = None
+
+
+def _migrated_template(like: TestDatabase) -> str:
+    """A database migrated once per test process on `like`'s server, dropped when the
+    process exits. Nothing connects to it after migrating (a template must be idle)."""
+    global _template
+    if _template is None:
+        template = TestDatabase(f"test_gradline_template_{os.getpid()}")
+        with template._admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{template.name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{template.name}"')
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADLINE_", "WANDB_"))}
+        env.update(DJANGO_SETTINGS_MODULE="config.settings.test", DATABASE_URL=template.url)
+        env.pop("REDIS_URL", None)
+        out = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--no-input", "-v0"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            timeout=600,
+            check=False,
+        )
+        if out.returncode != 0:
+            template.drop()
+            raise AssertionError(f"migrating the template failed:\n{out.stderr.decode()[-4000:]}")
+        atexit.register(template.drop)
+        _template = template.name
+    return _template
 
 
 class ServerProcess:
