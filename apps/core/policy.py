@@ -250,6 +250,8 @@ ROUTES: dict[str, Route] = {
     # POST /sweeps creates the project on first use (then projects:write is required too).
     # The stop check is a read that may store the stop decision on the trial.
     "api:sweep-list": creating_project(project(GET=p.SWEEPS_READ, POST=p.SWEEPS_WRITE), "POST"),
+    # A sweep that ran offline (gradline sync): creates it, and the project on first use.
+    "api:sweep-import": creating_project(project(POST=p.SWEEPS_WRITE), "POST"),
     "api:sweep-detail": project(GET=p.SWEEPS_READ, PATCH=p.SWEEPS_WRITE, DELETE=p.SWEEPS_WRITE),
     "api:sweep-next": project(POST=p.SWEEPS_WRITE),
     "api:sweep-trial-stop": project(GET=p.SWEEPS_READ),

@@ -9,6 +9,8 @@ SWEEP = "sweeps/<sweep_id:sweep>"
 
 urlpatterns = [
     path("sweeps", v.SweepListView.as_view(), name="sweep-list"),
+    # A sweep that ran offline (gradline agent --local), uploaded by `gradline sync`.
+    path("sweeps/import", v.SweepImportView.as_view(), name="sweep-import"),
     path(SWEEP, v.SweepDetailView.as_view(), name="sweep-detail"),
     path(f"{SWEEP}/next", v.SweepNextView.as_view(), name="sweep-next"),
     path(f"{SWEEP}/trials/<run_uid:run>/stop", v.TrialStopView.as_view(), name="sweep-trial-stop"),

@@ -52,6 +52,25 @@ class SweepListView(SweepsAPIView):
         return json_response(self.sweep_body(sweep), status=201)
 
 
+class SweepImportView(SweepsAPIView):
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT, 201: OpenApiTypes.OBJECT},
+        summary="Import a sweep that ran offline (id, config, trial ledger); idempotent",
+    )
+    def post(self, request, team, project):
+        sweep, created = services.sweep_import(
+            team=self.team,
+            project=self.project,
+            project_name=project,
+            actor=request.user,
+            data=request_json(request),
+        )
+        return json_response(
+            self.sweep_body(sweep, with_trials=True), status=201 if created else 200
+        )
+
+
 class SweepDetailView(SweepsAPIView):
     @OBJECT
     def get(self, request, team, project, sweep):

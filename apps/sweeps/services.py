@@ -201,6 +201,134 @@ def _seed_prior(team, sweep: Sweep, project, runs: list[Run]) -> None:
     )
 
 
+# --------------------------------------------------------------------------- import
+
+MAX_IMPORT_TRIALS = 10_000
+SWEEP_UID_RE = re.compile(r"^[a-z0-9]{8}$")  # as the sweep_id URL converter
+
+
+class SweepExists(Conflict):
+    code = "sweep_exists"
+
+
+def sweep_import(*, team, project, project_name: str, actor, data: dict) -> tuple[Sweep, bool]:
+    """POST /sweeps/import: a sweep that ran offline (`gradline agent --local`, then
+    `gradline sync`), with its id, config and trial ledger (run id and params per trial,
+    oldest first). The trials follow their runs as any trial does: their state and metric
+    come from the runs, uploaded before or after. Idempotent: importing the same id and
+    config again adds only the trials not there yet (first write wins). Returns (sweep,
+    created)."""
+    if not isinstance(data, dict):
+        raise field_error("The body must be a JSON object.", "body")
+    uid = data.get("id")
+    if not isinstance(uid, str) or not SWEEP_UID_RE.match(uid):
+        raise field_error("id must be a sweep id: 8 characters a-z, 0-9.", "id")
+    config = validate_config(data.get("config"))
+    trials = _import_trials(data.get("trials"))
+    metric_name, metric_goal = space.metric(config) if "metric" in config else ("", "")
+    if project is None:
+        project = project_services.project_get_or_create(team=team, name=project_name, actor=actor)
+    with transaction.atomic():
+        sweep = Sweep.objects.for_team(team).select_for_update().filter(project=project, uid=uid)
+        sweep = sweep.first()
+        created = sweep is None
+        if created:
+            try:
+                with transaction.atomic():
+                    sweep = Sweep.objects.for_team(team).create(
+                        team=team,
+                        project=project,
+                        uid=uid,
+                        name=config.get("name") or uid,
+                        description=config.get("description") or "",
+                        method=config["method"],
+                        config=config,
+                        metric_name=metric_name,
+                        metric_goal=metric_goal,
+                        run_cap=config.get("run_cap"),
+                        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+                    )
+            except IntegrityError:  # a concurrent import of the same id: retried, idempotent
+                raise SweepExists(
+                    "The sweep is being imported by another request; retry."
+                ) from None
+        elif sweep.config != config:
+            raise SweepExists(
+                f"Sweep {uid} already exists in this project with another config.",
+                detail={"field": "id"},
+            )
+        have = set(
+            SweepTrial.objects.for_team(team).filter(sweep=sweep).values_list("run_uid", flat=True)
+        )
+        new = [(i, run, params) for i, (run, params, _) in enumerate(trials) if run not in have]
+        taken = dict(
+            SweepTrial.objects.for_team(team)
+            .filter(project=project, prior=False, run_uid__in=[r for _, r, _ in new])
+            .exclude(sweep=sweep)
+            .values_list("run_uid", "sweep__uid")
+        )
+        for i, run, _ in new:
+            if run in taken:
+                raise field_error(
+                    f"Run {run!r} is a trial of sweep {taken[run]} in this project.",
+                    f"trials[{i}].run",
+                )
+        now = timezone.now()
+        SweepTrial.objects.for_team(team).bulk_create(
+            SweepTrial(
+                team=team,
+                sweep=sweep,
+                project=project,
+                run_uid=run,
+                params=params,
+                agent=trials[i][2],
+                created_at=now,
+            )
+            for i, run, params in new
+        )
+        if new:
+            sweep.updated_at = now
+            sweep.save(update_fields=["updated_at"])
+    sweep.team, sweep.project = team, project
+    if new and sweep.state == SweepState.RUNNING:
+        tasks.request_refill(team, sweep)  # the sweep may go on online
+    return sweep, created
+
+
+def _import_trials(value: Any) -> list[tuple[str, dict, str]]:
+    """The ledger of an imported sweep: [(run id, params, agent label)], oldest first."""
+    if not isinstance(value, list) or len(value) > MAX_IMPORT_TRIALS:
+        raise field_error(
+            f"trials must be a list of at most {MAX_IMPORT_TRIALS} trials "
+            '({"run": "<run id>", "params": {...}}).',
+            "trials",
+        )
+    out: list[tuple[str, dict, str]] = []
+    seen: set[str] = set()
+    for i, trial in enumerate(value):
+        where = f"trials[{i}]"
+        if not isinstance(trial, dict):
+            raise field_error(f"{where} must be an object with run and params.", where)
+        run, params, agent = trial.get("run"), trial.get("params"), trial.get("agent", "")
+        if not isinstance(run, str) or not RUN_UID_RE.match(run):
+            raise field_error(f"{where}.run must be a run id.", f"{where}.run")
+        if run in seen:
+            raise field_error(f"{where}.run: run {run!r} is in the ledger twice.", f"{where}.run")
+        seen.add(run)
+        if not isinstance(params, dict):
+            raise field_error(f"{where}.params must be an object.", f"{where}.params")
+        found = jsonlimits.problem(params, f"{where}.params", depth=1)
+        if found:
+            raise field_error(found[1], found[0])
+        if not isinstance(agent, str) or len(agent) > MAX_AGENT or "\x00" in agent:
+            raise field_error(
+                f"{where}.agent must be a string of at most {MAX_AGENT} characters.",
+                f"{where}.agent",
+            )
+        out.append((run, params, agent))
+    return out
+
+
 # --------------------------------------------------------------------------- update
 
 

@@ -108,20 +108,30 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 
     overrides = {"base_url": args.base_url} if args.base_url else None
     settings = settings_mod.load(overrides)
+    sweeps: list = []
     results = sync_paths(
         args.paths or None,
         settings,
         include_synced=args.include_synced,
+        sweeps=sweeps,
         entity=args.entity,
         project=args.project,
         base_url=args.base_url,
         force=args.force,
         progress=not args.no_progress,
     )
-    if not results:
+    failed = 0
+    for swept in sweeps:  # offline sweeps (gradline agent --local), before their runs
+        failed += not swept.ok
+        where = f" {swept.url}" if swept.url and swept.status == "synced" else ""
+        print(
+            f"gradline: sweep {swept.sweep_id or swept.path}: {swept.status}: "
+            f"{swept.message}{where}",
+            file=sys.stderr,
+        )
+    if not results and not sweeps:
         print("gradline: nothing to sync", file=sys.stderr)
         return 0
-    failed = 0
     for result in results:
         failed += result.status == "failed"
         where = f" {result.url}" if result.url and result.status == "synced" else ""
@@ -270,8 +280,13 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     from gradline.transport import UsageError
 
     try:
+        if args.local:  # no server: the engines run here (gradline/sweeps_local.py)
+            from gradline.sweeps_local import run_local
+
+            run_local(args.sweep_id, count=args.count, entity=args.entity, project=args.project)
+            return 0
         agent(args.sweep_id, entity=args.entity, project=args.project, count=args.count)
-    except (ValueError, UsageError) as exc:
+    except (OSError, ValueError, TypeError, UsageError) as exc:
         print(f"gradline: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -419,7 +434,16 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.set_defaults(func=_cmd_sweep)
 
     agent = sub.add_parser("agent", help="run the trials of a sweep (its program, per trial)")
-    agent.add_argument("sweep_id", help="ID, PROJECT/ID or TEAM/PROJECT/ID")
+    agent.add_argument(
+        "sweep_id",
+        help="ID, PROJECT/ID or TEAM/PROJECT/ID; with --local a config file (JSON / YAML), "
+        "or an offline sweep's folder to run more of its trials",
+    )
+    agent.add_argument(
+        "--local",
+        action="store_true",
+        help="offline sweep: no server; trials run as offline runs, `gradline sync` uploads",
+    )
     agent.add_argument("--count", type=int, help="run at most this many trials")
     agent.add_argument("--project", help="project of a bare ID (default: GRADLINE_PROJECT)")
     agent.add_argument("--entity", help="team of an ID without one (default: your default team)")

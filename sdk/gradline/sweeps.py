@@ -252,11 +252,27 @@ def agent(
     entity: str | None = None,
     project: str | None = None,
     count: int | None = None,
-) -> None:
+    local: bool = False,
+) -> str | None:
     """Run trials of a sweep until the server says it is done, or `count` runs. Without
-    `function`, runs the sweep config's `program` per trial, as `gradline agent` does."""
+    `function`, runs the sweep config's `program` per trial, as `gradline agent` does.
+
+    `local=True`: an offline sweep (`gradline agent --local`): `sweep_id` is the sweep
+    config (a dict or a file path) or an offline sweep's folder; no server is contacted,
+    the program's runs are offline runs, and `gradline sync` uploads the sweep later.
+    Returns the offline sweep's id."""
+    if local:
+        if function is not None:
+            raise UsageError(
+                "agent(local=True) runs the config's program per trial; a function is not "
+                "supported offline"
+            )
+        from gradline.sweeps_local import run_local
+
+        return run_local(sweep_id, count=count, entity=entity, project=project)
     sid, entity, project = parse_sweep_path(sweep_id, entity, project)
     Agent(sid, entity, project, function=function, count=count).run()
+    return None
 
 
 class Agent:

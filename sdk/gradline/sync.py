@@ -310,21 +310,53 @@ def sync_paths(
     settings: Settings,
     *,
     include_synced: bool = False,
+    sweeps: list | None = None,
     **kwargs,
 ) -> list[SyncResult]:
-    """Sync every run directory found; never stops at a failing one."""
+    """Sync every run directory found; never stops at a failing one. Offline sweeps
+    (`gradline agent --local`) found there go first: each is created on the server
+    (sweeps_local.sync_sweep, idempotent), then its runs are uploaded into its team and
+    project; their results are appended to `sweeps` when given."""
+    from gradline.sweeps_local import find_local_sweeps, sync_sweep
+
     results = []
+    done: set = set()
+    for ledger in find_local_sweeps(paths, settings.root_dir):
+        swept = sync_sweep(
+            ledger,
+            settings,
+            entity=kwargs.get("entity"),
+            project=kwargs.get("project"),
+            base_url=kwargs.get("base_url"),
+            force=bool(kwargs.get("force")),
+        )
+        if sweeps is not None:
+            sweeps.append(swept)
+        for run_dir in swept.run_dirs:
+            done.add(os.path.realpath(run_dir))  # only with its sweep, into its project
+            if not swept.ok or not (run_dir / WAL_FILE).exists():
+                continue
+            if not include_synced and is_synced(run_dir):
+                continue
+            where = {**kwargs, "entity": swept.entity, "project": swept.project}
+            results.append(_sync_one(run_dir, settings, where))
     for run_dir in find_run_dirs(paths, settings):
+        if os.path.realpath(run_dir) in done:
+            continue
         if not paths and not include_synced and is_synced(run_dir):
             continue
-        try:
-            results.append(sync_dir(run_dir, settings, **kwargs))
-        except Exception as exc:  # a corrupt directory must not stop the others
-            failed = SyncResult(run_dir)
-            failed.status = "failed"
-            failed.message = f"{type(exc).__name__}: {exc}"
-            results.append(failed)
+        results.append(_sync_one(run_dir, settings, kwargs))
     return results
+
+
+def _sync_one(run_dir: Path, settings: Settings, kwargs: dict) -> SyncResult:
+    try:
+        return sync_dir(run_dir, settings, **kwargs)
+    except Exception as exc:  # a corrupt directory must not stop the others
+        failed = SyncResult(run_dir)
+        failed.status = "failed"
+        failed.message = f"{type(exc).__name__}: {exc}"
+        return failed
 
 
 __all__ = ["STATE_FILE", "SyncResult", "find_run_dirs", "sync_dir", "sync_paths"]
