@@ -28,7 +28,8 @@ from gradline.metrics import Metric
 from gradline.plot import plot_table
 from gradline.run_config import Config, ConfigError
 from gradline.settings import Settings
-from gradline.sweeps import agent, sweep
+from gradline.sweeps import sweep
+from gradline.sweeps_local import agent
 from gradline.table import Table
 from gradline.tracked_run import Run, start_run
 from gradline.transport import CommError, GradlineError, UsageError

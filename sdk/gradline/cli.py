@@ -236,29 +236,9 @@ def _cmd_artifact_put(args: argparse.Namespace) -> int:
 
 
 def _read_sweep_config(path: str) -> dict:
-    """JSON, or YAML when PyYAML is installed (it is not a dependency)."""
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    if path.endswith((".yaml", ".yml")):
-        try:
-            import yaml
-        except ImportError:
-            raise ValueError(
-                f"{path}: reading YAML needs PyYAML (pip install pyyaml); or write the "
-                "config as JSON"
-            ) from None
-        try:
-            config = yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{path} is not valid YAML: {exc}") from None
-    else:
-        try:
-            config = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise ValueError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(config, dict):
-        raise ValueError(f"{path}: a sweep config is a mapping (method, metric, parameters …)")
-    return config
+    from gradline.sweeps import read_sweep_config
+
+    return read_sweep_config(path)
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:

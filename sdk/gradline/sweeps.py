@@ -238,6 +238,32 @@ def sweep(
     return sweep_id
 
 
+def read_sweep_config(path: str) -> dict:
+    """JSON, or YAML when PyYAML is installed (it is not a dependency)."""
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    if path.endswith((".yaml", ".yml")):
+        try:
+            import yaml
+        except ImportError:
+            raise ValueError(
+                f"{path}: reading YAML needs PyYAML (pip install pyyaml); or write the "
+                "config as JSON"
+            ) from None
+        try:
+            config = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path} is not valid YAML: {exc}") from None
+    else:
+        try:
+            config = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: a sweep config is a mapping (method, metric, parameters …)")
+    return config
+
+
 def _refused(exc: CommError, what: str) -> Exception:
     if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
         field = (exc.detail or {}).get("field") if isinstance(exc.detail, dict) else None
@@ -252,27 +278,12 @@ def agent(
     entity: str | None = None,
     project: str | None = None,
     count: int | None = None,
-    local: bool = False,
-) -> str | None:
+) -> None:
     """Run trials of a sweep until the server says it is done, or `count` runs. Without
     `function`, runs the sweep config's `program` per trial, as `gradline agent` does.
-
-    `local=True`: an offline sweep (`gradline agent --local`): `sweep_id` is the sweep
-    config (a dict or a file path) or an offline sweep's folder; no server is contacted,
-    the program's runs are offline runs, and `gradline sync` uploads the sweep later.
-    Returns the offline sweep's id."""
-    if local:
-        if function is not None:
-            raise UsageError(
-                "agent(local=True) runs the config's program per trial; a function is not "
-                "supported offline"
-            )
-        from gradline.sweeps_local import run_local
-
-        return run_local(sweep_id, count=count, entity=entity, project=project)
+    (`gradline.agent(..., local=True)`: an offline sweep, gradline/sweeps_local.py.)"""
     sid, entity, project = parse_sweep_path(sweep_id, entity, project)
     Agent(sid, entity, project, function=function, count=count).run()
-    return None
 
 
 class Agent:

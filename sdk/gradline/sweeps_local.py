@@ -38,7 +38,9 @@ from gradline.sweeps import (
     STOP_FILE_ENV,
     SWEEP_ID_ENV,
     build_command,
+    read_sweep_config,
 )
+from gradline.sweeps import agent as online_agent
 from gradline.transport import CommError, HttpClient, UsageError
 from gradline.uploader import WAL_FILE
 
@@ -436,15 +438,37 @@ def run_local(
             sweep = LocalSweep.load(path)
             config = None
         else:
-            from gradline.cli import _read_sweep_config
-
-            config = _read_sweep_config(str(path))
+            config = read_sweep_config(str(path))
     agent = LocalAgent(config, sweep=sweep, count=count, entity=entity, project=project)
     try:
         agent.run()
     except KeyboardInterrupt:
         agent.always(f"gradline: offline agent stopped (Ctrl-C); sweep {agent.sweep.id} kept")
     return agent.sweep.id
+
+
+def agent(
+    sweep_id: Any,
+    function: Callable[[], Any] | None = None,
+    entity: str | None = None,
+    project: str | None = None,
+    count: int | None = None,
+    local: bool = False,
+) -> str | None:
+    """`gradline.agent` / `wandb.agent`: the online agent (gradline.sweeps.agent), or with
+    `local=True` an offline sweep (`gradline agent --local`): `sweep_id` is then the sweep
+    config (a dict or a file path) or an offline sweep's folder; no server is contacted,
+    the program's runs are offline runs and `gradline sync` uploads the sweep later.
+    Returns the offline sweep's id."""
+    if not local:
+        online_agent(sweep_id, function, entity=entity, project=project, count=count)
+        return None
+    if function is not None:
+        raise UsageError(
+            "agent(local=True) runs the config's program per trial; a function is not "
+            "supported offline"
+        )
+    return run_local(sweep_id, count=count, entity=entity, project=project)
 
 
 # -- gradline sync --------------------------------------------------------------------
@@ -553,6 +577,7 @@ def _sync_locked(sweep, result, settings, entity, project, base_url, force) -> N
 __all__ = [
     "LocalAgent",
     "LocalSweep",
+    "agent",
     "find_local_sweeps",
     "run_local",
     "sync_sweep",

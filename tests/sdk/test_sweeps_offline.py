@@ -269,3 +269,28 @@ def test_the_seed_of_a_config_does_not_depend_on_the_sweep():
     config = {"seed": 5}
     assert history.trial_seed(config, 1, 3) == history.trial_seed(config, 999, 3)
     assert history.trial_seed({}, 1, 3) != history.trial_seed({}, 2, 3)
+
+
+def test_gradline_agent_local_true_runs_an_offline_sweep_in_python(env, tmp_path, monkeypatch):
+    import gradline
+
+    config = {
+        "method": "grid",
+        "program": "train.py",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"x": {"values": [0.1, 0.9]}, "y": {"value": 2}, "opt": {"value": "adam"}},
+    }
+    write(tmp_path, config)
+    for key, value in no_server(env).items():
+        if key.startswith("GRADLINE_"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.delenv("GRADLINE_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    sweep_id = gradline.agent(config, local=True)
+    ledger = json.loads((tmp_path / "runs" / f"sweep-{sweep_id}" / "ledger.json").read_text())
+    assert [t["params"]["x"] for t in ledger["trials"]] == [0.1, 0.9]
+    assert [t["state"] for t in ledger["trials"]] == ["finished", "finished"]
+    assert ledger["trials"][0]["metric"] == pytest.approx((0.1 - 0.3) ** 2 + 2)
+    assert isinstance(ledger["config"]["seed"], int)  # drawn, and kept for the sync
+    with pytest.raises(gradline.UsageError, match="function is not supported offline"):
+        gradline.agent(config, lambda: None, local=True)
