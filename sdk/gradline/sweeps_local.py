@@ -508,6 +508,8 @@ def sync_sweep(
         result.status, result.message = "failed", str(exc)
         return result
     result.sweep_id = sweep.id
+    root = sweep.dir.parent  # its runs wait for it, whatever happens below
+    result.run_dirs = [root / t["run_dir"] for t in sweep.trials if t.get("run_dir")]
     try:
         with sweep.locked():
             _sync_locked(sweep, result, settings, entity, project, base_url, force)
@@ -519,6 +521,7 @@ def sync_sweep(
 
 
 def _sync_locked(sweep, result, settings, entity, project, base_url, force) -> None:
+    sweep.data = LocalSweep.load(sweep.path).data  # as the last agent left it
     root = sweep.dir.parent
     result.run_dirs = [root / t["run_dir"] for t in sweep.trials if t.get("run_dir")]
     url = (base_url or settings.base_url).rstrip("/")

@@ -5,6 +5,7 @@ idempotence, its 400s and another team's 404."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import textwrap
@@ -193,6 +194,25 @@ def test_sync_twice_adds_nothing_and_the_import_is_idempotent(env, api, sdk_db, 
     )
     assert other.status_code == 409, other.text
     assert other.json()["error"]["code"] == "sweep_exists"
+
+
+def test_a_sweep_an_agent_holds_is_skipped_and_its_runs_wait(env, api, tmp_path):
+    write(tmp_path, {**CONFIG, "method": "random", "run_cap": 2})
+    project = project_name()
+    sweep_id = run_offline(tmp_path, env, project)
+    fd = os.open(tmp_path / "runs" / f"sweep-{sweep_id}" / "lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as a running agent holds it
+        held = gradline_cli("sync", env=env, cwd=tmp_path, timeout=600)
+    finally:
+        os.close(fd)
+    assert held.returncode == 1, held.stderr
+    assert f"sweep {sweep_id}: active" in held.stderr
+    assert "offline-run-" not in held.stderr  # its runs were not uploaded without it
+    synced = gradline_cli("sync", env=env, cwd=tmp_path, timeout=600)
+    assert synced.returncode == 0, synced.stderr
+    sweep = api.sweep(f"sdk-team/{project}/{sweep_id}")
+    assert [t["state"] for t in sweep.trials] == ["finished", "finished"]
 
 
 BAD_BODIES = [
