@@ -8,6 +8,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import subprocess
+import sys
 import textwrap
 import uuid
 from pathlib import Path
@@ -314,3 +316,24 @@ def test_gradline_agent_local_true_runs_an_offline_sweep_in_python(env, tmp_path
     assert isinstance(ledger["config"]["seed"], int)  # drawn, and kept for the sync
     with pytest.raises(gradline.UsageError, match="function is not supported offline"):
         gradline.agent(config, lambda: None, local=True)
+
+
+def test_without_numpy_the_offline_agent_names_what_to_install(tmp_path):
+    write(tmp_path, CONFIG)
+    code = (
+        "import sys; sys.modules['numpy'] = None\n"  # an install without the sweeps extra
+        "from gradline.cli import main\n"
+        "sys.exit(main(['agent', '--local', 'sweep.json']))\n"
+    )
+    runs = tmp_path / "runs"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={**os.environ, "GRADLINE_DIR": str(runs)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "pip install 'gradline[sweeps]'" in done.stderr
+    assert not runs.exists()  # nothing was created
