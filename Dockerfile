@@ -56,6 +56,9 @@ COPY apps/ apps/
 COPY templates/ templates/
 COPY static/ static/
 COPY sdk/ sdk/
+# The server imports the sweep engines from the SDK (gradline.sweep_engines), as the
+# offline agent does; the SDK's own dependencies are in requirements/base.txt.
+ENV PYTHONPATH=/app/sdk
 
 # The SDK wheel this server offers at /sdk/ (pip install <server>/sdk/files/…), built from
 # the same commit as the server so the two always match.
