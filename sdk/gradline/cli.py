@@ -344,6 +344,13 @@ def _cmd_status(args: argparse.Namespace) -> int:
     print(f"local runs:   {len(dirs)} ({len(pending)} not fully uploaded)")
     for run_dir in pending[:20]:
         print(f"  gradline sync {run_dir}")
+    from gradline.sweeps_local import unsynced_sweeps
+
+    ledgers, unsynced = unsynced_sweeps(settings.root_dir)
+    if ledgers:
+        print(f"offline sweeps: {len(ledgers)} ({len(unsynced)} not uploaded)")
+        for ledger in unsynced[:20]:
+            print(f"  gradline sync {ledger.parent}")
     return 0
 
 

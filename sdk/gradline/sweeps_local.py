@@ -194,6 +194,22 @@ def find_local_sweeps(paths: list[str] | None, root: Path) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
+def unsynced_sweeps(root: Path) -> tuple[list[Path], list[Path]]:
+    """(every ledger under `root`, those with trials the server has not been sent)."""
+    ledgers = find_local_sweeps(None, root)
+    unsynced = []
+    for path in ledgers:
+        try:
+            sweep = LocalSweep.load(path)
+        except UsageError:
+            unsynced.append(path)
+            continue
+        synced = sweep.data.get("synced") or {}
+        if synced.get("trials") != len(sweep.trials):
+            unsynced.append(path)
+    return ledgers, unsynced
+
+
 # -- reading a finished offline run ---------------------------------------------------
 def find_run_dir(root: Path, run_id: str) -> Path | None:
     """The run directory the program's offline run wrote for `run_id` (newest first)."""

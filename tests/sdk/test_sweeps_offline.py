@@ -167,9 +167,13 @@ def test_sync_twice_adds_nothing_and_the_import_is_idempotent(env, api, sdk_db, 
     write(tmp_path, {**CONFIG, "method": "random", "run_cap": 3})
     project = project_name()
     sweep_id = run_offline(tmp_path, env, project)
+    status = gradline_cli("status", env=env, cwd=tmp_path)
+    assert "offline sweeps: 1 (1 not uploaded)" in status.stdout, status.stdout
     for _ in range(2):
         synced = gradline_cli("sync", env=env, cwd=tmp_path, timeout=600)
         assert synced.returncode == 0, synced.stderr
+    status = gradline_cli("status", env=env, cwd=tmp_path)
+    assert "offline sweeps: 1 (0 not uploaded)" in status.stdout, status.stdout
     assert f"sweep {sweep_id}: already" in synced.stderr
     forced = gradline_cli("sync", "--force", "--include-synced", env=env, cwd=tmp_path, timeout=600)
     assert forced.returncode == 0, forced.stderr
