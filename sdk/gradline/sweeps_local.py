@@ -21,6 +21,7 @@ import fcntl
 import math
 import os
 import secrets
+import socket
 import subprocess
 import tempfile
 from datetime import datetime, timezone
@@ -306,8 +307,10 @@ class LocalAgent:
                 f"gradline: created offline sweep {sweep.id} in {sweep.dir} "
                 f"(upload it with `gradline sync`)"
             )
+        else:
+            self.root = sweep.dir.parent  # its runs go beside its ledger
         self.sweep = sweep
-        self.label = f"local:{os.uname().nodename}-{os.getpid()}"
+        self.label = f"local:{socket.gethostname()}-{os.getpid()}"
 
     def _checked(self, config: dict) -> dict:
         """The config checked as the server checks it (same engines and messages); a
@@ -344,6 +347,9 @@ class LocalAgent:
                 "gradline: early_terminate is not supported offline: every trial runs to "
                 "its end (the synced sweep stops trials only when run online)"
             )
+        for trial in sweep.trials:  # an agent killed mid-trial left it pending
+            if trial.get("state") == "pending" and not trial.get("run_dir"):
+                self._record(trial, metric_name)
         done = 0
         while self.count is None or done < self.count:
             handed = len(sweep.trials)

@@ -341,3 +341,27 @@ def test_without_numpy_the_offline_agent_names_what_to_install(tmp_path):
     assert done.returncode == 1, done.stderr
     assert "pip install 'gradline[sweeps]'" in done.stderr
     assert not runs.exists()  # nothing was created
+
+
+def test_an_offline_sweep_continues_from_its_folder_with_the_same_sequence(env, tmp_path):
+    config = {**CONFIG, "run_cap": 3}
+    one, two = tmp_path / "one", tmp_path / "two"
+    for folder in (one, two):
+        folder.mkdir()
+        write(folder, config)
+    run_offline(one, {**env, "GRADLINE_DIR": str(one / "runs")}, "p", "--count", "3")
+    sweep_id = run_offline(two, {**env, "GRADLINE_DIR": str(two / "runs")}, "p", "--count", "2")
+    more = gradline_cli(
+        "agent", "--local", f"runs/sweep-{sweep_id}",
+        env=no_server({**env, "GRADLINE_DIR": str(two / "runs")}), cwd=two, timeout=600,
+    )  # fmt: skip
+    assert more.returncode == 0, more.stderr
+    assert "has no more runs (run_cap)" in more.stderr
+
+    def trials(folder):
+        ledger = next((folder / "runs").glob("sweep-*/ledger.json"))
+        return json.loads(ledger.read_text())["trials"]
+
+    assert [t["order"] for t in trials(two)] == [0, 1, 2]
+    assert [t["params"] for t in trials(two)] == [t["params"] for t in trials(one)]
+    assert [t["metric"] for t in trials(two)] == [t["metric"] for t in trials(one)]
