@@ -61,7 +61,8 @@ def wait_until(predicate, timeout: float = 60, what: str = "condition", interval
 def result_of(answer, timeout: float = 120):
     """The worker's return value for a task this test sent. Celery refuses `get()` while
     any thread of this process runs a task eagerly (its guard against waiting on a subtask
-    is one process-wide flag); this process is no task, so waiting here cannot deadlock."""
+    is one process-wide flag, see tests/conftest.py); this process is no task, so waiting
+    here cannot deadlock."""
     return answer.get(timeout=timeout, disable_sync_subtasks=False)
 
 

@@ -96,6 +96,19 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
+def _celery_join_guard_off():
+    """Celery's "never call get() within a task" guard is one process-wide flag that each
+    eager task sets on entry and restores to what it read on exit: two threads running
+    eager tasks at once (a live server, a test's own threads) can restore each other's
+    values and leave it set after both ended, failing every later get() in the process
+    (CI failed so twice, far from the test that left it). No test process is a Celery
+    worker: each test starts with the guard off."""
+    from celery.result import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+
+
+@pytest.fixture(autouse=True)
 def _isolated_cache(settings):
     """A fresh cache namespace per test: rate-limit counters never leak between tests,
     nor between pytest processes sharing one Redis (never FLUSHDB: the Celery broker and

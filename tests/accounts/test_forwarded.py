@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,20 +22,15 @@ import pytest
 
 from apps.teams.models import AuditEvent
 from tests.child_process import child_env
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
 def _server(trusted_proxies: str, login_rate: str):
     """A Gradline server on the current test database; yields an httpx client for it."""
-    port = _free_port()
+    port = free_port()
     env = child_env(
         TRUSTED_PROXIES=trusted_proxies,
         RATE_LIMIT_LOGIN=login_rate,

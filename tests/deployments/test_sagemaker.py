@@ -6,7 +6,6 @@ unchanged with `import gradline as wandb` against a live server."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import textwrap
@@ -20,6 +19,7 @@ from apps.deployments.models import Deployment
 from tests.celery_worker import wait_until
 from tests.child_process import child_env
 from tests.deployments.conftest import log_model_version, sklearn_model_bytes
+from tests.ports import free_port
 from tests.runs.conftest import post_json
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(600)]
@@ -33,9 +33,7 @@ SECRET = "moto-secret-Zq8Jf3LkP0aXw"
 def moto(tmp_path, monkeypatch):
     """moto_server on a free port; boto3 in this process and in the worker reach it
     through AWS_ENDPOINT_URL (the brief's sample names no endpoint)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     log = open(tmp_path / "moto.log", "wb")  # noqa: SIM115 - the server writes it
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],

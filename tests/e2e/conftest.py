@@ -29,6 +29,7 @@ import pytest
 from django.test.utils import modify_settings
 
 from tests.e2e.pages import policy_violations
+from tests.ports import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -214,13 +215,9 @@ class AsgiLiveServer:
     now opens (notifications, live events). Static files come through whitenoise."""
 
     def __init__(self):
-        import socket
-
         import uvicorn
 
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        self.port = free_port()
         self.url = f"http://localhost:{self.port}"
         config = uvicorn.Config(
             "config.asgi:application", host="127.0.0.1", port=self.port,

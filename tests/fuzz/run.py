@@ -37,7 +37,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 import requests
+
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CHECKS = ",".join(
@@ -93,12 +94,6 @@ PASSES = [
         ],
     ),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def with_database(url: str, name: str) -> str:

@@ -15,14 +15,9 @@ from channels.layers import get_channel_layer
 
 from apps.realtime import groups
 from apps.realtime.base import CLOSE_TRY_AGAIN_LATER
+from tests.ports import free_port
 from tests.realtime.test_run_events import Socket
 from tests.runs.conftest import make_run
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _use_redis(settings, port: int) -> None:
@@ -37,7 +32,7 @@ def _use_redis(settings, port: int) -> None:
 @pytest.fixture
 def redis_process(tmp_path):
     """A redis-server of this test's own, on a free port; the test may stop it."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             *("redis-server", "--port", str(port), "--bind", "127.0.0.1"),
@@ -99,7 +94,7 @@ async def test_redis_stopping_under_a_subscriber_closes_the_socket_with_1013(
 async def test_connecting_while_redis_is_down_is_refused_with_1013(
     team, project, member_user, settings, caplog
 ):
-    _use_redis(settings, _free_port())  # nothing listens there
+    _use_redis(settings, free_port())  # nothing listens there
     await sync_to_async(make_run)(team, project, member_user)
     socket_ = Socket(member_user)
     assert await socket_.connect() == (False, CLOSE_TRY_AGAIN_LATER)

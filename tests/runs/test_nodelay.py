@@ -23,15 +23,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 _SYS_PIDFD_OPEN = 434
 _SYS_PIDFD_GETFD = 438
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _descendants(root: int) -> list[int]:
@@ -159,7 +155,7 @@ def test_set_nodelay_sets_the_option_on_an_accepted_socket():
 
 @pytest.mark.slow
 def test_multi_worker_server_sets_nodelay_on_accepted_connections():
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "config.serve", "--workers", "2", "--no-migrate"]
     command += ["--port", str(port), "--host", "127.0.0.1"]
     assert _nodelay_of(command, port, "/healthz") == 1
@@ -178,7 +174,7 @@ def _uvicorn(port: int, protocol: str) -> list[str]:
 
 @pytest.mark.slow
 def test_protocol_fixes_multi_worker_asyncio_where_plain_uvicorn_leaves_nagle_on():
-    port = _free_port()
+    port = free_port()
     assert _nodelay_of(_uvicorn(port, "plain"), port, "/") == 0  # the bug, detected
-    port = _free_port()
+    port = free_port()
     assert _nodelay_of(_uvicorn(port, "gradline"), port, "/") == 1

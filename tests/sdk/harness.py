@@ -17,8 +17,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 import orjson
+import psutil
 import psycopg
 import requests
+
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,12 +44,6 @@ def gradline_cli(
         timeout=timeout,
         check=False,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.05, what: str = "condition"):
@@ -196,9 +193,26 @@ class ServerProcess:
                 f"server exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}"
             )
         try:
-            return requests.get(f"{self.url}/healthz", timeout=2).status_code == 200
+            if requests.get(f"{self.url}/healthz", timeout=2).status_code != 200:
+                return False
         except requests.RequestException:
             return False
+        # Ready only if the listener is ours: the port may answer from another test
+        # process's server while ours has yet to bind (tests/ports.py).
+        return self._listening()
+
+    def _listening(self) -> bool:
+        if self.proc is None:
+            return True  # not started here
+        try:
+            ours = {self.proc.pid, *(c.pid for c in psutil.Process(self.proc.pid).children(True))}
+        except psutil.NoSuchProcess:
+            return False
+        return any(
+            c.pid in ours and c.laddr and c.laddr.port == self.port
+            for c in psutil.net_connections("tcp")
+            if c.status == psutil.CONN_LISTEN
+        )
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         wait_for(self.ready, timeout, interval=0.1, what=f"server on {self.url}")

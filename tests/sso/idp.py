@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,8 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 START_DEADLINE_S = 90
 IDP_PASSWORD = "idp-pass-123"
@@ -28,12 +29,6 @@ def _pem() -> str:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _admin_dsn() -> dict:
@@ -51,7 +46,7 @@ def _admin_dsn() -> dict:
 
 class IdP:
     def __init__(self):
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db = f"sso_idp_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self.dir = Path(tempfile.mkdtemp(prefix="sso-idp-"))
