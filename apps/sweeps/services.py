@@ -110,11 +110,28 @@ def validate_config(config: Any) -> dict:
     return config
 
 
+def _sweep_row(team, project, uid: str, config: dict, actor) -> Sweep:
+    """The sweep row for a validated config (created, imported)."""
+    metric_name, metric_goal = space.metric(config) if "metric" in config else ("", "")
+    return Sweep.objects.for_team(team).create(
+        team=team,
+        project=project,
+        uid=uid,
+        name=config.get("name") or uid,
+        description=config.get("description") or "",
+        method=config["method"],
+        config=config,
+        metric_name=metric_name,
+        metric_goal=metric_goal,
+        run_cap=config.get("run_cap"),
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+
+
 def sweep_create(*, team, project, project_name: str, actor, data: dict) -> Sweep:
     """POST /sweeps: a new sweep in `project`, created on first use when `project` is
     None (as runs do). The config is validated before anything is written."""
     config = validate_config(data.get("config"))
-    metric_name, metric_goal = space.metric(config) if "metric" in config else ("", "")
     prior_uids = _prior_run_ids(data.get("prior_runs"))
     if project is None:
         if prior_uids:  # a new project has no runs to seed with
@@ -125,19 +142,7 @@ def sweep_create(*, team, project, project_name: str, actor, data: dict) -> Swee
         uid = _uid()
         try:
             with transaction.atomic():
-                sweep = Sweep.objects.for_team(team).create(
-                    team=team,
-                    project=project,
-                    uid=uid,
-                    name=config.get("name") or uid,
-                    description=config.get("description") or "",
-                    method=config["method"],
-                    config=config,
-                    metric_name=metric_name,
-                    metric_goal=metric_goal,
-                    run_cap=config.get("run_cap"),
-                    created_by=actor if getattr(actor, "is_authenticated", False) else None,
-                )
+                sweep = _sweep_row(team, project, uid, config, actor)
                 _seed_prior(team, sweep, project, prior_runs)
         except IntegrityError:
             continue  # the id is taken in this project; draw another
@@ -225,7 +230,6 @@ def sweep_import(*, team, project, project_name: str, actor, data: dict) -> tupl
         raise field_error("id must be a sweep id: 8 characters a-z, 0-9.", "id")
     config = validate_config(data.get("config"))
     trials = _import_trials(data.get("trials"))
-    metric_name, metric_goal = space.metric(config) if "metric" in config else ("", "")
     if project is None:
         project = project_services.project_get_or_create(team=team, name=project_name, actor=actor)
     with transaction.atomic():
@@ -235,19 +239,7 @@ def sweep_import(*, team, project, project_name: str, actor, data: dict) -> tupl
         if created:
             try:
                 with transaction.atomic():
-                    sweep = Sweep.objects.for_team(team).create(
-                        team=team,
-                        project=project,
-                        uid=uid,
-                        name=config.get("name") or uid,
-                        description=config.get("description") or "",
-                        method=config["method"],
-                        config=config,
-                        metric_name=metric_name,
-                        metric_goal=metric_goal,
-                        run_cap=config.get("run_cap"),
-                        created_by=actor if getattr(actor, "is_authenticated", False) else None,
-                    )
+                    sweep = _sweep_row(team, project, uid, config, actor)
             except IntegrityError:  # a concurrent import of the same id: retried, idempotent
                 raise SweepExists(
                     "The sweep is being imported by another request; retry."

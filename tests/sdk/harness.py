@@ -114,20 +114,11 @@ def _migrated_template(like: TestDatabase) -> str:
         with template._admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{template.name}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{template.name}"')
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADLINE_", "WANDB_"))}
-        env.update(DJANGO_SETTINGS_MODULE="config.settings.test", DATABASE_URL=template.url)
-        env.pop("REDIS_URL", None)
-        out = subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--no-input", "-v0"],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            timeout=600,
-            check=False,
-        )
-        if out.returncode != 0:
+        try:
+            _django_child(["manage.py", "migrate", "--no-input", "-v0"], template, timeout=600)
+        except AssertionError:
             template.drop()
-            raise AssertionError(f"migrating the template failed:\n{out.stderr.decode()[-4000:]}")
+            raise
         atexit.register(template.drop)
         _template = template.name
     return _template
@@ -248,25 +239,25 @@ class Seed:
         self.team = "sdk-team"
 
 
-def bootstrap(db: TestDatabase, var_dir: Path) -> Seed:
+def _django_child(args: list[str], db: TestDatabase, timeout: float, **env_extra: str) -> str:
+    """`python ARGS` with the test settings on `db` (no Redis, none of this process's
+    GRADLINE_ / WANDB_ settings); its stdout. Fails the test, with its stderr, if it fails."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADLINE_", "WANDB_"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings.test",
-        DATABASE_URL=db.url,
-        GRADLINE_VAR_DIR=str(var_dir),
-    )
+    env.update(DJANGO_SETTINGS_MODULE="config.settings.test", DATABASE_URL=db.url, **env_extra)
     env.pop("REDIS_URL", None)
     out = subprocess.run(
-        [sys.executable, "-m", "tests.sdk.bootstrap_server"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        timeout=300,
-        check=False,
+        [sys.executable, *args], cwd=REPO, env=env, capture_output=True, timeout=timeout
     )
     if out.returncode != 0:
-        raise AssertionError(f"bootstrap failed:\n{out.stderr.decode()[-4000:]}")
-    return Seed(orjson.loads(out.stdout.decode().strip().splitlines()[-1]))
+        raise AssertionError(f"{' '.join(args)} failed:\n{out.stderr.decode()[-4000:]}")
+    return out.stdout.decode()
+
+
+def bootstrap(db: TestDatabase, var_dir: Path) -> Seed:
+    out = _django_child(
+        ["-m", "tests.sdk.bootstrap_server"], db, timeout=300, GRADLINE_VAR_DIR=str(var_dir)
+    )
+    return Seed(orjson.loads(out.strip().splitlines()[-1]))
 
 
 class BlackHole:
