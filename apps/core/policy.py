@@ -440,6 +440,7 @@ ROUTES: dict[str, Route] = {
     "ws:report-comments": project(WS=p.PROJECTS_READ),
     "ws:registered-model-comments": team(WS=p.ARTIFACTS_READ),
     "ws:deployment-events": team(WS=p.ARTIFACTS_READ),  # one deployment's events and logs
+    "ws:monitor-events": team(WS=p.ARTIFACTS_READ),  # a monitor's windows as they fill
     "ws:notifications": user(WS=None),  # the signed-in user's own notifications
 }
 

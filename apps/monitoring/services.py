@@ -21,6 +21,7 @@ from apps.monitoring.models import (
     ReferenceFeature,
     Window,
 )
+from apps.realtime import events, groups
 from apps.registry.models import AliasEvent, RegisteredModelVersion
 
 MAX_BATCH = 10_000
@@ -409,6 +410,7 @@ def predictions_log(*, team, monitor: Monitor, body) -> dict:
         stored = _subset(columns, fresh) if not fresh.all() else columns
         if stored["n"]:
             storage.upsert_windows(team.pk, monitor.pk, _window_rows(monitor, stored))
+            _publish_windows(team, monitor, "predictions", int(stored["n"]))
     accepted = int(stored["n"]) if columns["n"] else 0
     return {
         "accepted": accepted,
@@ -490,7 +492,17 @@ def ground_truth_log(*, team, monitor: Monitor, body) -> dict:
                 rejected.append({"index": None, "id": rid, "field": "target", "message": message})
         if labelled:
             storage.upsert_windows(team.pk, monitor.pk, _truth_rows(monitor, labelled))
+            _publish_windows(team, monitor, "ground_truth", len(labelled))
     return {"accepted": len(labelled), "duplicates": duplicates, "rejected": rejected}
+
+
+def _publish_windows(team, monitor: Monitor, kind: str, accepted: int) -> None:
+    """Tell the monitor's open pages (ws:monitor-events) once the rows are committed;
+    they re-read the window metrics. Best effort: a page also polls while disconnected."""
+    events.publish_on_commit(
+        [groups.monitor_group(team.pk, monitor.pk)],
+        {"type": kind, "monitor": monitor.name, "accepted": accepted},
+    )
 
 
 def _truth_rows(monitor: Monitor, labelled: list) -> list[dict]:

@@ -29,6 +29,11 @@ def user_notifications_group(user_id: int) -> str:
     return f"user.{int(user_id)}.notifications"
 
 
+def monitor_group(team_id: int, monitor_id: int) -> str:
+    """A monitor's new windows: predictions and ground truth stored (apps/monitoring)."""
+    return f"team.{int(team_id)}.monitor.{int(monitor_id)}"
+
+
 def deployment_group(team_id: int, deployment_id: int) -> str:
     """Events and logs of one deployment (apps/deployments/events.py)."""
     return f"team.{int(team_id)}.deployment.{int(deployment_id)}"

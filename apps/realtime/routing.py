@@ -20,3 +20,8 @@ websocket_urlpatterns += _collaboration
 from apps.deployments.routing import websocket_urlpatterns as _deployments  # noqa: E402
 
 websocket_urlpatterns += _deployments
+
+# A monitor's windows as they fill (apps/monitoring/routing.py).
+from apps.monitoring.routing import websocket_urlpatterns as _monitoring  # noqa: E402
+
+websocket_urlpatterns += _monitoring

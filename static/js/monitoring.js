@@ -2,15 +2,17 @@
 // window metric (a line per model version, alias moves as dashed markers), the drift table
 // of the latest window and, for the selected feature, its reference-vs-current
 // distribution. Data comes from the metrics and drift routes (window aggregates and stored
-// drift results; never raw predictions); the page polls for new windows while predictions
-// stream in. State for tests: #monitor-chart[data-state], [data-lines], [data-markers];
-// #drift-chart[data-feature].
+// drift results; never raw predictions). While predictions stream in, ws:monitor-events
+// says when rows were stored and the page re-reads the window metrics; it polls only while
+// that socket is down. State for tests: #monitor-chart[data-state], [data-lines],
+// [data-markers]; #drift-chart[data-feature]; #monitoring-app[data-live].
 
 import uPlot from "../vendor/uplot/uPlot.esm.js";
 import { formatValue } from "./panels/line.js";
 
 const COLORS = ["#4f7df3", "#e8743b", "#19a979", "#ed4a7b", "#945ecf", "#13a4b4", "#525df4"];
-const POLL_MS = 10000;
+const POLL_MS = 10000; // while the live socket is down
+const LIVE_MIN_MS = 1000; // at most one re-read per second while events arrive
 const SKIP = new Set(["calibration", "prediction_hist", "class_counts", "confusion", "errors"]);
 
 const app = document.getElementById("monitoring-app");
@@ -247,8 +249,49 @@ window.addEventListener("resize", () => {
   if (chart) chart.setSize({ width: width(chartEl), height: 280 });
 });
 
+const liveEl = document.getElementById("monitor-live");
+let socketOpen = false;
+let openedBefore = false;
+let reloadTimer = null;
+let delay = 500;
+
+function reloadSoon() {
+  if (reloadTimer) return;
+  reloadTimer = setTimeout(() => {
+    reloadTimer = null;
+    loadSeries();
+  }, LIVE_MIN_MS);
+}
+
+function showLive(state, text) {
+  app.dataset.live = state;
+  liveEl.textContent = text;
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}${app.dataset.events}`);
+  socket.addEventListener("open", () => {
+    socketOpen = true;
+    delay = 500;
+    showLive("live", "live");
+    if (openedBefore) loadSeries(); // catch up on what was stored while it was down
+    openedBefore = true;
+  });
+  socket.addEventListener("message", (message) => {
+    if (JSON.parse(message.data).type === "windows") reloadSoon();
+  });
+  socket.addEventListener("close", () => {
+    socketOpen = false;
+    showLive("reconnecting", "reconnecting…");
+    setTimeout(connect, delay);
+    delay = Math.min(delay * 2, 10000);
+  });
+}
+
 loadSeries();
 loadDrift();
+connect();
 setInterval(() => {
-  if (!document.hidden) loadSeries();
+  if (!document.hidden && !socketOpen) loadSeries();
 }, POLL_MS);

@@ -1,7 +1,9 @@
 """The Monitoring section in a real browser: the team's monitor list, a monitor following
 fraud:production across an alias move (one line per version, the move as a marker), the
 drift table with a drifted feature and its reference-vs-current distribution chart, and
-an alert in the history. Light and dark, without script errors or CSP violations."""
+an alert in the history; predictions logged through the API while the page is open reach
+its chart over ws:monitor-events (the page does not poll while that socket is open).
+Light and dark, without script errors or CSP violations."""
 
 from __future__ import annotations
 
@@ -10,13 +12,14 @@ import time
 
 import numpy as np
 import pytest
+import requests
 
 from apps.monitoring import alerting, selectors, services
 from apps.registry import selectors as registry_selectors
 from apps.registry import services as registry_services
 from apps.registry.models import RegisteredModel
 from tests.e2e.pages import PASSWORD, screenshot, script_errors, sign_in
-from tests.factories import UserFactory, make_project, make_team
+from tests.factories import UserFactory, make_key, make_project, make_team
 from tests.monitoring.conftest import model_versions
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -103,8 +106,13 @@ def acme():
     return team
 
 
+@pytest.fixture
+def grace_key(acme):
+    return make_key(UserFactory._meta.model.objects.get(email="grace@acme.example"))
+
+
 @pytest.mark.parametrize("color_scheme", ["light", "dark"])
-def test_monitoring_pages(live_server, acme, browser, screenshots_dir, color_scheme):
+def test_monitoring_pages(live_server, acme, grace_key, browser, screenshots_dir, color_scheme):
     from playwright.sync_api import expect
 
     shot = f"{color_scheme}-monitoring-"
@@ -137,6 +145,20 @@ def test_monitoring_pages(live_server, acme, browser, screenshots_dir, color_sch
     drifted.click()
     expect(page.locator("#drift-chart")).to_have_attribute("data-feature", "amount")
     expect(page.locator("#drift-chart canvas")).to_have_count(1)
+
+    # Live: a window two hours ago (on v0, before the move) fills while the page is open.
+    app = page.locator("#monitoring-app")
+    expect(app).to_have_attribute("data-live", "live")  # polling is off from here on
+    windows = int(page.locator("#monitor-status").inner_text().split()[0])
+    start = time.time() // HOUR * HOUR - 2 * HOUR
+    logged = requests.post(
+        f"{live_server.url}/api/v1/teams/acme/monitors/fraud-prod/predictions",
+        json={"records": _records(np.random.default_rng(2), start, 50, 0, "live-")},
+        headers={"Authorization": f"Bearer {grace_key}"},
+        timeout=60,
+    )
+    assert logged.status_code == 200 and logged.json()["accepted"] == 50, logged.text
+    expect(page.locator("#monitor-status")).to_contain_text(f"{windows + 1} windows")
 
     history = page.get_by_test_id("alert-history")
     expect(history.get_by_test_id("incidents")).to_contain_text("volume floor")
