@@ -10,8 +10,11 @@ concurrent batches add up in one INSERT … ON CONFLICT DO UPDATE (storage.py).
   (count, sum of scores, sum of outcomes), then AUC_BINS positive and AUC_BINS negative
   score counts (ROC AUC exact up to ties within a 1/AUC_BINS score bin, counted half); multiclass:
   correct, log-loss sum, its count, 10 calibration bins (top-class confidence), then the
-  K x K confusion matrix (true row, predicted column); regression: count, sum |err|,
-  sum err², sum |err|/|y| and its count (y != 0), sum err.
+  K x K confusion matrix (true row, predicted column), then, for monitors of at most
+  MC_AUC_MAX_CLASSES classes and rows with scores, per class MC_AUC_BINS positive and
+  MC_AUC_BINS negative counts of that class's score (one-vs-rest ROC AUC, macro-averaged
+  over the classes with both; rows stored before this layout simply add nothing there);
+  regression: count, sum |err|, sum err², sum |err|/|y| and its count (y != 0), sum err.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ LATENCY_EDGES = 10 ** np.linspace(-2, 5, 141)
 SCORE_BINS = 20
 CAL_BINS = 10
 AUC_BINS = 200
+MC_AUC_BINS = 100  # per class: K x 2 x 100 floats per window row
+MC_AUC_MAX_CLASSES = 20  # beyond, no multiclass ROC AUC (the rows would grow K-fold)
 LOG_EPS = 1e-15
 
 
@@ -111,6 +116,7 @@ def truth_summary(
     np.add.at(conf, (t, yhat), 1)
     ll_sum, ll_n = 0.0, 0
     cal = np.zeros((CAL_BINS, 3))
+    auc = np.zeros((0,))
     if scores is not None:
         ok = np.isfinite(scores).all(axis=1)
         s = scores[ok]
@@ -122,8 +128,33 @@ def truth_summary(
             np.add.at(cal, (b, 0), 1)
             np.add.at(cal, (b, 1), top)
             np.add.at(cal, (b, 2), (s.argmax(axis=1) == t[ok]).astype(float))
+            if k <= MC_AUC_MAX_CLASSES:
+                auc = _one_vs_rest_counts(s, t[ok], k).ravel()
     head = [float((t == yhat).sum()), ll_sum, float(ll_n)]
-    return np.concatenate([head, cal.ravel(), conf.ravel()])
+    return np.concatenate([head, cal.ravel(), conf.ravel(), auc])
+
+
+def _one_vs_rest_counts(scores: np.ndarray, target: np.ndarray, k: int) -> np.ndarray:
+    """(k, 2, MC_AUC_BINS): per class, its score's bin counts over the rows of that class
+    (positive) and over the others (negative)."""
+    out = np.zeros((k, 2, MC_AUC_BINS))
+    for c in range(k):
+        b = _bin(scores[:, c], MC_AUC_BINS)
+        mine = target == c
+        out[c, 0] = np.bincount(b[mine], minlength=MC_AUC_BINS)
+        out[c, 1] = np.bincount(b[~mine], minlength=MC_AUC_BINS)
+    return out
+
+
+def _macro_auc(counts: np.ndarray) -> np.ndarray:
+    """Macro one-vs-rest ROC AUC from (..., k, 2, bins) counts, over the classes that have
+    positives and negatives (NaN where none has)."""
+    pos, neg = counts[..., 0, :], counts[..., 1, :]
+    neg_below = np.cumsum(neg, axis=-1) - neg
+    pairs = pos.sum(axis=-1) * neg.sum(axis=-1)
+    per_class = _safe_div((pos * neg_below).sum(axis=-1) + 0.5 * (pos * neg).sum(axis=-1), pairs)
+    has = ~np.isnan(per_class)
+    return _safe_div(np.where(has, per_class, 0.0).sum(axis=-1), has.sum(axis=-1))
 
 
 def _div(a: float, b: float) -> float | None:
@@ -185,7 +216,15 @@ def truth_metrics(kind: str, truth, n_classes: int) -> dict:
         }
     correct, ll, lln = t[:3]
     cal_end = 3 + CAL_BINS * 3
-    conf = t[cal_end:].reshape(n_classes, n_classes) if len(t) > cal_end else np.zeros((0, 0))
+    k = n_classes
+    conf_end = cal_end + k * k
+    conf = t[cal_end:conf_end].reshape(k, k) if len(t) >= conf_end else np.zeros((0, 0))
+    roc_auc = None
+    if len(t) > conf_end and k <= MC_AUC_MAX_CLASSES:
+        counts = np.zeros(k * 2 * MC_AUC_BINS)
+        counts[: len(t) - conf_end] = t[conf_end : conf_end + counts.size]
+        value = float(_macro_auc(counts.reshape(k, 2, MC_AUC_BINS)))
+        roc_auc = None if math.isnan(value) else value
     n = conf.sum()
     tp = np.diag(conf)
     pred_tot = conf.sum(axis=0)
@@ -200,7 +239,7 @@ def truth_metrics(kind: str, truth, n_classes: int) -> dict:
         "precision": float(prec[present].mean()) if present.any() else None,  # macro
         "recall": float(rec[present].mean()) if present.any() else None,
         "f1": float(f1[present].mean()) if present.any() else None,
-        "roc_auc": None,
+        "roc_auc": roc_auc,
         "log_loss": _div(ll, lln),
         "calibration": _calibration(t[3:cal_end]),
         "confusion": conf.tolist(),
@@ -289,8 +328,10 @@ def series_metrics(kind: str, n_classes: int, n_features: int, columns: dict) ->
     else:
         k = n_classes
         cal_end = 3 + CAL_BINS * 3
-        t = _pad(columns["truth"], cal_end + k * k)
-        conf = t[:, cal_end:].reshape(-1, k, k)
+        conf_end = cal_end + k * k
+        auc_width = k * 2 * MC_AUC_BINS if k <= MC_AUC_MAX_CLASSES else 0
+        t = _pad(columns["truth"], conf_end + auc_width)
+        conf = t[:, cal_end:conf_end].reshape(-1, k, k)
         tp = np.diagonal(conf, axis1=1, axis2=2)
         pred_tot, true_tot = conf.sum(axis=1), conf.sum(axis=2)
         prec = np.nan_to_num(_safe_div(tp, pred_tot))
@@ -304,6 +345,11 @@ def series_metrics(kind: str, n_classes: int, n_features: int, columns: dict) ->
             "precision": _safe_div((prec * present).sum(axis=1), n_present),
             "recall": _safe_div((rec * present).sum(axis=1), n_present),
             "f1": _safe_div((f1 * present).sum(axis=1), n_present),
+            "roc_auc": (
+                _macro_auc(t[:, conf_end:].reshape(-1, k, 2, MC_AUC_BINS))
+                if auc_width
+                else np.full(len(t), np.nan)
+            ),
             "log_loss": _safe_div(t[:, 1], t[:, 2]),
             "ece": _safe_div(
                 np.abs(cal[:, :, 1] - cal[:, :, 2]).sum(axis=1), cal[:, :, 0].sum(axis=1)

@@ -29,7 +29,7 @@ BASE_METRICS = (
 )  # fmt: skip
 TRUTH_METRICS = {
     "binary": ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "ece"),
-    "multiclass": ("accuracy", "precision", "recall", "f1", "log_loss", "ece"),
+    "multiclass": ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "ece"),
     "regression": ("mae", "rmse", "mape"),
 }
 DRIFT_METRICS = ("drifted_features", "drift_share", "prediction_drift")

@@ -196,3 +196,49 @@ def test_alias_move_switches_version(admin_api, monitor, team, admin_user):
     v1_mean = sum(m["prediction_mean"] * m["volume"] for m in v1) / 21
     expected = np.mean([r["prediction"] for r in after + explicit])
     assert v1_mean == pytest.approx(expected, abs=1e-12)
+
+
+def test_multiclass_metrics_match_scikit_learn(admin_api, fraud):
+    body = {
+        "name": "species",
+        "registered_model": "fraud",
+        "version": 1,
+        "features": [{"name": "x", "type": "numeric"}],
+        "prediction_type": "multiclass",
+        "classes": ["a", "b", "c"],
+    }
+    assert post_json(admin_api, M, body).status_code == 201, body
+    rng = np.random.default_rng(3)
+    n = 600
+    truth = rng.integers(0, 3, n)
+    logits = rng.normal(0, 1, (n, 3)) + 1.5 * np.eye(3)[truth]  # informative, not perfect
+    scores = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    labels = ["a", "b", "c"]
+    t = time.time() - 30
+    records = [
+        {
+            "id": f"m{i}",
+            "time": t,
+            "features": {"x": 1.0},
+            "prediction": labels[int(scores[i].argmax())],
+            "scores": scores[i].tolist(),
+        }
+        for i in range(n)
+    ]
+    url = f"{M}/species"
+    assert post_json(admin_api, f"{url}/predictions", records).json()["accepted"] == n
+    targets = [{"id": f"m{i}", "target": labels[truth[i]]} for i in range(n)]
+    assert post_json(admin_api, f"{url}/ground-truth", targets).json()["accepted"] == n
+
+    got = admin_api.get(f"{url}/metrics", {"view": "windows"}).json()["windows"][-1]["all"]
+    predicted = scores.argmax(axis=1)
+    assert got["accuracy"] == pytest.approx(skm.accuracy_score(truth, predicted), abs=1e-12)
+    for name, fn in (("precision", skm.precision_score), ("recall", skm.recall_score)):
+        assert got[name] == pytest.approx(fn(truth, predicted, average="macro"), abs=1e-12)
+    assert got["f1"] == pytest.approx(skm.f1_score(truth, predicted, average="macro"), abs=1e-12)
+    assert got["log_loss"] == pytest.approx(skm.log_loss(truth, scores), rel=1e-9)
+    # One-vs-rest, macro, from 100 score bins per class: exact up to ties inside a bin.
+    expected_auc = skm.roc_auc_score(truth, scores, multi_class="ovr", average="macro")
+    assert got["roc_auc"] == pytest.approx(expected_auc, abs=5e-3)
+    series = admin_api.get(f"{url}/metrics").json()["series"]["all"]
+    assert series["roc_auc"][-1] == pytest.approx(got["roc_auc"], abs=1e-9)
