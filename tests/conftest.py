@@ -17,6 +17,10 @@ from rest_framework.test import APIClient
 from apps.teams import services as team_services
 from tests.factories import UserFactory, make_key, make_project, make_team
 
+# The SDK tests' real server (sdk_db, server, ...): one instance per test process for every
+# folder that uses it (tests/sdk/servers.py says why it must not be imported instead).
+pytest_plugins = ["tests.sdk.servers"]
+
 
 def pytest_sessionfinish(session, exitstatus):
     """Remove this process's media folder (config/settings/test.py: var/test-media-<pid>)

@@ -12,8 +12,9 @@ from django.db import connection
 
 from apps.registry import services as registry_services
 
-# The SDK tests' real server process and settings (tests/monitoring/test_sdk.py).
-from tests.sdk.conftest import _sdk_env, sdk_db, sdk_settings, server, server_factory  # noqa: F401
+# A clean SDK environment per test (tests/monitoring/test_sdk.py); the shared server and
+# its settings come from tests/sdk/servers.py, registered for the whole suite.
+from tests.sdk.conftest import _sdk_env  # noqa: F401
 
 T = "/api/v1/teams/team-a"
 M = f"{T}/monitors"

@@ -1,5 +1,6 @@
-"""Fixtures for SDK tests: one real server per session (its own database), helpers to make
-SDK settings that point at it, and DB-level checks of what was stored."""
+"""Fixtures for SDK tests: a clean SDK environment per test and DB-level checks of what was
+stored. The shared server and its settings (`sdk_db`, `server`, `server_factory`,
+`sdk_settings`) are in tests/sdk/servers.py."""
 
 from __future__ import annotations
 
@@ -10,43 +11,7 @@ import struct
 import pytest
 
 import gradline
-from tests.sdk.harness import ServerProcess, TestDatabase, bootstrap
-
-
-@pytest.fixture(scope="session")
-def sdk_db(tmp_path_factory):
-    db = TestDatabase(f"test_gradline_sdk_{os.getpid()}")
-    db.create()
-    var_dir = tmp_path_factory.mktemp("sdk-server")
-    seed = bootstrap(db, var_dir)
-    db.seed = seed
-    db.var_dir = var_dir
-    yield db
-    db.drop()
-
-
-@pytest.fixture(scope="session")
-def server(sdk_db):
-    """The shared server. Tests that kill servers start their own (`server_factory`)."""
-    proc = ServerProcess(sdk_db, sdk_db.var_dir).start()
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture
-def server_factory(sdk_db):
-    started: list[ServerProcess] = []
-
-    def make(start: bool = True) -> ServerProcess:
-        proc = ServerProcess(sdk_db, sdk_db.var_dir)
-        started.append(proc)
-        if start:
-            proc.start()
-        return proc
-
-    yield make
-    for proc in started:
-        proc.stop()
+from tests.sdk.harness import TestDatabase
 
 
 @pytest.fixture(autouse=True)
@@ -59,31 +24,6 @@ def _sdk_env(monkeypatch, tmp_path):
     yield
     if gradline.run is not None:  # a failing test must not leave its run to the next
         gradline.run.finish(quiet=True)
-
-
-@pytest.fixture
-def sdk_settings(server, sdk_db, tmp_path):
-    """Settings for a quiet, fast online run against the shared server."""
-
-    def make(**overrides):
-        values = {
-            "base_url": server.url,
-            "api_key": sdk_db.seed.owner_key,
-            "entity": sdk_db.seed.team,
-            "dir": str(tmp_path / "runs"),
-            "system_metrics": False,
-            "console": "off",
-            "git": False,
-            "pip_freeze": False,
-            "silent": True,
-            "exit_hooks": False,
-            "retry_max_backoff": 1.0,
-            "finish_timeout": 60.0,
-        }
-        values.update(overrides)
-        return values
-
-    return make
 
 
 def stored_points(db: TestDatabase, run_uid: str, project: str | None = None) -> list[tuple]:
