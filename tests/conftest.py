@@ -48,7 +48,7 @@ def pytest_unconfigure(config):
     faulthandler.dump_traceback_later(EXIT_WATCHDOG_SECONDS, exit=True, file=sys.__stderr__)
 
 
-# The longest modules (DEVELOPERS.md "How long the suite takes"), dispatched first: with
+# The longest modules (DEVELOPERS.md, "Suite time per pass"), dispatched first: with
 # a module per xdist process at a time, one that starts last holds the whole run's end.
 LONGEST_FIRST = (
     "tests/core/test_route_matrix.py",
