@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 
 import pytest
+import requests
 
 from apps.runs import services as run_services
 from apps.sweeps import services as sweep_services
 from apps.teams import services as team_services
 from tests.e2e.pages import PASSWORD, screenshot, script_errors, settled, sign_in
-from tests.factories import UserFactory, make_project, make_team
+from tests.factories import UserFactory, make_key, make_project, make_team
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -167,16 +168,31 @@ def test_empty_sweeps_tab(live_server, empty_project, browser):
     context.close()
 
 
+@pytest.fixture
+def agent_key(acme):
+    return make_key(acme.created_by)
+
+
 def test_sweep_page_updates_live_and_the_brush_filters_the_trials(
-    live_server, acme, browser, screenshots_dir
+    live_server, acme, agent_key, browser, screenshots_dir
 ):
     """New trials, their states and the charts arrive over the project's events socket
-    (no reload); dragging along an axis of the parallel chart filters the trials table,
-    double-click clears it."""
+    (no reload) while an agent works through the API; dragging along an axis of the
+    parallel chart filters the trials table, double-click clears it."""
     from playwright.sync_api import expect
 
     sweep = acme
-    team, project = sweep.team, sweep.project
+    api = f"{live_server.url}/api/v1/teams/acme/projects/resnet"
+
+    def agent(path: str, body: dict) -> dict:
+        # Through the live server, as an agent would (not from this thread, where
+        # Playwright's event loop runs: the in-memory channel layer could not publish).
+        answer = requests.post(
+            f"{api}/{path}", json=body, headers={"Authorization": f"Bearer {agent_key}"}, timeout=60
+        )
+        assert answer.status_code in (200, 201), answer.text
+        return answer.json()
+
     context, page = sign_in(browser, live_server.url, "alan@acme.example", "light")
     errors = script_errors(page)
     page.goto(f"/acme/resnet/sweeps/{sweep.uid}")
@@ -185,24 +201,15 @@ def test_sweep_page_updates_live_and_the_brush_filters_the_trials(
     expect(rows).to_have_count(len(LOSSES))
 
     # An agent takes a trial and starts its run: the row appears, then runs.
-    trial = sweep_services.trial_next(team=team, sweep=sweep)
-    expect(page.locator(f'tr[data-trial="{trial.run_uid}"]')).to_have_attribute(
-        "data-state", "pending"
-    )
-    run, _, _ = run_services.run_create_or_resume(
-        team=team,
-        project=project,
-        project_name="resnet",
-        actor=sweep.created_by,
-        data={"id": trial.run_uid, "config": trial.params},
-    )
-    expect(page.locator(f'tr[data-trial="{trial.run_uid}"]')).to_have_attribute(
-        "data-state", "running"
-    )
+    trial = agent(f"sweeps/{sweep.uid}/next", {"agent": "browser-test"})
+    uid = trial["run"]
+    expect(page.locator(f'tr[data-trial="{uid}"]')).to_have_attribute("data-state", "pending")
+    agent("runs", {"id": uid, "config": trial["params"]})
+    expect(page.locator(f'tr[data-trial="{uid}"]')).to_have_attribute("data-state", "running")
     # It finishes with the best loss: state, best trial and both charts follow.
-    run_services.run_ingest(run=run, body={"points": [["val_loss", 0, 0.11, 1.7e9]]})
-    run_services.run_finish(run=run, data={"exit_code": 0})
-    new_row = page.locator(f'tr[data-trial="{trial.run_uid}"]')
+    agent(f"runs/{uid}/ingest", {"points": [["val_loss", 0, 0.11, 1.7e9]]})
+    agent(f"runs/{uid}/finish", {"exit_code": 0})
+    new_row = page.locator(f'tr[data-trial="{uid}"]')
     expect(new_row).to_have_attribute("data-state", "finished")
     expect(page.locator("tr.best")).to_contain_text("0.11")
     parallel = page.locator("#sweep-parallel")
