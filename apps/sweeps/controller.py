@@ -19,11 +19,9 @@ from django.db import transaction
 from apps.sweeps import selectors
 from apps.sweeps.models import Sweep, SweepState, SweepSuggestion, SweepTrial, TrialState
 from gradline.sweep_engines import grid, history
-from gradline.sweep_engines.history import STRATEGIES, json_plain
 
 log = logging.getLogger(__name__)
 
-__all__ = ["STRATEGIES", "json_plain"]
 MAX_QUEUE = 32  # suggestions computed ahead at most, whatever the parallelism
 
 

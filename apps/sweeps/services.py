@@ -26,9 +26,9 @@ from apps.runs.models import MetricKey, Run, RunState
 from apps.runs.selectors import history
 from apps.runs.selectors import runs as run_selectors
 from apps.sweeps import controller, selectors, tasks
-from apps.sweeps.controller import STRATEGIES
 from apps.sweeps.models import Sweep, SweepState, SweepTrial, TrialState
 from gradline.sweep_engines import grid, hyperband, space, validation
+from gradline.sweep_engines.history import STRATEGIES
 
 UID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 MAX_NAME = 128
@@ -191,19 +191,36 @@ def _seed_prior(team, sweep: Sweep, project, runs: list[Run]) -> None:
     sweep's parameters (a run missing some fits no point of the space: the engines skip
     it, as for a config change)."""
     names = list((sweep.config.get("parameters") or {}).keys())
+    _add_trials(
+        team,
+        sweep,
+        project,
+        (
+            (run.uid, {k: run.config[k] for k in names if k in (run.config or {})}, "")
+            for run in sorted(runs, key=lambda r: (r.created_at, r.pk))
+        ),
+        prior=True,
+    )
+
+
+def _add_trials(team, sweep: Sweep, project, rows, *, prior: bool = False):
+    """Trials written in one INSERT from (run id, params, agent) rows, oldest first, all
+    stamped now; returns the time stamped."""
     now = timezone.now()
     SweepTrial.objects.for_team(team).bulk_create(
         SweepTrial(
             team=team,
             sweep=sweep,
             project=project,
-            run_uid=run.uid,
-            params={k: run.config[k] for k in names if k in (run.config or {})},
-            prior=True,
+            run_uid=run,
+            params=params,
+            agent=agent,
+            prior=prior,
             created_at=now,
         )
-        for run in sorted(runs, key=lambda r: (r.created_at, r.pk))
+        for run, params, agent in rows
     )
+    return now
 
 
 # --------------------------------------------------------------------------- import
@@ -265,18 +282,8 @@ def sweep_import(*, team, project, project_name: str, actor, data: dict) -> tupl
                     f"Run {run!r} is a trial of sweep {taken[run]} in this project.",
                     f"trials[{i}].run",
                 )
-        now = timezone.now()
-        SweepTrial.objects.for_team(team).bulk_create(
-            SweepTrial(
-                team=team,
-                sweep=sweep,
-                project=project,
-                run_uid=run,
-                params=params,
-                agent=trials[i][2],
-                created_at=now,
-            )
-            for i, run, params in new
+        now = _add_trials(
+            team, sweep, project, ((run, params, trials[i][2]) for i, run, params in new)
         )
         if new:
             sweep.updated_at = now

@@ -19,6 +19,7 @@ from apps.registry import selectors as registry_selectors
 from apps.registry import services as registry_services
 from apps.registry.models import RegisteredModel
 from tests.e2e.pages import PASSWORD, screenshot, script_errors, sign_in
+from tests.e2e.sdk_server import no_horizontal_overflow
 from tests.factories import UserFactory, make_key, make_project, make_team
 from tests.monitoring.conftest import model_versions
 
@@ -165,4 +166,22 @@ def test_monitoring_pages(live_server, acme, grace_key, browser, screenshots_dir
     expect(history).to_contain_text("volume = 150 < 200")
     screenshot(page, screenshots_dir, shot + "02-monitor")
     assert errors == []
+    context.close()
+
+    # A phone's width holds the monitor page (live too).
+    context, phone = sign_in(
+        browser,
+        live_server.url,
+        "grace@acme.example",
+        color_scheme,
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+    )
+    phone_errors = script_errors(phone)
+    phone.goto("/acme/monitors/fraud-prod")
+    expect(phone.locator("#monitor-chart")).to_have_attribute("data-state", "ready")
+    expect(phone.locator("#monitoring-app")).to_have_attribute("data-live", "live")
+    no_horizontal_overflow(phone)
+    screenshot(phone, screenshots_dir, shot + "03-phone")
+    assert phone_errors == []
     context.close()

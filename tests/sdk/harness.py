@@ -46,6 +46,31 @@ def gradline_cli(
     )
 
 
+def sdk_env_vars(url: str, key: str, tmp: Path, **extra: str) -> dict[str, str]:
+    """The SDK settings of a user's shell against the test server at `url`, as the key's
+    owner in sdk-team: runs and login under `tmp`, quiet runs (no system metrics,
+    console capture, git, pip freeze); `extra` adds or overrides."""
+    return {
+        "GRADLINE_BASE_URL": url,
+        "GRADLINE_API_KEY": key,
+        "GRADLINE_ENTITY": "sdk-team",
+        "GRADLINE_DIR": str(tmp / "runs"),
+        "GRADLINE_CONFIG_DIR": str(tmp / "config"),
+        "GRADLINE_SYSTEM_METRICS": "false",
+        "GRADLINE_CONSOLE": "off",
+        "GRADLINE_GIT": "false",
+        "GRADLINE_PIP_FREEZE": "false",
+        **extra,
+    }
+
+
+def sdk_script_env(url: str, key: str, tmp: Path, **extra: str) -> dict[str, str]:
+    """The environment of a program run against the test server: this process's, less
+    its GRADLINE_ / WANDB_ settings, plus `sdk_env_vars`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADLINE_", "WANDB_"))}
+    return env | sdk_env_vars(url, key, tmp, **extra)
+
+
 def wait_for(predicate, timeout: float, interval: float = 0.05, what: str = "condition"):
     """Poll `predicate` until it returns a truthy value (returned) or time runs out."""
     deadline = time.monotonic() + timeout

@@ -12,27 +12,23 @@ import uuid
 
 import gradline
 from gradline import Api
+from tests.sdk.harness import sdk_env_vars
 
 
 def test_a_sweep_survives_server_kills_with_nothing_lost_or_doubled(
     server_factory, sdk_db, monkeypatch, tmp_path
 ):
     server = server_factory()
-    env = {
-        "GRADLINE_BASE_URL": server.url,
-        "GRADLINE_API_KEY": sdk_db.seed.owner_key,
-        "GRADLINE_ENTITY": "sdk-team",
-        "GRADLINE_DIR": str(tmp_path / "runs"),
-        "GRADLINE_SYSTEM_METRICS": "false",
-        "GRADLINE_CONSOLE": "off",
-        "GRADLINE_GIT": "false",
-        "GRADLINE_PIP_FREEZE": "false",
-        "GRADLINE_EXIT_HOOKS": "false",
+    env = sdk_env_vars(
+        server.url,
+        sdk_db.seed.owner_key,
+        tmp_path,
+        GRADLINE_EXIT_HOOKS="false",
         # A restart takes seconds on a busy box: finish() waits for it (the default gives
         # up after 60 s, leaving the rest to `gradline sync`), retries come back quickly.
-        "GRADLINE_FINISH_TIMEOUT": "300",
-        "GRADLINE_RETRY_MAX_BACKOFF": "2",
-    }
+        GRADLINE_FINISH_TIMEOUT="300",
+        GRADLINE_RETRY_MAX_BACKOFF="2",
+    )
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     project = f"sweeps-restart-{uuid.uuid4().hex[:8]}"

@@ -19,7 +19,7 @@ import requests
 
 from gradline import Api
 from gradline.sweep_engines import history
-from tests.sdk.harness import gradline_cli
+from tests.sdk.harness import gradline_cli, sdk_script_env
 
 # A deterministic program: its loss is a function of the params only.
 PROGRAM = """
@@ -48,20 +48,7 @@ CONFIG = {
 @pytest.fixture
 def env(server, sdk_db, tmp_path) -> dict:
     """A user's shell, with the server configured (the offline steps take it away)."""
-    out = {k: v for k, v in os.environ.items() if not k.startswith(("GRADLINE_", "WANDB_"))}
-    out.update(
-        GRADLINE_BASE_URL=server.url,
-        GRADLINE_API_KEY=sdk_db.seed.owner_key,
-        GRADLINE_ENTITY="sdk-team",
-        GRADLINE_DIR=str(tmp_path / "runs"),
-        GRADLINE_CONFIG_DIR=str(tmp_path / "config"),
-        GRADLINE_SYSTEM_METRICS="false",
-        GRADLINE_CONSOLE="off",
-        GRADLINE_GIT="false",
-        GRADLINE_PIP_FREEZE="false",
-        GRADLINE_EXIT_HOOKS="true",
-    )
-    return out
+    return sdk_script_env(server.url, sdk_db.seed.owner_key, tmp_path, GRADLINE_EXIT_HOOKS="true")
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from apps.runs import services as run_services
 from apps.sweeps import controller
 from apps.sweeps.models import Sweep
-from gradline.sweep_engines import bayes
+from gradline.sweep_engines import bayes, history
 from tests.runs.conftest import P, post_json
 from tests.sweeps.test_api import BAYES, S, detail, finish, log, next_ok
 
@@ -56,7 +56,7 @@ def test_prior_runs_seed_the_sweep_and_the_engine_learns_from_them(member_api, t
     expected, info = bayes.suggest(BAYES, finished, seed=controller.seed(sweep, 5))
     assert info["phase"] == "model"
     trial = next_ok(member_api, body["id"])
-    assert trial["params"] == controller.json_plain(expected)
+    assert trial["params"] == history.json_plain(expected)
     assert trial["run"] not in ids
     # run_cap counts trials handed out, not prior runs: one, then done.
     r = post_json(member_api, f"{S}/{body['id']}/next", {})
