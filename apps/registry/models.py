@@ -67,6 +67,11 @@ class ArtifactVersion(TeamOwnedModel):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # W&B's Artifact.ttl: the version is deleted at expires_at (= created_at + ttl) by the
+    # beat task registry.expire_artifact_versions. Null: kept until deleted. A version a
+    # registered model links never has one (linking clears it; setting one is refused).
+    ttl_seconds = models.BigIntegerField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         constraints = [

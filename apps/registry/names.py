@@ -77,6 +77,24 @@ def clean_aliases(value: Any) -> list[str]:
     return aliases
 
 
+# A version's time-to-live (W&B's Artifact.ttl) in whole seconds: positive, at most about
+# a century (created_at + ttl must stay a date).
+MAX_TTL_SECONDS = 100 * 366 * 86_400
+
+
+def clean_ttl(value: Any) -> int | None:
+    """`ttl_seconds` of a body: a positive integer, or null for "never expires"."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_TTL_SECONDS:
+        raise field_error(
+            f"ttl_seconds must be a whole number of seconds from 1 to {MAX_TTL_SECONDS}, "
+            "or null (never expires).",
+            "ttl_seconds",
+        )
+    return value
+
+
 # W&B's rule for artifact version tags: words of letters, digits, '_' or '-', single
 # spaces between them.
 TAG_RE = re.compile(r"[-\w]+(?: [-\w]+)*")

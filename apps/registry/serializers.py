@@ -42,6 +42,8 @@ def version_row(version: ArtifactVersion) -> dict:
         "tags": version.tags,
         "description": version.description,
         "created_at": version.created_at,
+        "ttl_seconds": version.ttl_seconds,
+        "expires_at": version.expires_at,
     }
 
 
@@ -81,6 +83,8 @@ def version_out(
         "size": version.size,
         "file_count": version.file_count,
         "created_at": version.created_at,
+        "ttl_seconds": version.ttl_seconds,
+        "expires_at": version.expires_at,
         "created_by": _email(version.created_by),
         "run": run_uid,
         "used_by": [{"project": u.run.project.name, "run": u.run.uid} for u in used_by],

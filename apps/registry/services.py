@@ -227,6 +227,7 @@ def version_create(
     entries = names.clean_manifest(data.get("files"))
     references = names.clean_references(data.get("references"), {e.path for e in entries})
     tags = names.clean_tags(data.get("tags"))
+    ttl_seconds = names.clean_ttl(data.get("ttl_seconds"))
     run = None
     if data.get("run") is not None:
         if not isinstance(data["run"], str):
@@ -250,7 +251,16 @@ def version_create(
         created = version is None
         if created:
             version = _version_insert(
-                team, artifact, entries, digest, run, actor, description, metadata, references
+                team,
+                artifact,
+                entries,
+                digest,
+                run,
+                actor,
+                description,
+                metadata,
+                references,
+                ttl_seconds,
             )
             automation_hooks.version_created(version)  # automations, after commit
         if tags and any(t not in version.tags for t in tags):  # logged again with more tags
@@ -265,7 +275,16 @@ def version_create(
 
 
 def _version_insert(
-    team, artifact, entries, digest, run, actor, description, metadata, references=()
+    team,
+    artifact,
+    entries,
+    digest,
+    run,
+    actor,
+    description,
+    metadata,
+    references=(),
+    ttl_seconds: int | None = None,
 ) -> ArtifactVersion:
     held = _lock_blobs(team, sorted({e.sha256 for e in entries}))
     missing = sorted({e.sha256 for e in entries} - set(held))
@@ -282,6 +301,7 @@ def _version_insert(
                 f"({held[entry.sha256][1]} bytes).",
                 f"files[{i}].size",
             )
+    created_at = timezone.now()
     version = ArtifactVersion.objects.for_team(team).create(
         team=team,
         artifact=artifact,
@@ -293,6 +313,9 @@ def _version_insert(
         file_count=len(entries),
         run=run,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        created_at=created_at,
+        ttl_seconds=ttl_seconds,
+        expires_at=_expires_at(created_at, ttl_seconds),
     )
     ArtifactFile.objects.for_team(team).bulk_create(
         [
@@ -331,17 +354,87 @@ def artifact_update(*, artifact: Artifact, data: dict) -> Artifact:
     return artifact
 
 
+def _expires_at(created_at, ttl_seconds: int | None):
+    return None if ttl_seconds is None else created_at + timedelta(seconds=ttl_seconds)
+
+
+def _refuse_ttl_if_linked(version: ArtifactVersion) -> None:
+    links = RegisteredModelVersion.objects.for_team(version.team).filter(source=version)
+    if links.exists():
+        models_ = sorted(links.values_list("registered_model__name", flat=True))
+        raise Conflict(
+            f"{version.label} is linked to the model registry ({', '.join(models_)}); "
+            "a linked version never expires, so it cannot have a ttl. Unlink it first.",
+            code="linked_ttl",
+            detail={"field": "ttl_seconds", "registered_models": models_},
+        )
+
+
 def version_update(*, version: ArtifactVersion, data: dict) -> ArtifactVersion:
+    """Description, metadata, tags and, with `ttl_seconds` in the body, the time-to-live
+    (counted from the version's creation; null: never expires). A version a registered
+    model links cannot get one (409 linked_ttl)."""
     description, metadata = _description(data), _metadata(data)
     tags = names.clean_tags(data.get("tags"))
-    if description is not None:
-        version.description = description
-    if metadata is not None:
-        version.metadata = metadata
-    if tags is not None:
-        version.tags = tags
-    version.save(update_fields=["description", "metadata", "tags"])
+    change_ttl = "ttl_seconds" in data
+    ttl_seconds = names.clean_ttl(data.get("ttl_seconds"))
+    team = version.team
+    with transaction.atomic():
+        # Locked against a concurrent link (which clears the ttl under the same lock).
+        locked = ArtifactVersion.objects.for_team(team).select_for_update().get(pk=version.pk)
+        locked.team, locked.artifact = team, version.artifact
+        if change_ttl and ttl_seconds is not None:
+            _refuse_ttl_if_linked(locked)
+        if description is not None:
+            locked.description = description
+        if metadata is not None:
+            locked.metadata = metadata
+        if tags is not None:
+            locked.tags = tags
+        fields = ["description", "metadata", "tags"]
+        if change_ttl:
+            locked.ttl_seconds = ttl_seconds
+            locked.expires_at = _expires_at(locked.created_at, ttl_seconds)
+            fields += ["ttl_seconds", "expires_at"]
+        locked.save(update_fields=fields)
+    for field in ("description", "metadata", "tags", "ttl_seconds", "expires_at"):
+        setattr(version, field, getattr(locked, field))
     return version
+
+
+def versions_expire(*, team, now=None) -> int:
+    """Delete the team's versions whose time-to-live has run out (expires_at <= `now`),
+    with their aliases (one alias event each, no actor), as `version_delete` does; their
+    blobs go with the next blob garbage collection. A version a registered model links
+    is skipped. Idempotent and safe to run concurrently: each version is re-checked under
+    its artifact's lock and its own. Returns how many were deleted."""
+    now = now or timezone.now()
+    candidates = list(
+        ArtifactVersion.objects.for_team(team)
+        .filter(expires_at__lte=now)
+        .exclude(pk__in=RegisteredModelVersion.objects.for_team(team).values("source_id"))
+        .select_related("artifact__project")
+        .order_by("expires_at", "pk")
+    )
+    deleted = 0
+    for version in candidates:
+        version.team = team
+        with transaction.atomic():
+            artifact = version.artifact
+            _artifact_locked(team, artifact.project, artifact.name, None, None)
+            still = (
+                ArtifactVersion.objects.for_team(team)
+                .select_for_update(skip_locked=True)
+                .filter(pk=version.pk, expires_at__lte=now)
+                .first()
+            )
+            if still is None:
+                continue  # gone, given a new ttl, or held by a link in progress
+            if RegisteredModelVersion.objects.for_team(team).filter(source=version).exists():
+                continue  # linked since: registry versions never expire
+            version_delete(version=version, delete_aliases=True, actor=None)
+            deleted += 1
+    return deleted
 
 
 def version_delete(*, version: ArtifactVersion, delete_aliases: bool, actor) -> None:
@@ -543,6 +636,15 @@ def registered_model_link(
         )
     with transaction.atomic():
         model = _model_locked(team, name, create=True, actor=actor)
+        # A registry version never expires (W&B disables the ttl on link): cleared under
+        # the version's lock, which version_update and versions_expire take too.
+        locked = ArtifactVersion.objects.for_team(team).select_for_update().filter(pk=source.pk)
+        held = list(locked.values_list("ttl_seconds", flat=True))
+        if not held:
+            raise NotFound("Artifact version not found.")  # deleted (or expired) just now
+        if held[0] is not None:
+            locked.update(ttl_seconds=None, expires_at=None)
+        source.ttl_seconds = source.expires_at = None
         link = (
             RegisteredModelVersion.objects.for_team(team)
             .filter(registered_model=model, source=source)

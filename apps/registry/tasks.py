@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apps.core.tasks import team_task
 from apps.registry import services
-from apps.registry.models import ArtifactBlob
+from apps.registry.models import ArtifactBlob, ArtifactVersion, RegisteredModelVersion
 
 
 @shared_task(name="registry.collect_blob_garbage")
@@ -34,3 +34,26 @@ def collect_blob_garbage() -> int:
 @team_task(name="registry.collect_team_blobs")
 def collect_team_blobs(team) -> int:
     return services.blobs_collect_garbage(team=team, grace_s=settings.ARTIFACT_BLOB_GRACE_S)
+
+
+@shared_task(name="registry.expire_artifact_versions")
+def expire_artifact_versions() -> int:
+    """Fan out one `expire_team_artifact_versions` per team holding a version whose
+    time-to-live has run out (W&B's Artifact.ttl; docs/registry.md)."""
+    team_ids = (
+        ArtifactVersion.objects.across_teams()
+        .filter(expires_at__lte=timezone.now())
+        .exclude(pk__in=RegisteredModelVersion.objects.across_teams().values("source_id"))
+        .values_list("team_id", flat=True)
+        .distinct()
+    )
+    count = 0
+    for team_id in team_ids:
+        expire_team_artifact_versions.delay(team_id)
+        count += 1
+    return count
+
+
+@team_task(name="registry.expire_team_artifact_versions")
+def expire_team_artifact_versions(team) -> int:
+    return services.versions_expire(team=team)

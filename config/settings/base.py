@@ -297,6 +297,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "runs-detect-crashed": {"task": "runs.detect_crashed_runs", "schedule": 60.0},
     # Artifact blobs no version lists any more (deleted versions, abandoned uploads).
     "registry-collect-blobs": {"task": "registry.collect_blob_garbage", "schedule": 3600.0},
+    # Artifact versions whose time-to-live ran out (Artifact.ttl; docs/registry.md).
+    "registry-expire-versions": {"task": "registry.expire_artifact_versions", "schedule": 600.0},
     # Monitoring (docs/monitoring.md): drift refresh and alert rules; retention.
     "monitoring-evaluate": {"task": "monitoring.evaluate_all", "schedule": 60.0},
     "monitoring-retention": {"task": "monitoring.apply_retention", "schedule": 3600.0},
