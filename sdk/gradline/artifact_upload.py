@@ -127,6 +127,8 @@ def upload_version(client: HttpClient, project_path: str, record: dict, run_uid:
     }
     if record.get("tags"):
         body["tags"] = record["tags"]
+    if record.get("ttl_seconds") is not None:  # Artifact.ttl; absent: never expires
+        body["ttl_seconds"] = record["ttl_seconds"]
     if record.get("references"):  # only then: a server without references still takes the rest
         body["references"] = record["references"]
     url = f"{project_path}/artifacts/{_q(record['name'])}/versions"

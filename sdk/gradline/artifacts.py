@@ -15,8 +15,9 @@ import tarfile
 import tempfile
 import threading
 import time
-import warnings
 from collections.abc import Iterator
+from datetime import timedelta
+from enum import Enum
 from functools import partial
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -112,17 +113,37 @@ class WaitTimeoutError(GradlineError, TimeoutError):
     pass
 
 
-_warned_not_stored: set[str] = set()
-
-
-def warn_not_stored(what: str, thing: str) -> None:
-    """One warning per W&B artifact field Gradline does not store yet."""
-    if what not in _warned_not_stored:
-        _warned_not_stored.add(what)
-        warnings.warn(f"gradline: {what} is not stored yet ({thing}); it is ignored", stacklevel=3)
-
-
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+# The server's bound on a version's time-to-live (apps/registry/names.py MAX_TTL_SECONDS).
+MAX_TTL_SECONDS = 100 * 366 * 86_400
+
+
+class ArtifactTTL(Enum):
+    """W&B's `ArtifactTTL.INHERIT`: the team's default time-to-live, which is "never" on
+    Gradline (there are no team TTL policies): the same as `ttl = None`."""
+
+    INHERIT = 0
+
+
+def ttl_seconds(value: Any) -> int | None:
+    """An `Artifact.ttl` value as the whole seconds the server takes (None: never)."""
+    if value is None or value is ArtifactTTL.INHERIT:
+        return None
+    if isinstance(value, Enum) and value.name == "INHERIT":  # wandb's own ArtifactTTL
+        return None
+    if not isinstance(value, timedelta):
+        raise ValueError(
+            "artifact ttl must be a datetime.timedelta, None or ArtifactTTL.INHERIT, "
+            f"not {type(value).__name__}"
+        )
+    seconds = int(value.total_seconds())
+    if seconds < 1:
+        raise ValueError(f"artifact ttl must be a positive duration of at least 1 s, not {value}")
+    if seconds > MAX_TTL_SECONDS:
+        raise ValueError(
+            f"artifact ttl must be at most {timedelta(seconds=MAX_TTL_SECONDS).days} days"
+        )
+    return seconds
 
 
 def _q(part: str) -> str:
@@ -251,6 +272,8 @@ class Artifact:
         self._loaded = True
         self._source: dict | None = None  # {"project", "name", "version"} of the files
         self._registry: dict | None = None  # {"name", "version"} when read via a registry
+        self._ttl: int | None = None  # seconds; the server's value once it is known
+        self._ttl_changed = False  # set since it was logged / read / saved: save() sends it
 
     # -- identity ----------------------------------------------------------------------
     @property
@@ -339,20 +362,23 @@ class Artifact:
             value = [value]
         self._tags = list(dict.fromkeys(str(t) for t in (value or [])))
 
-    # W&B's time-to-live: not stored (versions are kept until deleted). Kept on this object
-    # so code that reads it back still runs, and said once, never silently lost.
-
+    # W&B's time-to-live: the server deletes the version that long after it was created
+    # (docs/registry.md "Time-to-live"). Set before log_artifact(), or after it followed by
+    # save(). None (or ArtifactTTL.INHERIT): never. A version linked to the model registry
+    # has none, and the server refuses to give it one.
     @property
-    def ttl(self) -> Any:
-        return getattr(self, "_ttl", None)
+    def ttl(self) -> timedelta | None:
+        if not self._ttl_changed:
+            if self._record is not None and self._version is None:
+                self._refresh_from_record()
+            self._ensure_loaded()
+        return None if self._ttl is None else timedelta(seconds=self._ttl)
 
     @ttl.setter
     def ttl(self, value: Any) -> None:
-        self._ttl = value
-        if value is not None:
-            warn_not_stored(
-                "Artifact.ttl", "artifact time-to-live (versions are kept until deleted)"
-            )
+        seconds = ttl_seconds(value)
+        self._ensure_loaded()
+        self._ttl, self._ttl_changed = seconds, True
 
     @metadata.setter
     def metadata(self, value: dict | None) -> None:
@@ -550,6 +576,8 @@ class Artifact:
             self._metadata = dict(data.get("metadata") or {})
         if "tags" in data:
             self._tags = list(data.get("tags") or [])
+        if "ttl_seconds" in data and not self._ttl_changed:
+            self._ttl = data.get("ttl_seconds")
         self._source = {"project": self._project, "name": self._base_name, "version": self._version}
         if "files" in data:
             self._entries = {
@@ -781,15 +809,30 @@ class Artifact:
         client = self._api.client
         src = self._source_ref()
         project = _project_url(self._entity, src["project"])
-        client.json(
-            "PATCH",
-            f"{project}/artifacts/{_q(src['name'])}/versions/{_q(src['ref'])}",
-            json={
-                "description": self._description or "",
-                "metadata": to_jsonable(self._metadata),
-                "tags": self.tags,
-            },
-        )
+        body = {
+            "description": self._description or "",
+            "metadata": to_jsonable(self._metadata),
+            "tags": self.tags,
+        }
+        if self._ttl_changed:  # only then: an untouched ttl is the server's to keep
+            body["ttl_seconds"] = self._ttl
+        try:
+            answer = client.json(
+                "PATCH",
+                f"{project}/artifacts/{_q(src['name'])}/versions/{_q(src['ref'])}",
+                json=body,
+            )
+        except CommError as exc:
+            if exc.code == "linked_ttl":
+                raise ValueError(
+                    f"artifact {self.name}: a version linked to the model registry never "
+                    f"expires, so it cannot have a ttl (server: {exc.message}); nothing was "
+                    "saved"
+                ) from exc
+            raise
+        if isinstance(answer, dict) and "ttl_seconds" in answer:
+            self._ttl, self._ttl_changed = answer["ttl_seconds"], False
+            self._data = {**self._data, "expires_at": answer.get("expires_at")}
         if self._registry is not None:
             path = f"{_team_url(self._entity)}/registered-models/{_q(self._registry['name'])}"
             current = self._registry.get("aliases") or []
@@ -1079,6 +1122,7 @@ def log_artifact(
         "metadata": to_jsonable(artifact._metadata),
         "aliases": wanted,
         "tags": artifact.tags,
+        "ttl_seconds": artifact._ttl,
         "files": files,
         "references": references,
         "digest": manifest_digest(files, references),
@@ -1091,6 +1135,7 @@ def log_artifact(
     artifact._entity = run.entity
     artifact._aliases = wanted
     artifact._version = None
+    artifact._ttl_changed = False  # sent with the version; the server's answer is its value
     return artifact
 
 

@@ -5,6 +5,7 @@ artifact tags/ttl said instead of lost, figures and DataFrames logged, not dropp
 
 from __future__ import annotations
 
+import datetime
 import os
 import sys
 import warnings
@@ -137,14 +138,11 @@ def test_registered_model_name_with_spaces_and_bare_link_target(
     assert [e.path for e in model.manifest] == ["model.bin"]
 
 
-def test_artifact_tags_are_stored_and_filter_api_artifacts_ttl_is_said(
-    server, sdk_db, sdk_settings
-):
+def test_artifact_tags_are_stored_and_filter_api_artifacts(server, sdk_db, sdk_settings):
     artifact = gradline.Artifact("tagged", type="dataset")
     artifact.tags = ["gold"]
-    with pytest.warns(UserWarning, match="Artifact.ttl is not stored"):
-        artifact.ttl = 3600
-    assert artifact.tags == ["gold"] and artifact.ttl == 3600
+    artifact.ttl = datetime.timedelta(hours=1)  # stored (tests/sdk/test_artifact_ttl.py)
+    assert artifact.tags == ["gold"] and artifact.ttl == datetime.timedelta(hours=1)
     run = gradline.init(project="compat", settings=sdk_settings())
     artifact.add_file(__file__, name="data.py")
     run.log_artifact(artifact, tags=["silver"])
