@@ -421,7 +421,10 @@ def versions_expire(*, team, now=None) -> int:
         version.team = team
         with transaction.atomic():
             artifact = version.artifact
-            _artifact_locked(team, artifact.project, artifact.name, None, None)
+            try:
+                _artifact_locked(team, artifact.project, artifact.name, None, None)
+            except NotFound:
+                continue  # the whole artifact was deleted meanwhile
             still = (
                 ArtifactVersion.objects.for_team(team)
                 .select_for_update(skip_locked=True)

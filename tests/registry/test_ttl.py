@@ -5,11 +5,14 @@ the HTTP API and the task functions against real PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
+from apps.core.errors import NotFound
 from apps.registry import services, tasks
 from apps.registry.models import AliasEvent, ArtifactAlias, ArtifactVersion
 from tests.registry.test_api import log_version
@@ -174,3 +177,71 @@ def test_expiry_follows_the_clock_it_is_given(member_api, team, project):
     assert services.versions_expire(team=team, now=expires) == 1
     assert ArtifactVersion.objects.for_team(team).count() == 0
     assert services.versions_expire(team=team, now=expires) == 0
+
+
+def _together(*calls):
+    """Run the calls on threads released at once; their results (or exceptions)."""
+    start = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def body(i, call):
+        try:
+            start.wait(60)
+            results[i] = call()
+        except Exception as exc:  # reported by the assertions
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=body, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_expiry_racing_a_link_or_another_expiry_never_loses_a_linked_version(
+    api_for, member_user, team, project
+):
+    """An expired version linked at the moment the task deletes it: either the link wins
+    (the version stays, its ttl cleared) or the expiry does (the link is refused, nothing
+    half-made). Two expiries at once delete it once."""
+    client = api_for(member_user)
+    versions = ArtifactVersion.objects.for_team(team)
+    past = timezone.now() - timedelta(minutes=1)
+    for round_ in range(12):
+        body = log_version(client, "raced", {"m": f"{round_}".encode()}, type="model").json()
+        versions.filter(index=body["index"]).update(ttl_seconds=1, expires_at=past)
+        source = versions.select_related("artifact__project").get(index=body["index"])
+        source.team = team
+        # The service the link route calls, with the version the route resolved.
+        linked, expired = _together(
+            lambda source=source: services.registered_model_link(
+                team=team,
+                name="raced-clf",
+                source=source,
+                aliases=None,
+                actor=member_user,
+                permissions=frozenset(),
+            ),
+            lambda: services.versions_expire(team=team),
+        )
+        assert not isinstance(expired, Exception), expired
+        kept = versions.filter(index=body["index"]).first()
+        if isinstance(linked, Exception):
+            assert isinstance(linked, NotFound), linked
+            assert expired == 1 and kept is None
+        else:
+            link_row, created = linked
+            assert created and expired == 0
+            assert kept is not None and (kept.ttl_seconds, kept.expires_at) == (None, None)
+            r = client.get(f"{T}/registered-models/raced-clf/versions/{link_row.label}")
+            assert r.status_code == 200
+
+        body = log_version(client, "twice", {"d": f"{round_}".encode()}, ttl_seconds=1).json()
+        versions.filter(artifact__name="twice", index=body["index"]).update(expires_at=past)
+        counts = _together(*[lambda: services.versions_expire(team=team)] * 2)
+        assert sorted(counts) == [0, 1], counts
+        assert not versions.filter(artifact__name="twice").exists()
