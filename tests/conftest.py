@@ -48,18 +48,47 @@ def pytest_unconfigure(config):
     faulthandler.dump_traceback_later(EXIT_WATCHDOG_SECONDS, exit=True, file=sys.__stderr__)
 
 
-# The longest modules (DEVELOPERS.md, "Suite time per pass"), dispatched first: with
-# a module per xdist process at a time, one that starts last holds the whole run's end.
+# The longest modules, longest first (each took 12 s or more in a quiet three-worker
+# pass, 2026-12-04; DEVELOPERS.md, "Suite time per pass"): xdist hands out a module at a
+# time in this order, so the long ones start early and the many short ones fill the end;
+# a long module that started last would hold the whole run's end.
 LONGEST_FIRST = (
     "tests/core/test_route_matrix.py",
-    "tests/fuzz/test_fuzz.py",
-    "tests/deployments/test_local.py",
     "tests/core/test_no_server_errors.py",
-    "tests/core/test_custom_roles.py",
+    "tests/fuzz/test_fuzz.py",
     "tests/sdk/test_reliability.py",
-    "tests/sdk/test_artifacts.py",
+    "tests/e2e/test_workspace_browser.py",
+    "tests/sdk/test_scripts.py",
+    "tests/sdk/test_sweeps_offline.py",
+    "tests/deployments/test_sagemaker.py",
+    "tests/deployments/test_local.py",
     "tests/notifications/test_delivery.py",
+    "tests/e2e/test_media_browser.py",
+    "tests/sdk/test_artifacts.py",
+    "tests/web/test_bad_input.py",
+    "tests/e2e/test_sweeps_browser.py",
+    "tests/sdk/test_tracking.py",
+    "tests/e2e/test_run_page_browser.py",
+    "tests/runs/test_history.py",
+    "tests/sdk/test_sweeps.py",
+    "tests/e2e/test_reports_browser.py",
+    "tests/sdk/test_components.py",
+    "tests/sweeps/test_controller.py",
+    "tests/registry/test_api.py",
+    "tests/e2e/test_comments_browser.py",
+    "tests/e2e/test_sklearn_plots_browser.py",
+    "tests/e2e/test_deployments_browser.py",
+    "tests/e2e/test_sso_browser.py",
+    "tests/api/test_integer_ranges.py",
+    "tests/reports/test_pdf.py",
+    "tests/web/test_access.py",
+    "tests/core/test_custom_roles.py",
     "tests/e2e/",
+    "tests/sso/test_oidc.py",
+    "tests/registry/test_web.py",
+    "tests/sdk/test_sweep_restarts.py",
+    "tests/monitoring/test_sdk.py",
+    "tests/runs/test_history_grouped.py",
 )
 
 

@@ -259,7 +259,9 @@ async def test_live_comment_sockets_admit_like_the_api(team, project, admin_user
 
     run = await sync_to_async(make_run)(team, project, admin_user)
     path = f"/ws/teams/{team.slug}/projects/{project.name}/runs/{run.uid}/comments"
-    assert await Socket(admin_user, path).connect() == (True, None)
+    admitted = Socket(admin_user, path)
+    assert await admitted.connect() == (True, None)
+    await admitted.close()
     assert await Socket(other_admin, path).connect() == (False, 4404)
     missing = f"/ws/teams/{team.slug}/projects/{project.name}/runs/nope/comments"
     assert await Socket(admin_user, missing).connect() == (False, 4404)
@@ -271,3 +273,4 @@ async def test_live_comment_sockets_admit_like_the_api(team, project, admin_user
     created = await sync_to_async(api.post)(_url(team, project, run), {"body": "live"})
     message = await listener.receive_json()
     assert message == {"type": "comment.created", "comment": created.json()["id"], "parent": None}
+    await listener.close()

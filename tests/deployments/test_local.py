@@ -253,7 +253,7 @@ def test_a_team_waits_for_a_free_slot(settings, deploy_root, api_for, admin_user
 
 
 def test_stop_cancels_a_deploy_in_progress(
-    deploy_root, celery_worker, api_for, admin_user, team, project
+    deploy_root, short_lease, celery_worker, api_for, admin_user, team, project
 ):
     """A stop while the model server is starting: the deploy job gives way at its next
     heartbeat, the stop job takes the server it started down, nothing keeps running."""

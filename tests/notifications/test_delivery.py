@@ -46,7 +46,10 @@ class Socket:
         return json.loads(answer["text"])
 
     async def close(self):
+        """Disconnect and wait for the consumer to have left its groups and ended: a
+        consumer still running when the test's event loop closes is cancelled mid-call."""
         await self.io.send_input({"type": "websocket.disconnect", "code": 1000})
+        await self.io.wait(30)
 
 
 def _comment_url(team, project, run):
