@@ -66,9 +66,11 @@ test-torch-deps: install
 
 # The suite in TEST_WORKERS processes (pytest-xdist), a test module per process at a time:
 # most tests wait on servers, browsers and workers, so three keep two cores busy.
-# TEST_WORKERS=0 runs it in this process (pdb, -s).
+# Modules are handed out in tests/conftest.py's order, longest first
+# (--no-loadscope-reorder: by default xdist reorders them by test count, which sent the
+# one-test, 100-second fuzz module out near the end). TEST_WORKERS=0: one process (pdb, -s).
 TEST_WORKERS ?= 3
-XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
 test: install test-browser-deps test-torch-deps
 	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)

@@ -19,7 +19,7 @@ from gradline import settings as _settings_mod
 from gradline import sweeps as _sweeps
 from gradline.alerts import AlertLevel
 from gradline.api import Api
-from gradline.artifacts import Artifact
+from gradline.artifacts import Artifact, ArtifactTTL
 from gradline.data_types import Histogram
 from gradline.hooks import HOOKS as _HOOKS
 from gradline.later import NotAvailableYet
@@ -40,6 +40,7 @@ __all__ = [
     "AlertLevel",
     "Api",
     "Artifact",
+    "ArtifactTTL",
     "Audio",
     "CommError",
     "Config",

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 
 import gradline as wandb
-from gradline.artifacts import ArtifactTTL
+from gradline import ArtifactTTL
 from tests.sdk.harness import gradline_cli
 
 
