@@ -237,6 +237,20 @@ def test_version_page(viewer_user, logged):
     assert "No alias has been set or moved yet." in html
 
 
+def test_version_page_says_when_a_version_expires(viewer_user, member_user, team, project, logged):
+    expiring = _log(
+        team, project, "scratch", "dataset", {"a.csv": b"x\n"}, member_user, ttl_seconds=2 * 86_400
+    )
+    client = login(viewer_user)
+    html = _html(client.get(url("web:artifact-version-detail", name="scratch", ref="v0")))
+    expiry = html.split('data-testid="version-expiry"')[1].split("</dd>")[0]
+    assert expiring.expires_at.strftime("%Y-%m-%d %H:%M") in expiry
+    assert "in 1\xa0day" in expiry or "in 2\xa0days" in expiry, expiry
+    assert "deleted then" in expiry
+    html = _html(client.get(url("web:artifact-version-detail", name="classifier", ref="v0")))
+    assert html.split('data-testid="version-expiry"')[1].split("</dd>")[0].endswith(">Never")
+
+
 def test_download_answers_the_file(viewer_user, logged):
     response = login(viewer_user).get(
         url("web:artifact-file", name="classifier", ref="best", path="model.pkl")
