@@ -12,7 +12,8 @@ and catch up from the database (DESIGN.md §6). Joining and leaving a group thro
 Admission (`admit`): a consumer's sync `authorize` opens the route's scope
 (`open_route_scope`: the same policy table and membership rules as HTTP) and finds what
 the URL names; a refusal closes the socket with 4401 (not signed in), 4404 (not found,
-another team's object included) or 4403 (not allowed) before anything is joined.
+another team's object included) or 4403 (not allowed, or the team requires SSO and this
+session did not sign in through its IdP) before anything is joined.
 
 Not guaranteed: events published while the layer was down are not delivered (the data
 is stored; the client's catch-up reads it). Other exceptions (bugs) still propagate.
@@ -31,7 +32,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from redis.exceptions import RedisError
 
 from apps.core.access import NotAuthenticated, open_scope
-from apps.core.errors import DomainError, NotFound
+from apps.core.errors import DomainError, NotFound, PermissionDenied
+from apps.sso.enforcement import socket_satisfies
 
 logger = logging.getLogger(__name__)
 
@@ -56,15 +58,29 @@ class SubscriberConsumer(AsyncJsonWebsocketConsumer):
     route_name = ""
 
     def open_route_scope(self):
-        """The scope of this route for the connecting user and the URL's team/project."""
+        """The scope of this route for the connecting user and the URL's team/project,
+        under the team's require-SSO policy as its pages are (apps.sso.enforcement)."""
         kwargs = self.scope["url_route"]["kwargs"]
-        return open_scope(
+        user = self.scope.get("user")
+        scope = open_scope(
             route_name=self.route_name,
             method="WS",
-            user=self.scope.get("user"),
+            user=user,
             team_slug=kwargs.get("team"),
             project_name=kwargs.get("project"),
         )
+        team_slug = kwargs.get("team")
+        if (
+            team_slug
+            and user is not None
+            and user.is_authenticated
+            and not socket_satisfies(self.scope.get("session"), user, team_slug)
+        ):
+            raise PermissionDenied(
+                f"Team {team_slug!r} requires signing in through its identity provider.",
+                code="sso_required",
+            )
+        return scope
 
     async def admit(self, authorize: Callable[[], Any]) -> Any | None:
         """`authorize()` in a database thread; its result, or None once a refusal has

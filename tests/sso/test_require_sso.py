@@ -112,3 +112,49 @@ def test_a_session_of_another_teams_idp_does_not_count(
     assert flows.signed_in_user_id(web) == str(user.pk)
     assert web.get("/team-b/").status_code == 200
     assert web.get("/team-a/").status_code == 302
+
+
+def _socket_answer(web: Client, path: str = "/ws/teams/team-a/projects/resnet/events"):
+    """(accepted, close code) of a WebSocket opened on the real ASGI app with `web`'s
+    session cookie, as that browser would open it."""
+    from asgiref.sync import async_to_sync
+
+    from tests.realtime.test_project_events import Socket
+
+    async def connect():
+        socket = Socket(path, session=web.cookies["sessionid"].value)
+        answer = await socket.connect()
+        if answer[0]:
+            await socket.close()
+        return answer
+
+    return async_to_sync(connect)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_live_event_sockets_follow_the_policy(
+    required, project, member_user, admin_user, idp_normal
+):
+    """A WebSocket on the team's routes is a page of the team: a password session of a
+    member is refused (4403, before anything is looked up or joined), an IdP session is
+    admitted, an admin's password session once it broke glass; a stranger still gets 4404."""
+    member = _password_session(member_user.email)
+    assert _socket_answer(member) == (False, 4403)
+    comments = "/ws/teams/team-a/projects/resnet/runs/nosuchrun/comments"
+    assert _socket_answer(member, comments) == (False, 4403)
+    # The user's own notifications are no team route: unaffected.
+    assert _socket_answer(member, "/ws/notifications") == (True, None)
+
+    admin = _password_session(admin_user.email)
+    assert _socket_answer(admin) == (False, 4403)
+    r = admin.post("/accounts/sso/team-a/break-glass/", {"reason": "IdP outage"})
+    assert r.status_code == 302
+    assert _socket_answer(admin) == (True, None)
+
+    idp_normal.user("kim@a.example")
+    sso = Client()
+    flows.sign_in(sso, idp_normal, idp_normal.browser("kim@a.example"))
+    assert _socket_answer(sso) == (True, None)
+
+    stranger = UserFactory(email="sam@elsewhere.example")
+    assert _socket_answer(_password_session(stranger.email)) == (False, 4404)
