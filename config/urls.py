@@ -11,6 +11,7 @@ urlpatterns = [
     path("favicon.ico", core_views.favicon, name="favicon"),
     path("", core_views.home, name="home"),
     path("accounts/sso/", include("apps.sso.urls")),  # per-team single sign-on
+    path("scim/v2/teams/", include("apps.scim.urls")),  # SCIM 2.0 per team (docs/identity.md)
     path("accounts/", include("apps.accounts.urls")),
     path("api/", include("apps.api.urls")),
     path("sdk/", include("apps.sdkindex.urls")),

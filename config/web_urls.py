@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("apps.notifications.web_urls")),
     path("", include("apps.teams.web_urls")),
     path("", include("apps.sso.web_urls")),
+    path("", include("apps.scim.web_urls")),
     path("", include("apps.automations.web_urls")),
     path("", include("apps.monitoring.web_urls")),
     path("", include("apps.activity.web_urls")),

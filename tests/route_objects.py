@@ -656,6 +656,15 @@ def _domain_id(world: World):
     return row.pk
 
 
+@registers("scim_token_id")
+def _scim_token_id(world: World):
+    """A SCIM bearer token of team A (apps/scim; its settings and API)."""
+    from apps.scim import services as scim_services
+
+    token, _ = scim_services.scim_token_create(team=world.team, name="matrix", actor=world.admin)
+    return token.pk
+
+
 @registers("team_slug")
 def _team_slug(world: World):
     """Public SSO sign-in routes name the team by slug without opening its scope."""

@@ -86,6 +86,7 @@ urlpatterns = [
     ),
     path(f"{TEAM}/activity", activity_views.TeamActivityView.as_view(), name="team-activity"),
     path(f"{TEAM}/", include("apps.sso.api_urls")),  # single sign-on (docs/identity.md)
+    path(f"{TEAM}/", include("apps.scim.api_urls")),  # SCIM tokens (docs/identity.md)
     path(f"{PROJECT}/", include("apps.reports.api_urls")),  # reports (docs/collaboration.md)
     # Last: names that break the naming rules answer 400 saying which rule (apps/api/names.py)
     re_path(

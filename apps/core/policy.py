@@ -146,6 +146,20 @@ ROUTES: dict[str, Route] = {
     "sso:saml-finish": public(),
     "sso:saml-metadata": public(),  # the team's SP metadata for its IdP
     "sso:break-glass": team(POST=p.TEAM_MANAGE),
+    # SCIM 2.0 per team (apps/scim; docs/identity.md "SCIM"): the credential is a SCIM
+    # bearer token of the URL's team, checked by apps.scim.views.ScimView (no token or a
+    # bad one 401, another team's token 404); sessions and API keys are never read there.
+    # tests/scim/test_scim_http.py requests them across teams.
+    "scim:root": public(),
+    "scim:config": public(),
+    "scim:resource-types": public(),
+    "scim:resource-type": public(),
+    "scim:schemas": public(),
+    "scim:schema": public(),
+    "scim:users": public(),
+    "scim:user": public(),
+    "scim:groups": public(),
+    "scim:group": public(),
     # --- API: identity and teams ------------------------------------------------
     "api:viewer": user(GET=None),
     "api:schema": public(),
@@ -172,6 +186,9 @@ ROUTES: dict[str, Route] = {
     ),
     "api:sso-domain-list": team(GET=p.TEAM_MANAGE, POST=p.TEAM_MANAGE),
     "api:sso-domain-detail": team(DELETE=p.TEAM_MANAGE),
+    # SCIM tokens (apps/scim): admins create (secret shown once) and revoke them.
+    "api:scim-token-list": team(GET=p.TEAM_MANAGE, POST=p.TEAM_MANAGE),
+    "api:scim-token-detail": team(DELETE=p.TEAM_MANAGE),
     "api:apikey-list": user(GET=None, POST=None),
     "api:apikey-detail": user(DELETE=None),
     # --- API: projects ------------------------------------------------------------
@@ -357,6 +374,8 @@ ROUTES: dict[str, Route] = {
     "web:team-sso": team(GET=p.TEAM_MANAGE, POST=p.TEAM_MANAGE),  # single sign-on settings
     "web:team-sso-domains": team(POST=p.TEAM_MANAGE),
     "web:team-sso-domain-delete": team(POST=p.TEAM_MANAGE),
+    "web:team-scim": team(GET=p.TEAM_MANAGE, POST=p.TEAM_MANAGE),  # SCIM tokens (apps/scim)
+    "web:team-scim-token-revoke": team(POST=p.TEAM_MANAGE),
     "web:project-list": team(GET=p.PROJECTS_READ, POST=p.PROJECTS_WRITE),
     "web:project-detail": project(GET=p.PROJECTS_READ),
     "web:project-settings": project(GET=p.PROJECTS_WRITE, POST=p.PROJECTS_WRITE),

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "apps.activity",
     "apps.monitoring",
     "apps.sso",
+    "apps.scim",  # SCIM 2.0 provisioning per team (docs/identity.md "SCIM")
     "apps.reports",
     "apps.deployments",
 ]
