@@ -322,13 +322,15 @@ def scim_user_patch(*, team: Team, token: ScimToken, user_id, data) -> User:
             if not isinstance(value, dict):
                 raise _bad("An operation without a path needs an object value.")
             items = _flatten(value)
+        elif path.lower() == "name" and isinstance(value, dict):
+            items = _flatten({"name": value})
         else:
             items = [(path, value)]
         for key, item in items:
             field = _PATCH_PATHS.get(key.lower())
             if field is None:
-                if key.lower().startswith("emails") or key.lower() in ("schemas", "id"):
-                    continue  # the email is userName; it cannot change
+                if _ignored(key):
+                    continue
                 raise _bad(f"Cannot {op} {key!r} on a user.", "noTarget")
             if op == "remove":
                 item = False if field == "active" else ""
@@ -353,6 +355,25 @@ def scim_user_patch(*, team: Team, token: ScimToken, user_id, data) -> User:
         state["name"] = " ".join(p for p in parts if p)
     _apply(team, token, user, link, state)
     return user
+
+
+# User attributes IdPs send (Entra's default mapping among them) that Gradline does not
+# keep: accepted and dropped, so provisioning goes on. The email is userName (immutable).
+_IGNORED = {
+    "schemas", "id", "meta", "title", "nickname", "profileurl", "usertype", "locale",
+    "timezone", "preferredlanguage", "phonenumbers", "addresses", "ims", "photos", "roles",
+    "entitlements", "x509certificates", "groups", "name.middlename", "name.honorificprefix",
+    "name.honorificsuffix",
+}  # fmt: skip
+
+
+def _ignored(key: str) -> bool:
+    key = key.lower()
+    return (
+        key in _IGNORED
+        or key.split("[", 1)[0].split(".", 1)[0] in _IGNORED | {"emails"}
+        or key.startswith("urn:ietf:params:scim:schemas:extension:")
+    )
 
 
 def _flatten(value: dict, prefix: str = "") -> list[tuple[str, object]]:

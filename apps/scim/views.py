@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+from django.db import IntegrityError
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.decorators import method_decorator
@@ -99,7 +100,7 @@ def _paging(request) -> tuple[int, int]:
         count = int(request.GET.get("count", str(MAX_COUNT)))
     except ValueError:
         raise ScimError(400, "startIndex and count must be integers.", "invalidValue") from None
-    return max(start, 1), min(max(count, 0), MAX_COUNT)
+    return min(max(start, 1), 10**9), min(max(count, 0), MAX_COUNT)
 
 
 def _list(items_total: int, resources: list, start: int) -> dict:
@@ -135,6 +136,8 @@ class ScimView(View):
             return error_response(exc.status, exc.detail, exc.scim_type)
         except DomainError as exc:
             return error_response(exc.status, exc.message)
+        except IntegrityError:  # a concurrent request made the same user or link first
+            return error_response(409, "A concurrent change conflicted; retry.", "uniqueness")
 
     def body(self):
         raw = self.request.body

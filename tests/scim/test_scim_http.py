@@ -320,3 +320,42 @@ def test_who_is_refused(world):
     token = scim_services.selectors.scim_tokens(world["team"]).get()
     scim_services.scim_token_revoke(team=world["team"], token_id=token.pk, actor=world["admin"])
     assert world["http"].get(users).status_code == 401
+
+
+def test_entra_shaped_requests(world):
+    """Entra ID's default attribute mapping sends attributes Gradline does not keep, string
+    booleans and paths with dotted names; they are accepted."""
+    http, base = world["http"], world["base"]
+    created = http.post(
+        base + "Users",
+        json={
+            "schemas": [USER_SCHEMA, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+            "externalId": "entra-1", "userName": "cy@corp.example", "active": True,
+            "displayName": "Cy Young", "title": "Engineer",
+            "emails": [{"primary": True, "type": "work", "value": "cy@corp.example"}],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "ML"},
+        },
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    assert created.json()["displayName"] == "Cy Young"
+    user_id = created.json()["id"]
+    patched = _patch(
+        world,
+        f"Users/{user_id}",
+        [
+            {"op": "Add", "path": "title", "value": "Lead"},
+            {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "cy@corp.example"},
+            {
+                "op": "Replace",
+                "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+                "value": "Research",
+            },
+            {"op": "Replace", "path": "name", "value": {"givenName": "Cyrus", "familyName": "Y"}},
+            {"op": "Replace", "path": "active", "value": "False"},
+        ],
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["name"]["formatted"] == "Cyrus Y"
+    assert patched.json()["active"] is False
+    far = http.get(base + "Users", params={"startIndex": 10**30, "count": 10**30})
+    assert far.status_code == 200 and far.json()["Resources"] == []
