@@ -114,12 +114,20 @@ def test_settings_page_creates_shows_once_and_revokes(team, admin_user, settings
     assert secret.startswith("glscim-") and secret.encode() in created.content
     assert token.digest != secret and secret not in token.digest
     assert secret.encode() not in client.get(url).content  # shown once
+    htmx = client.post(url, {"name": "entra"}, HTTP_HX_REQUEST="true")
+    assert htmx.status_code == 200 and b"<html" not in htmx.content
+    assert htmx.context["new_secret"].encode() in htmx.content
+    assert b'id="scim-tokens"' in htmx.content
+    token = ScimToken.objects.for_team(team).get(name="okta")
     revoke = reverse(
         "web:team-scim-token-revoke", kwargs={"team": team.slug, "scim_token_id": token.pk}
     )
     assert client.post(revoke).status_code == 302
     token.refresh_from_db()
     assert token.revoked_at is not None
+    assert list(
+        ScimToken.objects.for_team(team).filter(revoked_at=None).values_list("name", flat=True)
+    ) == ["entra"]
     actions = set(AuditEvent.objects.filter(team=team).values_list("action", flat=True))
     assert {"scim.token_created", "scim.token_revoked"} <= actions
 
