@@ -68,7 +68,9 @@ class KeyScopesIn(serializers.Serializer):
 
 class InvitationIn(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
-    role = serializers.ChoiceField(choices=ROLE_CHOICES, default="member")
+    role = StrictCharField(
+        max_length=64, default="member", help_text="A base role or a custom role's name."
+    )
 
 
 class InvitationAcceptIn(serializers.Serializer):
@@ -135,7 +137,9 @@ class MemberOut(serializers.Serializer):
 class InvitationOut(serializers.Serializer):
     id = serializers.IntegerField()
     email = serializers.EmailField()
-    role = serializers.CharField()
+    role = serializers.CharField(
+        source="role_name", help_text="A base role or a custom role's name."
+    )
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
     invited_by = serializers.EmailField(source="invited_by.email", allow_null=True)

@@ -83,7 +83,12 @@ class Invitation(TeamOwnedModel):
     """An email invitation; only the digest of its token is stored."""
 
     email = models.EmailField()
+    # As on Membership: the base role, and the custom role the invitee joins with, if any
+    # (a custom role cannot be deleted while a pending invitation grants it).
     role = models.CharField(max_length=32, choices=ROLE_CHOICES)
+    custom_role = models.ForeignKey(
+        CustomRole, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     token_digest = models.CharField(max_length=64, unique=True)
     invited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -98,6 +103,10 @@ class Invitation(TeamOwnedModel):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+
+    @property
+    def role_name(self) -> str:
+        return self.custom_role.name if self.custom_role_id else self.role
 
     class Meta:
         ordering = ["-created_at"]

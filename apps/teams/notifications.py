@@ -14,7 +14,7 @@ def invitation_send(invitation, token: str) -> str:
         subject=f"You are invited to {invitation.team.name} on Gradline",
         message=(
             f"{invitation.invited_by.email if invitation.invited_by else 'Someone'} invited "
-            f"you to join the team {invitation.team.name} as {invitation.role}.\n\n"
+            f"you to join the team {invitation.team.name} as {invitation.role_name}.\n\n"
             f"Accept: {url}\n\nThe link expires on {invitation.expires_at:%Y-%m-%d}."
         ),
         from_email=None,

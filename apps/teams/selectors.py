@@ -35,7 +35,11 @@ def team_custom_roles(team: Team):
 
 
 def team_invitations(team: Team, *, pending_only: bool = True):
-    qs = Invitation.objects.for_team(team).select_related("invited_by").order_by("-id")
+    qs = (
+        Invitation.objects.for_team(team)
+        .select_related("invited_by", "custom_role")
+        .order_by("-id")
+    )
     return qs.filter(accepted_at__isnull=True) if pending_only else qs
 
 

@@ -178,6 +178,7 @@ def custom_role_update(*, team: Team, role_id: int, changes: dict, actor: User) 
         setattr(role, key, value)
     role.save()
     Membership.objects.for_team(team).filter(custom_role=role).update(role=role.base_role)
+    Invitation.objects.for_team(team).filter(custom_role=role).update(role=role.base_role)
     audit.audit_record(
         audit.ROLE_UPDATED,
         team=team,
@@ -194,6 +195,13 @@ def custom_role_delete(*, team: Team, role_id: int, actor: User) -> None:
     if Membership.objects.for_team(team).filter(custom_role=role).exists():
         raise Conflict(
             "This role is assigned to members; give them another role first.", code="role_in_use"
+        )
+    pending = Invitation.objects.for_team(team).filter(
+        custom_role=role, accepted_at__isnull=True, expires_at__gt=timezone.now()
+    )
+    if pending.exists():
+        raise Conflict(
+            "A pending invitation grants this role; revoke it first.", code="role_in_use"
         )
     name = role.name
     role.delete()
@@ -373,8 +381,9 @@ def _token_digest(token: str) -> str:
 
 @transaction.atomic
 def invitation_create(*, team: Team, email: str, role: str, actor: User) -> tuple[Invitation, str]:
-    """Returns the invitation and its one-time token (only its digest is stored)."""
-    validate_role(role)
+    """Returns the invitation and its one-time token (only its digest is stored).
+    `role` is a base role or the name of one of the team's custom roles."""
+    base_role, custom = _role_of(team, role)
     if team.is_personal:
         raise Conflict("A personal team cannot invite members.", code="personal_team")
     email = email.strip().lower()
@@ -388,7 +397,8 @@ def invitation_create(*, team: Team, email: str, role: str, actor: User) -> tupl
     invitation = Invitation.objects.for_team(team).create(
         team=team,
         email=email,
-        role=role,
+        role=base_role,
+        custom_role=custom,
         token_digest=_token_digest(token),
         invited_by=actor,
         expires_at=timezone.now() + INVITATION_TTL,
@@ -434,7 +444,7 @@ def invitation_accept(*, token: str, user: User) -> Membership:
     created = membership is None
     if created:
         membership = Membership.objects.for_team(team).create(
-            team=team, user=user, role=invitation.role
+            team=team, user=user, role=invitation.role, custom_role=invitation.custom_role
         )
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
@@ -446,7 +456,7 @@ def invitation_accept(*, token: str, user: User) -> Membership:
         team=team,
         actor=user,
         target=user.email,
-        detail={"role": membership.role, "via": "invitation", "invitation_id": invitation.pk},
+        detail={"role": membership.role_name, "via": "invitation", "invitation_id": invitation.pk},
     )
     return membership
 

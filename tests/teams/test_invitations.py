@@ -153,3 +153,59 @@ def test_accepting_while_already_a_member_keeps_the_role(admin_user, team, viewe
     assert response.status_code == 200 and response.json()["role"] == "viewer"
     events = AuditEvent.objects.filter(team=team, detail__invitation_id=invitation.pk)
     assert [e.action for e in events] == ["invitation.accepted"]
+
+
+def test_an_invitation_can_grant_a_custom_role(admin_user, team):
+    """The invite forms offer the team's custom roles: the invitee joins with that role's
+    permissions; a pending invitation keeps the role from being deleted; an unknown role
+    is a 400 naming the field."""
+    from apps.teams import services as team_services
+    from apps.teams.roles import membership_permissions, permissions_for
+
+    role = team_services.custom_role_create(
+        team=team,
+        name="labeler",
+        base_role="viewer",
+        added=["runs:write_own"],
+        removed=[],
+        actor=admin_user,
+    )
+    body = _invite(admin_user, team, role="labeler")
+    assert body["role"] == "labeler"
+    listed = _session(admin_user).get(f"/api/v1/teams/{team.slug}/invitations").json()
+    assert [i["role"] for i in listed["results"]] == ["labeler"]
+    refused = _session(admin_user).delete(f"/api/v1/teams/{team.slug}/roles/{role.pk}")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "role_in_use"
+
+    invitee = UserFactory(email="invitee@example.com")
+    client = APIClient()
+    client.force_login(invitee)
+    accepted = client.post("/api/v1/invitations/accept", {"token": _token(body["accept_url"])})
+    assert accepted.status_code == 200 and accepted.json()["role"] == "labeler"
+    membership = Membership.objects.for_team(team).get(user=invitee)
+    assert (membership.role, membership.custom_role_id) == ("viewer", role.pk)
+    granted = membership_permissions(membership)
+    assert "runs:write_own" in granted and "runs:write_own" not in permissions_for("viewer")
+
+    bad = _session(admin_user).post(
+        f"/api/v1/teams/{team.slug}/invitations", {"email": "x@example.com", "role": "nope"}
+    )
+    assert bad.status_code == 400 and bad.json()["error"]["detail"]["field"] == "role"
+
+
+def test_the_web_form_invites_with_a_custom_role(admin_user, team):
+    from apps.teams import services as team_services
+
+    team_services.custom_role_create(
+        team=team, name="labeler", base_role="viewer", added=[], removed=[], actor=admin_user
+    )
+    web = _session(admin_user, api=False)
+    page = web.get(f"/{team.slug}/settings/invitations").content.decode()
+    assert '<option value="labeler">' in page
+    sent = web.post(
+        f"/{team.slug}/settings/invitations", {"email": "lab@example.com", "role": "labeler"}
+    )
+    assert sent.status_code in (200, 302), sent.content[:500]
+    assert Invitation.objects.for_team(team).get(email="lab@example.com").role_name == "labeler"
+    page = web.get(f"/{team.slug}/settings/invitations").content.decode()
+    assert '<tr data-invitation="lab@example.com">' in page and ">labeler</span>" in page
