@@ -101,14 +101,14 @@ def test_unverified_local_account_is_not_joined(instance_oidc):
     assert not SocialAccount.objects.filter(user=squatter).exists()
 
 
-# --- GitHub (its OAuth endpoints served by tests/sso/fake_github.py) ----------------------
+# --- GitHub (its OAuth endpoints served by tests/sso/fake_oauth.py) ----------------------
 
 
 @pytest.fixture
 def github(db, settings, monkeypatch):
     from allauth.socialaccount.providers.github.views import GitHubOAuth2Adapter
 
-    from tests.sso.fake_github import FakeGitHub
+    from tests.sso.fake_oauth import FakeGitHub
 
     fake = FakeGitHub().start()
     settings.SSO_ALLOW_PRIVATE_ADDRESSES = True
@@ -129,11 +129,13 @@ def github(db, settings, monkeypatch):
     fake.stop()
 
 
-def github_sign_in(client, fake):
+def oauth_sign_in(client, fake, provider: str = "github"):
+    """Start at our login URL, let the fake provider authorize, follow its redirect back."""
     import requests
 
-    r = client.post("/accounts/github/login/")
+    r = client.post(f"/accounts/{provider}/login/")
     assert r.status_code == 302 and r["Location"].startswith(fake.url), r.status_code
+    assert flows.query(r["Location"])["code_challenge_method"] == "S256"
     back = requests.get(r["Location"], allow_redirects=False, timeout=10).headers["Location"]
     return flows.callback(client, back)
 
@@ -143,13 +145,13 @@ def test_github_links_only_a_verified_email(github):
     flows.verify_email(local)
     github.emails = [{"email": "ray@gh.example", "primary": True, "verified": False}]
     client = Client()
-    github_sign_in(client, github)
+    oauth_sign_in(client, github)
     assert flows.signed_in_user_id(client) != str(local.pk)
     assert not SocialAccount.objects.filter(user=local).exists()
 
     github.emails = [{"email": "ray@gh.example", "primary": True, "verified": True}]
     client = Client()
-    github_sign_in(client, github)
+    oauth_sign_in(client, github)
     assert flows.signed_in_user_id(client) == str(local.pk)
     assert SocialAccount.objects.get(user=local).provider == "github"
 
@@ -158,7 +160,44 @@ def test_github_new_user(github):
     github.profile = {**github.profile, "id": 77, "login": "sam"}
     github.emails = [{"email": "sam@gh.example", "primary": True, "verified": True}]
     client = Client()
-    github_sign_in(client, github)
+    oauth_sign_in(client, github)
     user = User.objects.get(email="sam@gh.example")
     assert flows.signed_in_user_id(client) == str(user.pk)
     assert personal_team_of(user) is not None
+
+
+# --- GitLab (self-hosted at the fake's URL: the OAUTH_GITLAB_URL setting's path) --------
+
+
+@pytest.fixture
+def gitlab(db, settings):
+    from tests.sso.fake_oauth import FakeGitLab
+
+    fake = FakeGitLab().start()
+    settings.SSO_ALLOW_PRIVATE_ADDRESSES = True
+    app = {"client_id": "gl-client", "secret": "gl-secret", "settings": {"gitlab_url": fake.url}}
+    settings.SOCIALACCOUNT_PROVIDERS = {"gitlab": {"APPS": [app], "OAUTH_PKCE_ENABLED": True}}
+    yield fake
+    fake.stop()
+
+
+def test_gitlab_new_user_signs_up(gitlab):
+    gitlab.profile = {**gitlab.profile, "email": "kai@gl.example"}
+    client = Client()
+    oauth_sign_in(client, gitlab, "gitlab")
+    user = User.objects.get(email="kai@gl.example")
+    assert flows.signed_in_user_id(client) == str(user.pk)
+    assert SocialAccount.objects.get(user=user).provider == "gitlab"
+    assert personal_team_of(user) is not None
+
+
+def test_gitlab_never_links_an_existing_account(gitlab):
+    """GitLab's user API does not say that its email was confirmed: an existing account
+    with that (verified) address is never signed in to nor linked."""
+    local = UserFactory(email="ray@gl.example")
+    flows.verify_email(local)
+    gitlab.profile = {**gitlab.profile, "email": "ray@gl.example"}
+    client = Client()
+    oauth_sign_in(client, gitlab, "gitlab")
+    assert flows.signed_in_user_id(client) != str(local.pk)
+    assert not SocialAccount.objects.filter(user=local).exists()

@@ -1,6 +1,6 @@
-"""A small OAuth 2.0 authorization server speaking GitHub's endpoints (authorize, token
-with PKCE, /api/v3/user, /api/v3/user/emails), for sign-in tests without the internet.
-`profile` and `emails` say who signs in and which addresses GitHub calls verified."""
+"""Small OAuth 2.0 authorization servers speaking GitHub's and GitLab's endpoints
+(authorize, token with PKCE, the user API), for sign-in tests without the internet.
+`profile` (and GitHub's `emails`) say who signs in and which addresses are verified."""
 
 from __future__ import annotations
 
@@ -13,10 +13,21 @@ import threading
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 
-class FakeGitHub:
+class FakeOAuthServer:
+    """Subclasses name the authorize and token paths and answer `api(path)` for a request
+    carrying a token this server issued (`token_of` reads it from the request)."""
+
+    authorize_path = ""
+    token_path = ""
+
+    def api(self, path: str):
+        """(status, JSON body) for a GET of `path` with a valid token."""
+        return 404, {}
+
+    def token_of(self, headers, query: dict) -> str:
+        return headers.get("Authorization", "").split(" ")[-1]
+
     def __init__(self):
-        self.profile = {"id": 4242, "login": "octo", "name": "Octo Cat", "email": None}
-        self.emails: list[dict] = []
         self.codes: dict[str, str] = {}  # code -> PKCE challenge
         self.tokens: set[str] = set()
         fake = self
@@ -33,7 +44,7 @@ class FakeGitHub:
             def do_GET(self):
                 url = urlsplit(self.path)
                 query = dict(parse_qsl(url.query))
-                if url.path == "/login/oauth/authorize":
+                if url.path == fake.authorize_path:
                     code = secrets.token_urlsafe(16)
                     fake.codes[code] = query.get("code_challenge", "")
                     self.send_response(302)
@@ -42,16 +53,13 @@ class FakeGitHub:
                     self.send_header("Location", target)
                     self.end_headers()
                     return
-                token = self.headers.get("Authorization", "").removeprefix("token ")
-                if token not in fake.tokens:
-                    return self._json(401, {"message": "Bad credentials"})
-                if url.path == "/api/v3/user":
-                    return self._json(200, fake.profile)
-                if url.path == "/api/v3/user/emails":
-                    return self._json(200, fake.emails)
-                self._json(404, {})
+                if fake.token_of(self.headers, query) not in fake.tokens:
+                    return self._json(401, {"message": "401 Unauthorized"})
+                self._json(*fake.api(url.path))
 
             def do_POST(self):
+                if urlsplit(self.path).path != fake.token_path:
+                    return self._json(404, {})
                 body = dict(
                     parse_qsl(self.rfile.read(int(self.headers["Content-Length"])).decode())
                 )
@@ -71,10 +79,46 @@ class FakeGitHub:
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def start(self) -> FakeGitHub:
+    def start(self) -> FakeOAuthServer:
         self.thread.start()
         return self
 
     def stop(self) -> None:
         self.server.shutdown()
         self.thread.join(5)
+
+
+class FakeGitHub(FakeOAuthServer):
+    authorize_path = "/login/oauth/authorize"
+    token_path = "/login/oauth/access_token"
+
+    def __init__(self):
+        self.profile = {"id": 4242, "login": "octo", "name": "Octo Cat", "email": None}
+        self.emails: list[dict] = []
+        super().__init__()
+
+    def api(self, path):
+        if path == "/api/v3/user":
+            return 200, self.profile
+        if path == "/api/v3/user/emails":
+            return 200, self.emails
+        return 404, {}
+
+
+class FakeGitLab(FakeOAuthServer):
+    """GitLab (gitlab.com or self-hosted at `url`): /api/v4/user with the token as the
+    `access_token` query parameter, as allauth's adapter sends it. GitLab's user API says
+    nothing about whether `email` was confirmed."""
+
+    authorize_path = "/oauth/authorize"
+    token_path = "/oauth/token"
+
+    def __init__(self):
+        self.profile = {"id": 9001, "username": "tanuki", "name": "Tanu Ki", "email": None}
+        super().__init__()
+
+    def token_of(self, headers, query):
+        return query.get("access_token", "")
+
+    def api(self, path):
+        return (200, self.profile) if path == "/api/v4/user" else (404, {})
