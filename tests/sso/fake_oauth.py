@@ -27,6 +27,10 @@ class FakeOAuthServer:
     def token_of(self, headers, query: dict) -> str:
         return headers.get("Authorization", "").split(" ")[-1]
 
+    def token_extra(self) -> dict:
+        """More fields of the token response (an ID token)."""
+        return {}
+
     def __init__(self):
         self.codes: dict[str, str] = {}  # code -> PKCE challenge
         self.tokens: set[str] = set()
@@ -70,7 +74,8 @@ class FakeOAuthServer:
                     return self._json(400, {"error": "bad_verification_code"})
                 token = secrets.token_urlsafe(16)
                 fake.tokens.add(token)
-                self._json(200, {"access_token": token, "token_type": "bearer", "scope": ""})
+                answer = {"access_token": token, "token_type": "bearer", "scope": ""}
+                self._json(200, answer | fake.token_extra())
 
             def log_message(self, *args):
                 pass
@@ -122,3 +127,29 @@ class FakeGitLab(FakeOAuthServer):
 
     def api(self, path):
         return (200, self.profile) if path == "/api/v4/user" else (404, {})
+
+
+class FakeGoogle(FakeOAuthServer):
+    """Google's authorize and token endpoints; the token response carries an ID token
+    (`claims` over Google's issuer, audience `client_id`). allauth does not check the
+    ID token's signature when it came straight from the token endpoint (OpenID Connect
+    Core 3.1.3.7), so it is signed with a throwaway key."""
+
+    authorize_path = "/o/oauth2/v2/auth"
+    token_path = "/token"
+
+    def __init__(self, client_id: str):
+        self.client_id = client_id
+        self.claims = {"sub": "1234567890", "name": "Goo Gle"}
+        super().__init__()
+
+    def token_extra(self):
+        import time
+
+        import jwt
+
+        now = int(time.time())
+        claims = {"iss": "https://accounts.google.com", "aud": self.client_id}
+        claims |= {"iat": now, "exp": now + 600, **self.claims}
+        key = "a throwaway key, not Google's: 32+ bytes"
+        return {"id_token": jwt.encode(claims, key, algorithm="HS256")}

@@ -201,3 +201,47 @@ def test_gitlab_never_links_an_existing_account(gitlab):
     oauth_sign_in(client, gitlab, "gitlab")
     assert flows.signed_in_user_id(client) != str(local.pk)
     assert not SocialAccount.objects.filter(user=local).exists()
+
+
+# --- Google (its authorize and token endpoints, the ID token in the token answer) -------
+
+
+@pytest.fixture
+def google(db, settings, monkeypatch):
+    from allauth.socialaccount.providers.google.views import GoogleOAuth2Adapter
+
+    from tests.sso.fake_oauth import FakeGoogle
+
+    fake = FakeGoogle("gg-client").start()
+    settings.SSO_ALLOW_PRIVATE_ADDRESSES = True
+    app = {"client_id": "gg-client", "secret": "gg-secret"}
+    settings.SOCIALACCOUNT_PROVIDERS = {"google": {"APPS": [app], "OAUTH_PKCE_ENABLED": True}}
+    monkeypatch.setattr(GoogleOAuth2Adapter, "authorize_url", fake.url + fake.authorize_path)
+    monkeypatch.setattr(GoogleOAuth2Adapter, "access_token_url", fake.url + fake.token_path)
+    yield fake
+    fake.stop()
+
+
+def test_google_links_only_a_verified_email(google):
+    local = UserFactory(email="ada@gg.example")
+    flows.verify_email(local)
+    google.claims |= {"email": "ada@gg.example", "email_verified": False}
+    client = Client()
+    oauth_sign_in(client, google, "google")
+    assert flows.signed_in_user_id(client) != str(local.pk)
+    assert not SocialAccount.objects.filter(user=local).exists()
+
+    google.claims |= {"email_verified": True}
+    client = Client()
+    oauth_sign_in(client, google, "google")
+    assert flows.signed_in_user_id(client) == str(local.pk)
+    assert SocialAccount.objects.get(user=local).provider == "google"
+
+
+def test_google_new_user_signs_up(google):
+    google.claims |= {"sub": "42", "email": "lin@gg.example", "email_verified": True}
+    client = Client()
+    oauth_sign_in(client, google, "google")
+    user = User.objects.get(email="lin@gg.example")
+    assert flows.signed_in_user_id(client) == str(user.pk)
+    assert personal_team_of(user) is not None
