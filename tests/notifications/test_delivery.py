@@ -36,9 +36,14 @@ class Socket:
         self.io = ApplicationCommunicator(URLRouter(websocket_urlpatterns), scope)
 
     async def connect(self):
+        """(accepted, close code); a refused socket is then disconnected and its consumer
+        awaited, as tests/realtime/test_project_events.Socket does (and why)."""
         await self.io.send_input({"type": "websocket.connect"})
         answer = await self.io.receive_output(10)
-        return answer["type"] == "websocket.accept", answer.get("code")
+        accepted = answer["type"] == "websocket.accept"
+        if not accepted and answer.get("code") is not None:  # one of our consumers
+            await self.close()
+        return accepted, answer.get("code")
 
     async def receive_json(self, timeout: float = 60) -> dict:
         answer = await self.io.receive_output(timeout)

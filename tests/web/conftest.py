@@ -115,6 +115,7 @@ def team_objects(team, admin_user, member_user, viewer_user, project, other_team
         # The route matrix's monitor (apps/monitoring) and deployment (apps/deployments).
         "monitor": world.value("monitor"),
         "deployment_id": world.value("deployment_id"),
+        "scim_token_id": world.value("scim_token_id"),  # a SCIM token (apps/scim)
     }
 
 
