@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from apps.accounts import keys
 from apps.accounts.models import ApiKey, User
-from apps.core.errors import DomainError, NotFound
+from apps.core.errors import Conflict, DomainError, NotFound
 from apps.scim import selectors
 from apps.scim.errors import ScimError
 from apps.scim.models import ScimToken, ScimUser
@@ -35,7 +35,7 @@ from apps.sso.models import TeamSSOConfig, VerifiedDomain
 from apps.teams import audit
 from apps.teams import services as team_services
 from apps.teams.models import Membership, Team
-from apps.teams.roles import ADMIN, MEMBER, ROLE_PERMISSIONS
+from apps.teams.roles import MEMBER, ROLE_PERMISSIONS
 
 TOKEN_PREFIX = "glscim-"  # noqa: S105 (the public part of every token)
 TOKEN_RANDOM = 40
@@ -194,17 +194,12 @@ def _add_member(team: Team, user: User) -> Membership:
 
 def _deprovision(team: Team, user: User) -> dict:
     """Membership removed, the user's keys for this team revoked, their sessions ended."""
-    list(Membership.objects.for_team(team).select_for_update().filter(role=ADMIN))
-    membership = Membership.objects.for_team(team).filter(user=user).first()
-    if membership is None:
+    if not Membership.objects.for_team(team).filter(user=user).exists():
         return {"keys_revoked": 0, "sessions_ended": 0}
-    admins = Membership.objects.for_team(team).filter(role=ADMIN, custom_role=None).count()
-    if membership.role == ADMIN and membership.custom_role_id is None and admins <= 1:
-        raise ScimError(409, "The last admin of a team cannot be deprovisioned.", "mutability")
-    membership.delete()
-    audit.audit_record(
-        audit.MEMBER_REMOVED, team=team, actor=None, target=user.email, detail={"scim": True}
-    )
+    try:
+        team_services.membership_remove(team=team, user_id=user.pk, actor=None, via="scim")
+    except Conflict as exc:  # the last admin, a service account
+        raise ScimError(409, exc.message, "mutability") from None
     now = timezone.now()
     revoked = ApiKey.objects.filter(user=user, team=team, revoked_at__isnull=True).update(
         revoked_at=now

@@ -353,7 +353,8 @@ def membership_set_role(*, team: Team, user_id: int, role: str, actor: User) -> 
 
 
 @transaction.atomic
-def membership_remove(*, team: Team, user_id: int, actor: User) -> None:
+def membership_remove(*, team: Team, user_id: int, actor: User | None, via: str = "") -> None:
+    """`actor` None with `via` naming the system that removed the member (SCIM)."""
     list(Membership.objects.for_team(team).select_for_update().filter(role=ADMIN))
     membership = _membership(team, user_id)
     if membership.user.is_service_account:
@@ -371,7 +372,7 @@ def membership_remove(*, team: Team, user_id: int, actor: User) -> None:
         team=team,
         actor=actor,
         target=email,
-        detail={"left": actor.pk == user_id},
+        detail={"left": actor is not None and actor.pk == user_id} | ({"via": via} if via else {}),
     )
 
 
