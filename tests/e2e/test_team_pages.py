@@ -96,15 +96,28 @@ def test_team_administration(live_server, acme, browser, screenshots_dir, color_
     page.goto("/acme/settings/")
     screenshot(page, screenshots_dir, shot + "08-general")
 
+    page.goto("/acme/settings/scim")
+    page.get_by_label("Name").fill("okta")
+    page.get_by_role("button", name="Create token").click()
+    expect(page.locator("tr[data-scim-token]")).to_have_count(1)
+    expect(page.get_by_test_id("secret").locator("input")).to_have_value(re.compile(r"^glscim-"))
+    screenshot(page, screenshots_dir, shot + "08-scim")
+
     # Phone width: nothing wider than the screen on the busiest pages.
     page.set_viewport_size({"width": 390, "height": 800})
-    for path in ["/acme/", "/acme/settings/members", "/acme/settings/service-accounts"]:
+    for path in [
+        "/acme/",
+        "/acme/settings/members",
+        "/acme/settings/service-accounts",
+        "/acme/settings/invitations",
+        "/acme/settings/scim",
+    ]:
         page.goto(path)
         overflow = page.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, (path, overflow)
-    screenshot(page, screenshots_dir, shot + "09-mobile-service-accounts")
+        screenshot(page, screenshots_dir, shot + "09-mobile" + path.replace("/", "-"))
     page.goto("/acme/")
     screenshot(page, screenshots_dir, shot + "10-mobile-projects")
 
