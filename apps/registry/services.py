@@ -251,17 +251,9 @@ def version_create(
         created = version is None
         if created:
             version = _version_insert(
-                team,
-                artifact,
-                entries,
-                digest,
-                run,
-                actor,
-                description,
-                metadata,
-                references,
-                ttl_seconds,
-            )
+                team, artifact, entries, digest, run, actor, description, metadata,
+                references=references, ttl_seconds=ttl_seconds,
+            )  # fmt: skip
             automation_hooks.version_created(version)  # automations, after commit
         if tags and any(t not in version.tags for t in tags):  # logged again with more tags
             version.tags = [*version.tags, *(t for t in tags if t not in version.tags)]
@@ -275,17 +267,9 @@ def version_create(
 
 
 def _version_insert(
-    team,
-    artifact,
-    entries,
-    digest,
-    run,
-    actor,
-    description,
-    metadata,
-    references=(),
-    ttl_seconds: int | None = None,
-) -> ArtifactVersion:
+    team, artifact, entries, digest, run, actor, description, metadata, *,
+    references=(), ttl_seconds: int | None = None,
+) -> ArtifactVersion:  # fmt: skip
     held = _lock_blobs(team, sorted({e.sha256 for e in entries}))
     missing = sorted({e.sha256 for e in entries} - set(held))
     if missing:
